@@ -1,0 +1,101 @@
+"""Shape the freshly generated project to the chosen options.
+
+Options remove or rename whole files here, so the Python that a learner reads
+carries no template conditionals. Then the project gets its own git repository
+with a first commit, and the next steps are printed.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = {{ cookiecutter.package_name | tojson }}
+TASK = {{ cookiecutter.task | tojson }}
+LICENSE = {{ cookiecutter.license | tojson }}
+DEPLOY_TARGET = {{ cookiecutter.deploy_target | tojson }}
+GITHUB_ACTIONS = {{ cookiecutter.include_github_actions | tojson }}
+AUTHOR_NAME = {{ cookiecutter.author_name | tojson }}
+AUTHOR_EMAIL = {{ cookiecutter.author_email | tojson }}
+
+SRC = Path("src") / PACKAGE
+TASKS = ("classification", "regression")
+
+# What each option value does not need. Paths are relative to the project root.
+REMOVE_FOR = {
+    ("license", "none"): [Path("LICENSE")],
+    ("include_github_actions", "no"): [Path(".github")],
+}
+
+
+def remove(path: Path) -> None:
+    # A listed path that does not exist is a template bug: fail loudly.
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def remove_unused_files() -> None:
+    chosen = {("license", LICENSE), ("include_github_actions", GITHUB_ACTIONS), ("deploy_target", DEPLOY_TARGET)}
+    for key, paths in REMOVE_FOR.items():
+        if key in chosen:
+            for path in paths:
+                remove(path)
+
+
+def keep_sample_for_task() -> None:
+    """The template ships one sample-data generator per task; keep the chosen one as sample.py."""
+    for task in TASKS:
+        generator = SRC / "data" / f"sample_{task}.py"
+        if task == TASK:
+            generator.rename(SRC / "data" / "sample.py")
+        else:
+            generator.unlink()
+
+
+def git(*args: str) -> None:
+    subprocess.run(["git", *args], check=True, capture_output=True, text=True)
+
+
+def init_git_repository() -> None:
+    """Learn git early: every project starts as a repository with one commit."""
+    if shutil.which("git") is None:
+        return
+    try:
+        git("init", "--quiet", "--initial-branch=main")
+        git("add", "--all")
+        # Use the author from the template only where git has no identity configured.
+        identity = []
+        for key, value in (("user.name", AUTHOR_NAME), ("user.email", AUTHOR_EMAIL)):
+            if subprocess.run(["git", "config", key], capture_output=True).returncode != 0:
+                identity += ["-c", f"{key}={value}"]
+        git(*identity, "commit", "--quiet", "--message", "Start from the coldstart template")
+    except (subprocess.CalledProcessError, OSError) as error:
+        detail = getattr(error, "stderr", "") or str(error)
+        print(f"note: git repository not initialised ({detail.strip()}); run `git init` yourself.")
+
+
+def print_next_steps() -> None:
+    project = Path.cwd().name
+    print(
+        f"""
+Your project is ready in ./{project}
+
+Next steps:
+  cd {project}
+  make setup        # create .venv and install the project
+  make data         # write the dirty sample data set
+  make train        # clean, train, track in MLflow, register the model
+  make serve        # start the prediction service on http://127.0.0.1:8000
+  make help         # every command, one line each
+"""
+    )
+
+
+if __name__ == "__main__":
+    remove_unused_files()
+    keep_sample_for_task()
+    init_git_repository()
+    print_next_steps()
+    sys.exit(0)

@@ -1,0 +1,176 @@
+"""Bake the option matrix; check each project's exact file set, rendering, lint and packaging."""
+
+import itertools
+import shutil
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from .conftest import TEMPLATE, bake, require
+
+PKG = "src/{pkg}"
+BASE_FILES = {
+    ".env.example", ".gitignore", "LICENSE", "Makefile", "README.md", "pyproject.toml",
+    ".github/workflows/ci.yml",
+    "bench/bench_serve.py", "bench/bench_train.py",
+    f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
+    f"{PKG}/transformers.py",
+    f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
+    f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
+    f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
+    f"{PKG}/model/pipeline.py", f"{PKG}/model/plots.py", f"{PKG}/model/registry.py",
+    f"{PKG}/model/train.py",
+    f"{PKG}/serve/__init__.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
+    f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
+    f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
+    f"{PKG}/serve/settings.py",
+    "tests/conftest.py",
+    "tests/data/test_load.py", "tests/data/test_prepare.py", "tests/data/test_report.py",
+    "tests/data/test_sample.py",
+    "tests/model/test_mlflow_server.py", "tests/model/test_pipeline.py",
+    "tests/model/test_registry.py", "tests/model/test_train.py",
+    "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
+    "tests/serve/test_live.py",
+}  # fmt: skip
+
+
+def expected_files(package: str, license: str = "MIT", include_github_actions: str = "yes", **_) -> set[str]:
+    files = {path.format(pkg=package) for path in BASE_FILES}
+    if license == "none":
+        files.remove("LICENSE")
+    if include_github_actions == "no":
+        files.remove(".github/workflows/ci.yml")
+    return files
+
+
+def generated_files(project: Path) -> set[str]:
+    return {
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+# Every task x model x deploy_target combination, plus each value of the other options once.
+MATRIX = [
+    {"task": task, "model": model, "deploy_target": target}
+    for task, model, target in itertools.product(
+        ["classification", "regression"],
+        ["hist_gradient_boosting", "random_forest", "linear"],
+        ["ssh", "aws", "both", "none"],
+    )
+] + [
+    {"python_version": "3.12", "license": "Apache-2.0"},
+    {"python_version": "3.13", "license": "BSD-3-Clause", "include_github_actions": "no"},
+    {"license": "none", "project_name": "Ünïcode & Co. Forecaster"},
+    {"project_name": "House Prices", "author_name": "O'Brien \"Quotes\" Ltd"},
+]
+
+
+def label(context: dict) -> str:
+    return "-".join(context.values())
+
+
+def ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ruff", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("context", MATRIX, ids=label)
+def test_bake(tmp_path, context):
+    project = bake(tmp_path, **context)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    package = next((project / "src").iterdir()).name
+
+    assert generated_files(project) == expected_files(package, **context)
+
+    for path in generated_files(project):
+        text = (project / path).read_text()
+        for marker in ("{{", "{%", "%}", "}}"):
+            assert marker not in text, f"{path} still holds {marker!r}"
+
+    assert pyproject["project"]["name"] == project.name
+    assert pyproject["tool"]["setuptools"]["packages"]["find"]["where"] == ["src"]
+    python = context.get("python_version", "3.11")
+    assert pyproject["project"]["requires-python"] == f">={python}"
+    assert pyproject["tool"]["ruff"]["target-version"] == f"py{python.replace('.', '')}"
+
+    for check in (["check", "."], ["format", "--check", "."]):
+        result = ruff(*check, cwd=project)
+        assert result.returncode == 0, f"ruff {' '.join(check)}:\n{result.stdout}{result.stderr}"
+
+    config = (project / "src" / package / "config.py").read_text()
+    assert f'model: ModelKind = "{context.get("model", "hist_gradient_boosting")}"' in config
+
+
+def test_default_bake_names(default_project):
+    assert default_project.name == "churn-predictor"
+    assert (default_project / "src" / "churn_predictor").is_dir()
+    assert "MIT License" in (default_project / "LICENSE").read_text()
+
+
+@pytest.mark.parametrize(
+    ("license", "text"),
+    [("Apache-2.0", "Apache License"), ("BSD-3-Clause", "BSD 3-Clause License"), ("MIT", "MIT License")],
+)
+def test_license_text(tmp_path, license, text):
+    project = bake(tmp_path, license=license, author_name="Ada Lovelace")
+    content = (project / "LICENSE").read_text()
+    assert content.startswith(text) or text in content.splitlines()[0:3][-1]
+    if license != "Apache-2.0":
+        assert "Ada Lovelace" in content
+    assert tomllib.loads((project / "pyproject.toml").read_text())["project"]["license"] == license
+
+
+def test_project_starts_as_a_git_repository_with_one_commit(default_project):
+    require(shutil.which("git") is not None, "git is not installed")
+    log = subprocess.run(["git", "log", "--oneline"], cwd=default_project, capture_output=True, text=True)
+    assert log.returncode == 0 and len(log.stdout.splitlines()) == 1
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=default_project, capture_output=True, text=True)
+    assert status.stdout == "", "the first commit must hold every generated file"
+
+
+def test_bake_without_git_still_works(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no git on this PATH
+    project = bake(tmp_path)
+    assert (project / "Makefile").is_file() and not (project / ".git").exists()
+
+
+def test_make_help_lists_every_target(default_project):
+    require(shutil.which("make") is not None, "make is not installed")
+    result = subprocess.run(["make", "help"], cwd=default_project, capture_output=True, text=True)
+    assert result.returncode == 0
+    makefile = (default_project / "Makefile").read_text()
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:")).split()[1:]
+    for target in phony:
+        assert f" {target} " in f" {result.stdout} ".replace("\x1b[36m", " ").replace("\x1b[0m", " "), target
+
+
+def test_shared_environment_has_every_generated_dependency(default_project):
+    """The tests run baked projects in this environment: it must satisfy their pyproject."""
+    project = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra, items in project["optional-dependencies"].items():
+        requirements += [item for item in items if not item.startswith(project["name"])]
+    problems = []
+    for line in requirements:
+        requirement = Requirement(line)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:
+            problems.append(f"{requirement.name} is not installed")
+            continue
+        if not requirement.specifier.contains(installed, prereleases=True):
+            problems.append(f"{requirement.name} {installed} does not satisfy {requirement.specifier}")
+    assert problems == [], "update the `generated` group in the template's pyproject.toml"
+
+
+def test_template_readme_gives_the_two_commands():
+    readme = (TEMPLATE / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme

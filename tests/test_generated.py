@@ -1,0 +1,92 @@
+"""Run what a learner runs in a baked project: its Makefile and its own test suite."""
+
+import json
+import shutil
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import bake, require, run_in
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{}, {"task": "regression", "model": "linear"}],
+    ids=["classification-default", "regression-linear"],
+)
+def test_generated_test_suite_passes(tmp_path, context):
+    project = bake(tmp_path, **context)
+    result = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout
+
+
+@pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting"])
+def test_fast_suite_of_other_models(tmp_path, model):
+    project = bake(tmp_path, task="regression" if model == "hist_gradient_boosting" else "classification", model=model)
+    result = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-m", "not slow")
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def make(project, *targets: str, **variables: str):
+    require(shutil.which("make") is not None, "make is not installed")
+    assignments = [f"{key}={value}" for key, value in ({"PY": sys.executable} | variables).items()]
+    return run_in(project, "make", *targets, *assignments)
+
+
+def test_make_data_report_and_train(default_project):
+    result = make(default_project, "data", "data-report", "train")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert (default_project / "data" / "raw" / "customers.csv").is_file()
+    report = (default_project / "reports" / "data_report.md").read_text()
+    assert "## Missing values" in report and "duplicates dropped" in report
+    metadata = json.loads((default_project / "models" / "champion" / "metadata.json").read_text())
+    assert metadata["version"] == "1" and metadata["metrics"]["test_roc_auc"] > 0.7
+    assert "Promoted v1 to @champion" in result.stdout
+    assert (default_project / "mlflow.db").is_file()
+
+
+def unseen_csv(path) -> None:
+    """A data set the template has never seen: other columns, messy names, its own target."""
+    rng = np.random.default_rng(1)
+    rows = 600
+    frame = pd.DataFrame(
+        {
+            "Policy #": [f"P-{i:05d}" for i in range(rows)],
+            "Driver Age (yrs)": rng.integers(18, 80, rows).astype(float),
+            "Car Value €": rng.normal(20000, 6000, rows).round(),
+            "Région": rng.choice(["Nord", "Sud", "Île-de-France"], rows),
+        }
+    )
+    risk = 0.04 * (60 - frame["Driver Age (yrs)"]) + (frame["Région"] == "Île-de-France") * 1.2
+    frame["Had Claim?"] = np.where(risk + rng.normal(0, 0.8, rows) > 0.8, "yes", "no")
+    frame.loc[rng.random(rows) < 0.05, "Car Value €"] = np.nan
+    frame.to_csv(path, index=False)
+
+
+def test_train_on_your_own_csv(tmp_path):
+    project = bake(tmp_path / "bake")
+    assert make(project, "train").returncode == 0
+    csv = tmp_path / "claims.csv"
+    unseen_csv(csv)
+    result = make(project, "train", DATA=str(csv), TARGET="Had Claim?")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
+    # Its own registered name: it never competes with the sample's champion.
+    assert metadata["name"].startswith("claims-had-claim-") and metadata["version"] == "1"
+    schema = json.loads((project / "models" / "champion" / "schema.json").read_text())
+    assert [c["name"] for c in schema["features"]] == ["Driver Age (yrs)", "Car Value €", "Région"]
+    assert schema["excluded"] == {"Policy #": "ID-like: a different text value on every row"}
+
+
+def test_bad_csv_fails_with_the_fix_and_exit_code(tmp_path):
+    project = bake(tmp_path / "bake")
+    csv = tmp_path / "mine.csv"
+    csv.write_text("a,b\n1,2\n3,4\n")
+    result = make(project, "train", DATA=str(csv), TARGET="price")
+    assert result.returncode != 0
+    assert "Target column 'price' is not in" in result.stderr and "TARGET=" in result.stderr

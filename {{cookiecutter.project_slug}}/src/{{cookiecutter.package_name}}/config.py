@@ -1,0 +1,54 @@
+"""Training settings, typed and in one place.
+
+Every field can be set in `.env` or as an environment variable of the same
+name in capitals (for example `CV_FOLDS=3 make train`). The command line
+(`make train DATA=... TARGET=...`) wins over both.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Task = Literal["classification", "regression"]
+ModelKind = Literal["hist_gradient_boosting", "random_forest", "linear"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
+
+    # Data: the sample written by `make data`, or your own CSV (local path or s3://bucket/key).
+    data_path: str = "{{ 'data/raw/customers.csv' if cookiecutter.task == 'classification' else 'data/raw/used_cars.csv' }}"
+    target: str = "{{ 'churned' if cookiecutter.task == 'classification' else 'price' }}"
+    # None means "infer from the target column"; set it when inference guesses wrong.
+    task: Task | None = None
+    # Override column-type inference, or drop columns that must not be features.
+    categorical_columns: list[str] = Field(default_factory=list)
+    numeric_columns: list[str] = Field(default_factory=list)
+    drop_columns: list[str] = Field(default_factory=list)
+
+    # Model and evaluation.
+    model: ModelKind = "{{ cookiecutter.model }}"
+    seed: int = 42
+    test_size: float = Field(0.2, gt=0, lt=1)
+    cv_folds: int = Field(5, ge=2)
+
+    # MLflow: a local sqlite file by default, a server when MLFLOW_TRACKING_URI says so.
+    mlflow_tracking_uri: str = "sqlite:///mlflow.db"
+    experiment_name: str = "{{ cookiecutter.project_slug }}"
+    # Registered model name; derived from the data file, target and schema when empty.
+    model_name: str = ""
+    # A model must beat the dummy baseline's cross-validated score by this much.
+    baseline_margin: float = 0.02
+    # Promotion gate: the held-out score (ROC-AUC or R²) a new champion must reach.
+    promotion_floor: float = 0.6
+
+    # Where outputs go (all git-ignored).
+    models_dir: Path = Path("models")
+    reports_dir: Path = Path("reports")
+
+    @property
+    def champion_dir(self) -> Path:
+        """The exported champion that `make serve` and the Docker image use."""
+        return self.models_dir / "champion"

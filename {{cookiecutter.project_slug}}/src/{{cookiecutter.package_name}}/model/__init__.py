@@ -1,0 +1,1 @@
+"""Model: the pipeline, its training, evaluation, tracking and export."""

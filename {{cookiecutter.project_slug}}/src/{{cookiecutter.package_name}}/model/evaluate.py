@@ -1,0 +1,56 @@
+"""Metrics: cross-validated on the training split, then once on the held-out test split."""
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    r2_score,
+    roc_auc_score,
+    root_mean_squared_error,
+)
+from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+
+# The score the promotion gate and the baseline check compare (higher is better).
+PRIMARY_METRIC = {"classification": "roc_auc", "regression": "r2"}
+
+CV_SCORING = {
+    "classification": {"accuracy": "accuracy", "f1": "f1_macro", "roc_auc": "roc_auc_ovr"},
+    "regression": {
+        "rmse": "neg_root_mean_squared_error",
+        "mae": "neg_mean_absolute_error",
+        "r2": "r2",
+    },
+}
+
+
+def cross_validated(pipeline, X: pd.DataFrame, y: pd.Series, task: str, folds: int, seed: int) -> dict:
+    splitter = (StratifiedKFold if task == "classification" else KFold)(
+        n_splits=folds, shuffle=True, random_state=seed
+    )
+    scores = cross_validate(pipeline, X, y, cv=splitter, scoring=CV_SCORING[task], n_jobs=-1)
+    # sklearn maximises scores, so errors come negated: flip them back for humans.
+    return {
+        f"cv_{name}": float(abs(np.mean(scores[f"test_{name}"]))) for name in CV_SCORING[task]
+    }
+
+
+def held_out(pipeline, X: pd.DataFrame, y: pd.Series, task: str) -> dict:
+    predicted = pipeline.predict(X)
+    if task == "regression":
+        return {
+            "test_rmse": float(root_mean_squared_error(y, predicted)),
+            "test_mae": float(mean_absolute_error(y, predicted)),
+            "test_r2": float(r2_score(y, predicted)),
+        }
+    probabilities = pipeline.predict_proba(X)
+    if probabilities.shape[1] == 2:
+        auc = roc_auc_score(y, probabilities[:, 1])
+    else:
+        auc = roc_auc_score(y, probabilities, multi_class="ovr", labels=pipeline.classes_)
+    return {
+        "test_accuracy": float(accuracy_score(y, predicted)),
+        "test_f1": float(f1_score(y, predicted, average="macro")),
+        "test_roc_auc": float(auc),
+    }

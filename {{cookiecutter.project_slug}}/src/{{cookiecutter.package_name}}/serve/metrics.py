@@ -1,0 +1,64 @@
+"""Prometheus metrics: requests and latency per endpoint and status, predictions, model version.
+
+With several uvicorn workers each process counts on its own; set
+PROMETHEUS_MULTIPROC_DIR (the `serve` entry point does) and /metrics adds them up.
+"""
+
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["endpoint", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time to answer a request",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+PREDICTIONS = Counter("predictions_total", "Rows predicted", ["endpoint"])
+# An "info" metric as a gauge fixed at 1: Prometheus' Info type does not work across workers.
+MODEL_INFO = Gauge("model_info", "The model being served", ["name", "version", "run_id", "mode"], multiprocess_mode="liveall")
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class MetricsMiddleware:
+    """Plain ASGI middleware (cheaper than BaseHTTPMiddleware): counts and times every request."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_status(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            # The route template, not the raw path: unknown paths must not create new series.
+            route = scope.get("route")
+            endpoint = getattr(route, "path", "unmatched")
+            REQUESTS.labels(endpoint, scope["method"], str(status["code"])).inc()
+            LATENCY.labels(endpoint).observe(time.perf_counter() - start)

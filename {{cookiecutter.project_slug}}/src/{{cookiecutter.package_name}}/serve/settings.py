@@ -1,0 +1,39 @@
+"""Service settings, from the environment or `.env` (see .env.example)."""
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values people paste from tutorials: refusing them beats running with a guessable key.
+PLACEHOLDER_KEYS = {"changeme", "change-me", "secret", "password", "apikey", "api-key", "test", "example"}
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
+
+    # A bundle folder, or models:/<name>@champion, models:/<name>/<version>, runs:/<run_id>
+    # (the last two need mlflow-skinny and MLFLOW_TRACKING_URI).
+    model_uri: str = "models/champion"
+    mlflow_tracking_uri: str = "sqlite:///mlflow.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    # When set, /predict and /predict/batch require the header `X-API-Key: <key>`.
+    api_key: SecretStr | None = None
+    max_batch_size: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("api_key")
+    @classmethod
+    def refuse_weak_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        key = value.get_secret_value()
+        if key.lower() in PLACEHOLDER_KEYS or len(key) < 16:
+            raise ValueError(
+                "API_KEY is a placeholder or shorter than 16 characters. Generate one with: "
+                'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
+        return value

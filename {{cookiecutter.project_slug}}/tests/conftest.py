@@ -1,0 +1,100 @@
+"""Shared fixtures: a small sample data set and one model trained on it for the whole session.
+
+Real components only: a real sqlite MLflow store, real files, real processes.
+A test that needs a tool this machine lacks skips with the reason, except under
+CI=true, where a skip would hide a broken setup and so fails instead.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.config import Settings
+from {{ cookiecutter.package_name }}.data.sample import TARGET, make_sample
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a component is missing, but never in CI."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    require(path is not None, f"`{name}` is not installed")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+
+
+def stop(process: subprocess.Popen) -> int:
+    process.terminate()
+    try:
+        return process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def make_settings(folder: Path, **overrides) -> Settings:
+    values = {
+        "data_path": str(folder / "data.csv"),
+        "target": TARGET,
+        "mlflow_tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
+        "models_dir": folder / "models",
+        "reports_dir": folder / "reports",
+        "cv_folds": 3,
+    }
+    return Settings(_env_file=None, **(values | overrides))
+
+
+@pytest.fixture(scope="session")
+def sample_frame():
+    return make_sample(rows=2000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, sample_frame):
+    """One model trained on the sample for the whole session: (settings, summary)."""
+    from {{ cookiecutter.package_name }}.model.train import train
+
+    folder = tmp_path_factory.mktemp("project")
+    sample_frame.to_csv(folder / "data.csv", index=False)
+    settings = make_settings(folder)
+    return settings, train(settings)
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(trained) -> Path:
+    settings, _ = trained
+    return settings.champion_dir

@@ -1,0 +1,50 @@
+"""Preprocessing is learned on training rows only, and identical at training and serving time."""
+
+import numpy as np
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.bundle import load_pipeline, read_json
+from {{ cookiecutter.package_name }}.data.prepare import prepare
+from {{ cookiecutter.package_name }}.data.sample import TARGET
+from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
+from {{ cookiecutter.package_name }}.serve.predictor import Predictor
+from {{ cookiecutter.package_name }}.transformers import QuantileClipper
+
+
+def test_clipper_learns_bounds_from_training_rows_only():
+    train = np.array([[1.0], [2.0], [3.0], [4.0], [np.nan]])
+    clipper = QuantileClipper(lower=0.0, upper=1.0).fit(train)
+    assert clipper.transform(np.array([[-100.0], [2.5], [1e9]])).ravel().tolist() == [1.0, 2.5, 4.0]
+
+
+def test_unseen_category_is_handled_by_the_pipeline(sample_frame):
+    prepared = prepare(sample_frame, TARGET)
+    pipeline = make_pipeline(prepared.schema, "linear", seed=0).fit(prepared.features, prepared.target)
+    row = prepared.features.head(1).copy()
+    categorical = next(c["name"] for c in prepared.schema["features"] if c["kind"] == "categorical")
+    row[categorical] = "a value never seen in training"
+    assert len(pipeline.predict(row)) == 1
+
+
+def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_dir):
+    """The serving path (ONNX where it converts) transforms rows exactly as the saved pipeline."""
+    settings, _ = trained
+    prepared = prepare(pd.read_csv(settings.data_path), TARGET)
+    rows = prepared.features.head(300)
+    pipeline = load_pipeline(bundle_dir)
+    expected = pipeline.named_steps["preprocess"].transform(rows)
+
+    predictor = Predictor(bundle_dir)
+    if predictor.session is not None:
+        from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
+
+        outputs = predictor.session.run(None, onnx_feed(predictor.session, predictor.schema, rows))
+        if predictor.mode == "onnx+sklearn":
+            np.testing.assert_allclose(outputs[0], expected, rtol=1e-5, atol=1e-4)
+    # Whatever the path, serving predicts what the pipeline predicts.
+    served = predictor.predict(rows.astype(object).where(rows.notna(), None).to_dict("records"))
+    if prepared.schema["task"] == "classification":
+        assert [r["prediction"] for r in served] == pipeline.predict(rows).tolist()
+    else:
+        np.testing.assert_allclose([r["prediction"] for r in served], pipeline.predict(rows), rtol=1e-4)
+    assert read_json(bundle_dir, "schema.json")["fingerprint"] == prepared.schema["fingerprint"]

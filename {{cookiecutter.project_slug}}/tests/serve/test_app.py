@@ -1,0 +1,116 @@
+"""Every endpoint, in process, against the model trained for this session."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.bundle import read_json
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
+
+API_KEY = "a-long-enough-test-key-0123456789"
+
+
+def settings_for(bundle_dir, **overrides) -> ServeSettings:
+    return ServeSettings(_env_file=None, model_uri=str(bundle_dir), **overrides)
+
+
+@pytest.fixture(scope="module")
+def client(bundle_dir):
+    with TestClient(create_app(settings_for(bundle_dir, max_batch_size=5))) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def example(bundle_dir) -> dict:
+    return read_json(bundle_dir, "input_example.json")[0]
+
+
+def test_health_endpoints(client):
+    assert client.get("/livez").json() == {"status": "alive"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+def test_predict_one_record(client, example, bundle_dir):
+    answer = client.post("/predict", json=example).json()
+    metadata = read_json(bundle_dir, "metadata.json")
+    assert answer["model_version"] == metadata["version"]
+    schema = read_json(bundle_dir, "schema.json")
+    if schema["task"] == "classification":
+        assert answer["prediction"] in schema["classes"]
+        assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    else:
+        assert isinstance(answer["prediction"], float)
+
+
+def test_predict_batch_keeps_order(client, example):
+    single = client.post("/predict", json=example).json()["prediction"]
+    answer = client.post("/predict/batch", json={"records": [example, example]}).json()
+    assert [p["prediction"] for p in answer["predictions"]] == [single, single]
+
+
+def test_optional_columns_may_be_left_out(client, example, bundle_dir):
+    schema = read_json(bundle_dir, "schema.json")
+    required = {c["name"] for c in schema["features"] if not c["nullable"]}
+    assert client.post("/predict", json={k: v for k, v in example.items() if k in required}).status_code == 200
+
+
+def test_unseen_category_is_not_an_error(client, example, bundle_dir):
+    schema = read_json(bundle_dir, "schema.json")
+    name = next(c["name"] for c in schema["features"] if c["kind"] == "categorical")
+    assert client.post("/predict", json=example | {name: "never seen before"}).status_code == 200
+
+
+def test_model_card(client, bundle_dir):
+    card = client.get("/model").json()
+    assert card["name"] == read_json(bundle_dir, "metadata.json")["name"]
+    assert card["schema"]["target"] and card["input_example"] and card["mode"]
+
+
+def test_openapi_has_the_typed_schema_and_example(client, example):
+    spec = client.get("/openapi.json").json()
+    record = spec["components"]["schemas"]["Record"]
+    assert set(record["properties"]) == set(example)
+    assert record["additionalProperties"] is False
+    assert record["examples"] == [example]
+
+
+def test_metrics_count_requests_and_name_the_model(client, example, bundle_dir):
+    client.post("/predict", json=example)
+    text = client.get("/metrics").text
+    assert 'http_requests_total{endpoint="/predict",method="POST",status="200"}' in text
+    assert "predictions_total" in text and "http_request_duration_seconds_bucket" in text
+    assert f'version="{read_json(bundle_dir, "metadata.json")["version"]}"' in text
+
+
+def test_api_key_guards_predictions_only(bundle_dir, example):
+    with TestClient(create_app(settings_for(bundle_dir, api_key=API_KEY))) as client:
+        assert client.post("/predict", json=example).status_code == 401
+        assert client.post("/predict", json=example, headers={"X-API-Key": "wrong"}).status_code == 401
+        assert client.post("/predict", json=example, headers={"X-API-Key": API_KEY}).status_code == 200
+        assert client.get("/readyz").status_code == 200
+
+
+@pytest.mark.parametrize("weak", ["changeme", "short"])
+def test_placeholder_api_keys_are_refused(weak):
+    with pytest.raises(ValueError, match="API_KEY is a placeholder or shorter"):
+        ServeSettings(_env_file=None, api_key=weak)
+
+
+def test_not_ready_until_a_model_loads(tmp_path, bundle_dir):
+    import shutil
+
+    broken = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, broken)
+    (broken / "pipeline.skops").write_bytes(b"not a model")
+    with TestClient(create_app(settings_for(broken))) as client:
+        assert client.get("/livez").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "not ready"
+        example = read_json(broken, "input_example.json")[0]
+        assert client.post("/predict", json=example).status_code == 503
+
+
+def test_missing_bundle_says_what_to_do(tmp_path):
+    with pytest.raises(Exception, match="make train"):
+        create_app(settings_for(tmp_path / "nowhere"))

@@ -1,0 +1,112 @@
+"""Malformed requests get a 4xx that names the field and the problem: never a 500."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.bundle import read_json
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
+
+
+@pytest.fixture(scope="module")
+def client(bundle_dir):
+    settings = ServeSettings(_env_file=None, model_uri=str(bundle_dir), max_batch_size=3, max_body_bytes=4096)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def columns(bundle_dir) -> dict:
+    schema = read_json(bundle_dir, "schema.json")
+    numeric = next(c["name"] for c in schema["features"] if c["kind"] == "numeric")
+    categorical = next(c["name"] for c in schema["features"] if c["kind"] == "categorical")
+    required = next(c["name"] for c in schema["features"] if not c["nullable"])
+    return {"numeric": numeric, "categorical": categorical, "required": required}
+
+
+@pytest.fixture(scope="module")
+def example(bundle_dir) -> dict:
+    return read_json(bundle_dir, "input_example.json")[0]
+
+
+def problem(response, status: int = 422) -> list[dict]:
+    assert response.status_code == status, response.text
+    return response.json()["detail"]
+
+
+def fields(details: list[dict]) -> set:
+    return {d["loc"][-1] for d in details}
+
+
+def test_wrong_type_names_the_field(client, example, columns):
+    details = problem(client.post("/predict", json=example | {columns["numeric"]: "twelve"}))
+    assert fields(details) == {columns["numeric"]}
+
+
+def test_number_as_text_is_not_coerced(client, example, columns):
+    assert fields(problem(client.post("/predict", json=example | {columns["numeric"]: "12"}))) == {columns["numeric"]}
+
+
+def test_category_must_be_text(client, example, columns):
+    assert fields(problem(client.post("/predict", json=example | {columns["categorical"]: 3}))) == {columns["categorical"]}
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused(client, example, columns, literal):
+    body = json.dumps(example | {columns["numeric"]: 0.5}).replace("0.5", literal, 1)
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert columns["numeric"] in response.text or "JSON" in response.text
+
+
+def test_missing_required_field(client, example, columns):
+    body = {k: v for k, v in example.items() if k != columns["required"]}
+    details = problem(client.post("/predict", json=body))
+    assert fields(details) == {columns["required"]} and details[0]["type"] == "missing"
+
+
+def test_extra_field(client, example):
+    details = problem(client.post("/predict", json=example | {"surprise": 1}))
+    assert fields(details) == {"surprise"} and details[0]["type"] == "extra_forbidden"
+
+
+def test_empty_batch(client):
+    assert fields(problem(client.post("/predict/batch", json={"records": []}))) == {"records"}
+
+
+def test_batch_over_the_cap(client, example):
+    details = problem(client.post("/predict/batch", json={"records": [example] * 4}))
+    assert "at most 3" in details[0]["msg"]
+
+
+def test_non_json_body(client):
+    response = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
+    assert problem(response)[0]["type"] == "json_invalid"
+
+
+def test_body_that_is_not_an_object(client):
+    assert client.post("/predict", json=[1, 2]).status_code == 422
+
+
+def test_oversized_body(client, example):
+    huge = {"records": [example] * 200}
+    response = client.post("/predict/batch", json=huge)
+    assert response.status_code == 413 and "larger than 4096 bytes" in response.json()["detail"]
+
+
+def test_oversized_body_without_content_length(client, example):
+    def chunks():
+        yield b'{"records": ['
+        for _ in range(200):
+            yield json.dumps(example).encode() + b","
+        yield b"{}]}"
+
+    response = client.post("/predict/batch", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_unknown_path_and_method(client):
+    assert client.get("/nope").status_code == 404
+    assert client.get("/predict").status_code == 405
