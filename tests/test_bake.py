@@ -90,7 +90,7 @@ def test_bake(tmp_path, context):
 
     for path in generated_files(project):
         text = (project / path).read_text()
-        for marker in ("{{", "{%", "%}", "}}"):
+        for marker in ("{{", "{%", "%}"):
             assert marker not in text, f"{path} still holds {marker!r}"
 
     assert pyproject["project"]["name"] == project.name

@@ -55,8 +55,8 @@ def test_bad_option_is_refused_and_nothing_is_left_behind(tmp_path, assignments,
 )
 def test_pre_gen_hook_itself_checks_choices(tmp_path, option, value):
     """Defence in depth: a replayed or hand-edited context bypasses cookiecutter's own check."""
-    context = {key: (value if key == option else (v[0] if isinstance(v, list) else v)) for key, v in OPTIONS.items()}
-    context |= {"project_slug": "ok", "package_name": "ok_pkg"}
+    defaults = {k: v[0] if isinstance(v, list) else v for k, v in OPTIONS.items() if not k.startswith("_")}
+    context = defaults | {"project_slug": "ok", "package_name": "ok_pkg", option: value}
     source = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text()
     script = tmp_path / "hook.py"
     script.write_text(jinja2.Environment().from_string(source).render(cookiecutter=context))
@@ -71,7 +71,7 @@ def test_every_option_has_a_prompt():
         if name.startswith("_"):
             continue
         assert name in prompts, f"{name} has no __prompts__ entry"
-        if isinstance(value, list):
+        if isinstance(value, list) and isinstance(prompts[name], dict):
             assert set(prompts[name]) - {"__prompt__"} == set(value), f"{name}: a choice lacks its text"
 
 

@@ -131,7 +131,9 @@ def start(command: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 
-def measure(name: str, command: list[str], env: dict, ready: str, url: str, body: bytes, args) -> dict:
+def measure(
+    name: str, command: list[str], env: dict, ready: str, url: str, body: bytes, args
+) -> dict:
     process = start(command, env)
     try:
         wait_ready(ready, process)
@@ -156,14 +158,25 @@ def main() -> int:
         return 1
     metadata = json.loads((args.bundle / "metadata.json").read_text())
     example = json.loads((args.bundle / "input_example.json").read_text())[0]
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path.cwd() / "src")}
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path.cwd() / "src"),
+        # `mlflow models serve` starts the `uvicorn` command: find the one beside this Python.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
 
     baseline = in_process(args.bundle)
     port = free_port()
     ours = measure(
         "coldstart",
         [sys.executable, "-m", f"{PACKAGE}.serve"],
-        env | {"MODEL_URI": str(args.bundle), "PORT": str(port), "WORKERS": str(args.workers), "LOG_LEVEL": "warning"},
+        env
+        | {
+            "MODEL_URI": str(args.bundle),
+            "PORT": str(port),
+            "WORKERS": str(args.workers),
+            "LOG_LEVEL": "warning",
+        },
         f"http://127.0.0.1:{port}/readyz",
         f"http://127.0.0.1:{port}/predict",
         json.dumps(example).encode(),
@@ -194,15 +207,25 @@ def report(metadata: dict, baseline: dict, ours: dict, theirs: dict | None, args
     print("Ratios")
     if theirs:
         for c in CONCURRENCY:
-            print(f"  req/s at concurrency {c:>2}: {ours[c]['rps'] / theirs[c]['rps']:6.1f}x mlflow models serve")
-            print(f"  p50 at concurrency {c:>2}:    {theirs[c]['p50'] / ours[c]['p50']:6.1f}x lower than mlflow")
-    print(f"  single-row p50 / in-process pipeline.predict (1 row): {ours[1]['p50'] / baseline[1]:.2f}")
+            print(
+                f"  req/s at concurrency {c:>2}: {ours[c]['rps'] / theirs[c]['rps']:6.1f}x mlflow models serve"
+            )
+            print(
+                f"  p50 at concurrency {c:>2}:    {theirs[c]['p50'] / ours[c]['p50']:6.1f}x lower than mlflow"
+            )
+    print(
+        f"  single-row p50 / in-process pipeline.predict (1 row): {ours[1]['p50'] / baseline[1]:.2f}"
+    )
     print("\nAbsolute")
-    print(f"  in-process pipeline.predict: 1 row {baseline[1]:.2f} ms, 100 rows {baseline[100]:.2f} ms")
+    print(
+        f"  in-process pipeline.predict: 1 row {baseline[1]:.2f} ms, 100 rows {baseline[100]:.2f} ms"
+    )
     print(f"  {'service':<22}{'conc':>5}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
     for name, results in (("coldstart", ours), ("mlflow models serve", theirs)):
         for c, r in (results or {}).items():
-            print(f"  {name:<22}{c:>5}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['rps']:>9.0f}{r['errors']:>8}")
+            print(
+                f"  {name:<22}{c:>5}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['rps']:>9.0f}{r['errors']:>8}"
+            )
 
 
 if __name__ == "__main__":

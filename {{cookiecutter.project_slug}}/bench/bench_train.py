@@ -25,7 +25,9 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-train-") as folder:
         data = Path(folder) / "sample.csv"
-        subprocess.run([sys.executable, "-m", f"{PACKAGE}.data.sample", "--output", str(data)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", f"{PACKAGE}.data.sample", "--output", str(data)], check=True
+        )
         env = os.environ | {
             "DATA_PATH": str(data),
             "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlflow.db",
@@ -37,13 +39,18 @@ def main() -> int:
         for run in range(1, args.runs + 1):
             start = time.perf_counter()
             result = subprocess.run(
-                [sys.executable, "-m", f"{PACKAGE}.model.train"], env=env, capture_output=True, text=True
+                [sys.executable, "-m", f"{PACKAGE}.model.train"],
+                env=env,
+                capture_output=True,
+                text=True,
             )
             times.append(time.perf_counter() - start)
             if result.returncode != 0:
                 print(result.stdout, result.stderr, file=sys.stderr)
                 return 1
-            print(f"run {run}: {times[-1]:.1f} s{' (creates the MLflow database)' if run == 1 else ''}")
+            print(
+                f"run {run}: {times[-1]:.1f} s{' (creates the MLflow database)' if run == 1 else ''}"
+            )
     median = statistics.median(times)
     verdict = "meets" if median <= TARGET_SECONDS else "MISSES"
     print(f"\nmake train: median {median:.1f} s over {len(times)} runs on {os.cpu_count()} cores "

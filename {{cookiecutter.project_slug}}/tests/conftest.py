@@ -46,7 +46,9 @@ def wait_for(url: str, timeout: float = 60, process: subprocess.Popen | None = N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode} before {url} answered")
+            raise RuntimeError(
+                f"{process.args[0]} exited with {process.returncode} before {url} answered"
+            )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:

@@ -28,6 +28,8 @@ def onnx_feed(session, schema: dict, rows) -> dict[str, np.ndarray]:
             values = [np.nan if _is_missing(r.get(name)) else r[name] for r in records]
             feed[node.name] = np.asarray(values, dtype=np.float32).reshape(-1, 1)
         else:
-            values = [MISSING_CATEGORY if _is_missing(r.get(name)) else str(r[name]) for r in records]
+            values = [
+                MISSING_CATEGORY if _is_missing(r.get(name)) else str(r[name]) for r in records
+            ]
             feed[node.name] = np.asarray(values, dtype=object).reshape(-1, 1)
     return feed

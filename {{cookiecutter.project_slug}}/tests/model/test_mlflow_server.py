@@ -35,7 +35,9 @@ def mlflow_server(tmp_path):
         stop(process)
 
 
-def test_train_against_a_tracking_server_and_serve_from_its_registry(tmp_path, sample_frame, mlflow_server):
+def test_train_against_a_tracking_server_and_serve_from_its_registry(
+    tmp_path, sample_frame, mlflow_server
+):
     sample_frame.to_csv(tmp_path / "data.csv", index=False)
     summary = train(make_settings(tmp_path, mlflow_tracking_uri=mlflow_server))
 

@@ -19,7 +19,9 @@ def test_clipper_learns_bounds_from_training_rows_only():
 
 def test_unseen_category_is_handled_by_the_pipeline(sample_frame):
     prepared = prepare(sample_frame, TARGET)
-    pipeline = make_pipeline(prepared.schema, "linear", seed=0).fit(prepared.features, prepared.target)
+    pipeline = make_pipeline(prepared.schema, "linear", seed=0).fit(
+        prepared.features, prepared.target
+    )
     row = prepared.features.head(1).copy()
     categorical = next(c["name"] for c in prepared.schema["features"] if c["kind"] == "categorical")
     row[categorical] = "a value never seen in training"
@@ -46,5 +48,7 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
     if prepared.schema["task"] == "classification":
         assert [r["prediction"] for r in served] == pipeline.predict(rows).tolist()
     else:
-        np.testing.assert_allclose([r["prediction"] for r in served], pipeline.predict(rows), rtol=1e-4)
+        np.testing.assert_allclose(
+            [r["prediction"] for r in served], pipeline.predict(rows), rtol=1e-4
+        )
     assert read_json(bundle_dir, "schema.json")["fingerprint"] == prepared.schema["fingerprint"]

@@ -24,7 +24,9 @@ def champion(client) -> str:
 
 
 def gate(client, version, score, fingerprint="abc"):
-    return promote_if_better(client, "gate", version, score, "roc_auc", floor=0.6, fingerprint=fingerprint)
+    return promote_if_better(
+        client, "gate", version, score, "roc_auc", floor=0.6, fingerprint=fingerprint
+    )
 
 
 def test_first_version_above_the_floor_becomes_champion(registry):

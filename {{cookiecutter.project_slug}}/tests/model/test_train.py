@@ -53,7 +53,13 @@ def test_model_that_learns_nothing_fails_loudly(tmp_path, sample_frame):
 
 def test_command_line_error_exits_non_zero_with_the_fix(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train", "--data", str(tmp_path / "missing.csv")],
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.model.train",
+            "--data",
+            str(tmp_path / "missing.csv"),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

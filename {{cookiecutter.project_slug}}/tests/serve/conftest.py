@@ -11,7 +11,12 @@ from ..conftest import free_port, stop, wait_for
 def live_service(bundle_dir):
     """The real thing: `python -m <package>.serve` (uvicorn) on 127.0.0.1, stopped by PID."""
     port = free_port()
-    env = os.environ | {"MODEL_URI": str(bundle_dir), "PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "warning"}
+    env = os.environ | {
+        "MODEL_URI": str(bundle_dir),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "LOG_LEVEL": "warning",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
         env=env,

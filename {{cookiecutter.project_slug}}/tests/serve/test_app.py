@@ -52,7 +52,12 @@ def test_predict_batch_keeps_order(client, example):
 def test_optional_columns_may_be_left_out(client, example, bundle_dir):
     schema = read_json(bundle_dir, "schema.json")
     required = {c["name"] for c in schema["features"] if not c["nullable"]}
-    assert client.post("/predict", json={k: v for k, v in example.items() if k in required}).status_code == 200
+    assert (
+        client.post(
+            "/predict", json={k: v for k, v in example.items() if k in required}
+        ).status_code
+        == 200
+    )
 
 
 def test_unseen_category_is_not_an_error(client, example, bundle_dir):
@@ -86,8 +91,12 @@ def test_metrics_count_requests_and_name_the_model(client, example, bundle_dir):
 def test_api_key_guards_predictions_only(bundle_dir, example):
     with TestClient(create_app(settings_for(bundle_dir, api_key=API_KEY))) as client:
         assert client.post("/predict", json=example).status_code == 401
-        assert client.post("/predict", json=example, headers={"X-API-Key": "wrong"}).status_code == 401
-        assert client.post("/predict", json=example, headers={"X-API-Key": API_KEY}).status_code == 200
+        assert (
+            client.post("/predict", json=example, headers={"X-API-Key": "wrong"}).status_code == 401
+        )
+        assert (
+            client.post("/predict", json=example, headers={"X-API-Key": API_KEY}).status_code == 200
+        )
         assert client.get("/readyz").status_code == 200
 
 

@@ -12,7 +12,9 @@ from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
 @pytest.fixture(scope="module")
 def client(bundle_dir):
-    settings = ServeSettings(_env_file=None, model_uri=str(bundle_dir), max_batch_size=3, max_body_bytes=4096)
+    settings = ServeSettings(
+        _env_file=None, model_uri=str(bundle_dir), max_batch_size=3, max_body_bytes=4096
+    )
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -46,11 +48,15 @@ def test_wrong_type_names_the_field(client, example, columns):
 
 
 def test_number_as_text_is_not_coerced(client, example, columns):
-    assert fields(problem(client.post("/predict", json=example | {columns["numeric"]: "12"}))) == {columns["numeric"]}
+    assert fields(problem(client.post("/predict", json=example | {columns["numeric"]: "12"}))) == {
+        columns["numeric"]
+    }
 
 
 def test_category_must_be_text(client, example, columns):
-    assert fields(problem(client.post("/predict", json=example | {columns["categorical"]: 3}))) == {columns["categorical"]}
+    assert fields(problem(client.post("/predict", json=example | {columns["categorical"]: 3}))) == {
+        columns["categorical"]
+    }
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
@@ -82,7 +88,9 @@ def test_batch_over_the_cap(client, example):
 
 
 def test_non_json_body(client):
-    response = client.post("/predict", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert problem(response)[0]["type"] == "json_invalid"
 
 
@@ -103,7 +111,9 @@ def test_oversized_body_without_content_length(client, example):
             yield json.dumps(example).encode() + b","
         yield b"{}]}"
 
-    response = client.post("/predict/batch", content=chunks(), headers={"content-type": "application/json"})
+    response = client.post(
+        "/predict/batch", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
 
 

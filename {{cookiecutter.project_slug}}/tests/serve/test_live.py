@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, json.load(response)
 
@@ -30,7 +32,10 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 def test_predict_over_http(live_service, bundle_dir):
     url, _ = live_service
     status, answer = post(f"{url}/predict", read_json(bundle_dir, "input_example.json")[0])
-    assert status == 200 and answer["model_version"] == read_json(bundle_dir, "metadata.json")["version"]
+    assert (
+        status == 200
+        and answer["model_version"] == read_json(bundle_dir, "metadata.json")["version"]
+    )
 
 
 def test_make_predict_client(live_service):
@@ -72,7 +77,9 @@ def test_fuzzed_requests_never_cause_a_server_error(live_service):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def no_server_error(case):
             case.call_and_validate(checks=[not_a_server_error])
 

@@ -25,15 +25,15 @@ CV_SCORING = {
 }
 
 
-def cross_validated(pipeline, X: pd.DataFrame, y: pd.Series, task: str, folds: int, seed: int) -> dict:
+def cross_validated(
+    pipeline, X: pd.DataFrame, y: pd.Series, task: str, folds: int, seed: int
+) -> dict:
     splitter = (StratifiedKFold if task == "classification" else KFold)(
         n_splits=folds, shuffle=True, random_state=seed
     )
     scores = cross_validate(pipeline, X, y, cv=splitter, scoring=CV_SCORING[task], n_jobs=-1)
     # sklearn maximises scores, so errors come negated: flip them back for humans.
-    return {
-        f"cv_{name}": float(abs(np.mean(scores[f"test_{name}"]))) for name in CV_SCORING[task]
-    }
+    return {f"cv_{name}": float(abs(np.mean(scores[f"test_{name}"]))) for name in CV_SCORING[task]}
 
 
 def held_out(pipeline, X: pd.DataFrame, y: pd.Series, task: str) -> dict:

@@ -60,13 +60,20 @@ def _indicator_converter(scope, operator, container):
     node.add_to(scope, container)
 
 
-update_registered_converter(QuantileClipper, "ColdstartQuantileClipper", _same_width_shape, _clipper_converter)
-update_registered_converter(MissingIndicator, "ColdstartMissingIndicator", _indicator_shape, _indicator_converter)
+update_registered_converter(
+    QuantileClipper, "ColdstartQuantileClipper", _same_width_shape, _clipper_converter
+)
+update_registered_converter(
+    MissingIndicator, "ColdstartMissingIndicator", _indicator_shape, _indicator_converter
+)
 
 
 def _initial_types(schema: dict) -> list:
     return [
-        (c["name"], FloatTensorType([None, 1]) if c["kind"] == "numeric" else StringTensorType([None, 1]))
+        (
+            c["name"],
+            FloatTensorType([None, 1]) if c["kind"] == "numeric" else StringTensorType([None, 1]),
+        )
         for c in schema["features"]
     ]
 
@@ -80,7 +87,9 @@ def _convertible_copy(pipeline: Pipeline) -> Pipeline:
     return converted
 
 
-def to_onnx_bundle(pipeline: Pipeline, schema: dict, check_rows: pd.DataFrame) -> tuple[bytes | None, str | None]:
+def to_onnx_bundle(
+    pipeline: Pipeline, schema: dict, check_rows: pd.DataFrame
+) -> tuple[bytes | None, str | None]:
     """Return (onnx bytes, "full" | "preprocess") for the largest part that converts and agrees."""
     candidate = _convertible_copy(pipeline)
     attempts = [("full", candidate), ("preprocess", candidate.named_steps["preprocess"])]
@@ -102,7 +111,9 @@ def to_onnx_bundle(pipeline: Pipeline, schema: dict, check_rows: pd.DataFrame) -
     return None, None
 
 
-def agrees(payload: bytes, scope: str, pipeline: Pipeline, schema: dict, rows: pd.DataFrame) -> bool:
+def agrees(
+    payload: bytes, scope: str, pipeline: Pipeline, schema: dict, rows: pd.DataFrame
+) -> bool:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(payload, providers=["CPUExecutionProvider"])

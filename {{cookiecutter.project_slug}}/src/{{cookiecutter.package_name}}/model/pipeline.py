@@ -35,7 +35,9 @@ def make_estimator(model: str, task: str, seed: int):
         return cls(n_estimators=150, min_samples_leaf=3, n_jobs=1, random_state=seed)
     if model == "linear":
         return LogisticRegression(max_iter=1000) if classification else Ridge(alpha=1.0)
-    raise ValueError(f"Unknown model {model!r}: use hist_gradient_boosting, random_forest or linear.")
+    raise ValueError(
+        f"Unknown model {model!r}: use hist_gradient_boosting, random_forest or linear."
+    )
 
 
 def make_preprocessor(schema: dict, scale: bool) -> ColumnTransformer:

@@ -23,7 +23,9 @@ def save(figure, path: Path) -> Path:
     return path
 
 
-def evaluation_plots(pipeline, X: pd.DataFrame, y: pd.Series, task: str, folder: Path, seed: int) -> list[Path]:
+def evaluation_plots(
+    pipeline, X: pd.DataFrame, y: pd.Series, task: str, folder: Path, seed: int
+) -> list[Path]:
     paths = []
     if task == "classification":
         figure, axis = plt.subplots(figsize=(5, 4))
@@ -37,15 +39,21 @@ def evaluation_plots(pipeline, X: pd.DataFrame, y: pd.Series, task: str, folder:
             paths.append(save(figure, folder / "roc_curve.png"))
     else:
         figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-        PredictionErrorDisplay.from_estimator(pipeline, X, y, kind="actual_vs_predicted", ax=axes[0])
-        PredictionErrorDisplay.from_estimator(pipeline, X, y, kind="residual_vs_predicted", ax=axes[1])
+        PredictionErrorDisplay.from_estimator(
+            pipeline, X, y, kind="actual_vs_predicted", ax=axes[0]
+        )
+        PredictionErrorDisplay.from_estimator(
+            pipeline, X, y, kind="residual_vs_predicted", ax=axes[1]
+        )
         figure.suptitle("Predictions on the test split")
         paths.append(save(figure, folder / "residuals.png"))
     paths.append(feature_importance_plot(pipeline, X, y, folder, seed))
     return paths
 
 
-def feature_importance_plot(pipeline, X: pd.DataFrame, y: pd.Series, folder: Path, seed: int) -> Path:
+def feature_importance_plot(
+    pipeline, X: pd.DataFrame, y: pd.Series, folder: Path, seed: int
+) -> Path:
     """Permutation importance on the raw columns: how much the score drops when one is shuffled."""
     sample = X.sample(n=min(len(X), 500), random_state=seed)
     result = permutation_importance(

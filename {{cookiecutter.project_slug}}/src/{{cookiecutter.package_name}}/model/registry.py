@@ -78,9 +78,13 @@ def promote_if_better(
     client.set_model_version_tag(name, new_version, metric, f"{score:.6f}")
     current = champion_version(client, name)
     if score < floor:
-        decision = Promotion(False, f"{metric} {score:.4f} is below the floor {floor:.4f}", new_version)
+        decision = Promotion(
+            False, f"{metric} {score:.4f} is below the floor {floor:.4f}", new_version
+        )
     elif current is None:
-        decision = Promotion(True, f"first version to reach the floor ({metric} {score:.4f})", new_version)
+        decision = Promotion(
+            True, f"first version to reach the floor ({metric} {score:.4f})", new_version
+        )
     elif current.tags.get("schema_fingerprint") != fingerprint:
         decision = Promotion(
             False,
@@ -92,11 +96,15 @@ def promote_if_better(
         best = float(current.tags.get(metric, "-inf"))
         if score > best:
             decision = Promotion(
-                True, f"{metric} {score:.4f} beats champion v{current.version} ({best:.4f})", new_version
+                True,
+                f"{metric} {score:.4f} beats champion v{current.version} ({best:.4f})",
+                new_version,
             )
         else:
             decision = Promotion(
-                False, f"{metric} {score:.4f} does not beat champion v{current.version} ({best:.4f})", new_version
+                False,
+                f"{metric} {score:.4f} does not beat champion v{current.version} ({best:.4f})",
+                new_version,
             )
     if current is not None:
         decision.previous_version = str(current.version)

@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
 import mlflow
 import typer
@@ -62,7 +63,9 @@ def registered_name(settings: Settings, data_path: str, prepared: Prepared) -> s
 
 def git_commit() -> str:
     try:
-        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return result.stdout.strip() or "unknown"
@@ -91,7 +94,9 @@ def train(settings: Settings) -> dict:
     pipeline = make_pipeline(schema, settings.model, settings.seed)
     with step(f"Cross-validated {settings.model} and a baseline ({settings.cv_folds} folds)"):
         cv = cross_validated(pipeline, X_train, y_train, task, settings.cv_folds, settings.seed)
-        baseline_cv = cross_validated(make_baseline(task), X_train, y_train, task, settings.cv_folds, settings.seed)
+        baseline_cv = cross_validated(
+            make_baseline(task), X_train, y_train, task, settings.cv_folds, settings.seed
+        )
     if cv[f"cv_{metric}"] < baseline_cv[f"cv_{metric}"] + settings.baseline_margin:
         raise BaselineNotBeaten(
             f"The model's cross-validated {metric} ({cv[f'cv_{metric}']:.4f}) does not beat the "
@@ -144,7 +149,13 @@ def train(settings: Settings) -> dict:
         info = log_model(pipeline, X_train, name, PACKAGE_DIR)
         version = str(info.registered_model_version)
         promotion = promote_if_better(
-            MlflowClient(), name, version, test[f"test_{metric}"], metric, settings.promotion_floor, schema["fingerprint"]
+            MlflowClient(),
+            name,
+            version,
+            test[f"test_{metric}"],
+            metric,
+            settings.promotion_floor,
+            schema["fingerprint"],
         )
         mlflow.set_tags({"promoted": str(promotion.promoted), "promotion": promotion.reason})
         metadata = {
@@ -159,7 +170,9 @@ def train(settings: Settings) -> dict:
             "code_version": git_commit(),
             "package_version": __version__,
         }
-        example = X_test.head(1).astype(object).where(X_test.head(1).notna(), None).to_dict("records")
+        example = (
+            X_test.head(1).astype(object).where(X_test.head(1).notna(), None).to_dict("records")
+        )
         staged = save_bundle(run_dir / "bundle", pipeline, schema, example, metadata, onnx_model)
         mlflow.log_artifacts(str(staged), "bundle")
 
@@ -202,10 +215,10 @@ def print_summary(result: dict) -> None:
 
 @app.command()
 def main(
-    data: str = typer.Option(None, help="CSV file or s3://bucket/key.csv (default: the sample data)"),
-    target: str = typer.Option(None, help="Column to predict"),
-    model: ModelKind = typer.Option(None, help="Model to train"),
-    task: Task = typer.Option(None, help="Override the inferred task"),
+    data: Annotated[str | None, typer.Option(help="CSV file or s3://bucket/key.csv")] = None,
+    target: Annotated[str | None, typer.Option(help="Column to predict")] = None,
+    model: Annotated[ModelKind | None, typer.Option(help="Model to train")] = None,
+    task: Annotated[Task | None, typer.Option(help="Override the inferred task")] = None,
 ) -> None:
     overrides = {"data_path": data, "target": target, "model": model, "task": task}
     settings = Settings(**{key: value for key, value in overrides.items() if value is not None})

@@ -16,7 +16,9 @@ def call(url: str, body: dict | None = None, api_key: str | None = None) -> dict
     if api_key:
         headers["X-API-Key"] = api_key
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    request = urllib.request.Request(
+        url, data=data, headers=headers, method="POST" if data else "GET"
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
@@ -33,7 +35,10 @@ def main() -> int:
         print(f"The service answered {error.code}: {error.read().decode()}", file=sys.stderr)
         return 1
     except urllib.error.URLError as error:
-        print(f"No service at {args.url} ({error.reason}). Start it with `make serve`.", file=sys.stderr)
+        print(
+            f"No service at {args.url} ({error.reason}). Start it with `make serve`.",
+            file=sys.stderr,
+        )
         return 1
     print("Sent:    ", json.dumps(example))
     print("Answer:  ", json.dumps(answer))

@@ -43,6 +43,9 @@ class BodySizeLimitMiddleware:
 
     async def _refuse(self, send):
         body = json.dumps({"detail": too_large_message(self.max_bytes)}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -26,7 +26,12 @@ LATENCY = Histogram(
 )
 PREDICTIONS = Counter("predictions_total", "Rows predicted", ["endpoint"])
 # An "info" metric as a gauge fixed at 1: Prometheus' Info type does not work across workers.
-MODEL_INFO = Gauge("model_info", "The model being served", ["name", "version", "run_id", "mode"], multiprocess_mode="liveall")
+MODEL_INFO = Gauge(
+    "model_info",
+    "The model being served",
+    ["name", "version", "run_id", "mode"],
+    multiprocess_mode="liveall",
+)
 
 
 def metrics_payload() -> tuple[bytes, str]:

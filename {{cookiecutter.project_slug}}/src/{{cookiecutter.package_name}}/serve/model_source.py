@@ -11,7 +11,9 @@ def resolve_bundle(model_uri: str, tracking_uri: str) -> Path:
     if not model_uri.startswith(REMOTE_SCHEMES):
         path = Path(model_uri)
         if not path.is_dir():
-            raise BundleError(f"No model bundle at '{model_uri}'. Run `make train`, or set MODEL_URI.")
+            raise BundleError(
+                f"No model bundle at '{model_uri}'. Run `make train`, or set MODEL_URI."
+            )
         return path
     try:
         import mlflow  # mlflow-skinny is enough; only needed for registry URIs

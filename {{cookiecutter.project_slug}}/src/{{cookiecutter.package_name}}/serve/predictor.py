@@ -31,7 +31,9 @@ class Predictor:
         self.pipeline = bundle.load_pipeline(directory)
         self.task = self.schema["task"]
         self.columns = [column["name"] for column in self.schema["features"]]
-        self.categorical = [c["name"] for c in self.schema["features"] if c["kind"] == "categorical"]
+        self.categorical = [
+            c["name"] for c in self.schema["features"] if c["kind"] == "categorical"
+        ]
         self.classes = self.pipeline.classes_.tolist() if self.task == "classification" else None
         self.session = None
         self.mode = "sklearn"
@@ -69,7 +71,9 @@ class Predictor:
         if np.allclose(fast, slow, rtol=AGREEMENT_TOLERANCE, atol=AGREEMENT_TOLERANCE * scale):
             self.mode = fast_mode
         else:
-            log.warning("ONNX and scikit-learn disagree on the input example; serving with scikit-learn.")
+            log.warning(
+                "ONNX and scikit-learn disagree on the input example; serving with scikit-learn."
+            )
             self.session = None
 
     def frame(self, records: list[dict]) -> pd.DataFrame:
@@ -89,7 +93,11 @@ class Predictor:
         if mode == "onnx+sklearn":
             matrix = self.session.run(None, onnx_feed(self.session, self.schema, records))[0]
             model = self.pipeline[-1]
-            return model.predict_proba(matrix) if self.task == "classification" else model.predict(matrix)
+            return (
+                model.predict_proba(matrix)
+                if self.task == "classification"
+                else model.predict(matrix)
+            )
         frame = self.frame(records)
         if self.task == "classification":
             return self.pipeline.predict_proba(frame)
@@ -103,7 +111,9 @@ class Predictor:
         return [
             {
                 "prediction": label,
-                "probabilities": {str(c): round(float(p), 6) for c, p in zip(self.classes, row, strict=True)},
+                "probabilities": {
+                    str(c): round(float(p), 6) for c, p in zip(self.classes, row, strict=True)
+                },
             }
             for label, row in zip(labels, scores, strict=True)
         ]

@@ -29,7 +29,10 @@ def record_model(schema: dict, example: dict) -> type[BaseModel]:
             described += " Optional: leave it out or null when unknown."
         else:
             annotation, default = kind, ...
-        fields[f"field_{index}"] = (annotation, Field(default, alias=column["name"], description=described))
+        fields[f"field_{index}"] = (
+            annotation,
+            Field(default, alias=column["name"], description=described),
+        )
     return create_model(
         "Record",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),

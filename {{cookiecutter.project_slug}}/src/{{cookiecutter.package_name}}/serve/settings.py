@@ -6,7 +6,16 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values people paste from tutorials: refusing them beats running with a guessable key.
-PLACEHOLDER_KEYS = {"changeme", "change-me", "secret", "password", "apikey", "api-key", "test", "example"}
+PLACEHOLDER_KEYS = {
+    "changeme",
+    "change-me",
+    "secret",
+    "password",
+    "apikey",
+    "api-key",
+    "test",
+    "example",
+}
 
 
 class ServeSettings(BaseSettings):
