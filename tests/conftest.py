@@ -8,6 +8,7 @@ is put on PYTHONPATH instead of being installed into a fresh virtualenv per bake
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,11 @@ def require(condition: bool, reason: str) -> None:
 
 
 def bake(output_dir: Path, **context: str) -> Path:
-    return Path(cookiecutter(str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output_dir)))
+    return Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, extra_context=context, output_dir=str(output_dir)
+        )
+    )
 
 
 def project_env(project: Path) -> dict[str, str]:
@@ -39,10 +44,55 @@ def project_env(project: Path) -> dict[str, str]:
     }
 
 
-def run_in(project: Path, *command: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_in(
+    project: Path, *command: str, timeout: float = 900, env: dict | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        command, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=timeout
+        command,
+        cwd=project,
+        env=project_env(project) | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
+
+
+# Figures measured during the run (image size, times), printed at the end of the session.
+MEASUREMENTS: dict[str, str] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS:
+        terminalreporter.section("coldstart measurements")
+        for name, value in MEASUREMENTS.items():
+            terminalreporter.write_line(f"{name}: {value}")
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A real Docker engine: the running one, or a dockerd we start and stop by PID."""
+    from .harness.docker_engine import EngineUnavailable, start_engine
+
+    try:
+        engine = start_engine()
+    except EngineUnavailable as error:
+        require(False, str(error))
+    yield engine
+    engine.stop()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine) -> str:
+    """The generated Dockerfile's FROM image: present, or fabricated with debootstrap."""
+    from .harness.docker_engine import EngineUnavailable, ensure_base_image
+
+    started = time.monotonic()
+    try:
+        tag = ensure_base_image(docker_engine.client())
+    except (EngineUnavailable, subprocess.CalledProcessError) as error:
+        require(False, f"cannot make the base image: {error}")
+    MEASUREMENTS["base image ready in"] = f"{time.monotonic() - started:.0f}s"
+    return tag
 
 
 @pytest.fixture

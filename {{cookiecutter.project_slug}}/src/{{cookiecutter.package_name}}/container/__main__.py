@@ -1,0 +1,159 @@
+"""`make docker-build`, `make docker-run`, `make docker-smoke`, driven by the Docker SDK.
+
+python -m {{ cookiecutter.package_name }}.container build [--base-image IMAGE]
+python -m {{ cookiecutter.package_name }}.container run   [--port 8000]
+python -m {{ cookiecutter.package_name }}.container smoke
+"""
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+
+from .requirements import write_requirements
+
+IMAGE = "{{ cookiecutter.project_slug }}"
+BUNDLE = Path("models/champion")
+CONTAINER_PORT = 8000
+
+
+def engine() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except DockerException as error:
+        raise SystemExit(
+            f"No Docker engine answers ({error}). Start Docker (or set DOCKER_HOST) and try again."
+        ) from error
+    return client
+
+
+def git_commit() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return result.stdout.strip() or "unknown"
+
+
+def build(client: docker.DockerClient, base_image: str | None = None) -> str:
+    """Build the image from the current bundle; tag it with the model version and `latest`."""
+    metadata_path = BUNDLE / "metadata.json"
+    if not metadata_path.is_file():
+        raise SystemExit(f"No model bundle at {BUNDLE}: run `make train` first.")
+    metadata = json.loads(metadata_path.read_text())
+    write_requirements(Path("pyproject.toml"), Path("build/requirements-serve.txt"))
+    tag = f"{IMAGE}:v{metadata['version']}"
+    build_args = {
+        "MODEL_NAME": metadata["name"],
+        "MODEL_VERSION": str(metadata["version"]),
+        "GIT_COMMIT": git_commit(),
+    }
+    if base_image:
+        build_args["BASE_IMAGE"] = base_image
+    started = time.monotonic()
+    print(f"Building {tag} (model {metadata['name']} v{metadata['version']})...")
+    try:
+        # The API's builder streams its log; show each step as it happens.
+        for chunk in client.api.build(
+            path=".", tag=tag, buildargs=build_args, rm=True, decode=True
+        ):
+            if "stream" in chunk and chunk["stream"].strip():
+                print(chunk["stream"].rstrip())
+            if "error" in chunk:
+                raise BuildError(chunk["error"], [])
+    except (BuildError, APIError) as error:
+        raise SystemExit(f"docker build failed: {error}") from error
+    image = client.images.get(tag)
+    image.tag(IMAGE, "latest")
+    size = image.attrs["Size"] / 1e6
+    print(f"Built {tag} ({size:.0f} MB) in {time.monotonic() - started:.0f}s")
+    return tag
+
+
+def run(
+    client: docker.DockerClient, image: str, port: int, name: str | None = None, detach: bool = True
+):
+    """Start the service, published on 127.0.0.1 only: not reachable from other machines."""
+    return client.containers.run(
+        image,
+        name=name,
+        detach=detach,
+        ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+        read_only=True,
+        tmpfs={"/tmp": "size=64m"},
+    )
+
+
+def wait_healthy(container, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        container.reload()
+        health = container.attrs["State"].get("Health", {}).get("Status")
+        if container.status == "exited":
+            raise SystemExit(f"The container exited:\n{container.logs().decode()[-3000:]}")
+        if health == "healthy":
+            return
+        time.sleep(1)
+    raise SystemExit(f"Not healthy after {timeout:.0f}s:\n{container.logs().decode()[-3000:]}")
+
+
+def smoke(client: docker.DockerClient, port: int) -> None:
+    """Build, run, wait for healthy, check /readyz and /predict, stop."""
+    tag = build(client)
+    container = run(client, tag, port)
+    try:
+        wait_healthy(container)
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
+            print("readyz:", response.read().decode())
+        example = json.loads((BUNDLE / "input_example.json").read_text())[0]
+        request = urllib.request.Request(
+            f"{base}/predict", json.dumps(example).encode(), {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print("predict:", response.read().decode())
+        user = container.exec_run("id -u").output.decode().strip()
+        print(f"runs as uid {user}" + (" (root!)" if user == "0" else " (not root)"))
+    finally:
+        container.stop(timeout=10)
+        container.remove()
+    print("Smoke test passed.")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["build", "run", "smoke"])
+    parser.add_argument("--port", type=int, default=8000, help="host port, bound to 127.0.0.1")
+    parser.add_argument("--base-image", help="override the Dockerfile's BASE_IMAGE")
+    args = parser.parse_args()
+    client = engine()
+    if args.command == "build":
+        build(client, args.base_image)
+    elif args.command == "smoke":
+        smoke(client, args.port)
+    else:
+        try:
+            client.images.get(f"{IMAGE}:latest")
+        except ImageNotFound as error:
+            raise SystemExit("No image yet: run `make docker-build` first.") from error
+        with contextlib.suppress(NotFound):
+            client.containers.get(IMAGE).remove(force=True)  # the previous `make docker-run`
+        container = run(client, f"{IMAGE}:latest", args.port, name=IMAGE, detach=True)
+        print(
+            f"Running {container.short_id} on http://127.0.0.1:{args.port} (stop: docker stop {IMAGE})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
