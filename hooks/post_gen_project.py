@@ -22,9 +22,12 @@ SRC = Path("src") / PACKAGE
 TASKS = ("classification", "regression")
 
 # What each option value does not need. Paths are relative to the project root.
+# (deploy_target=aws keeps ssh.py: the AWS flow runs the container over SSH.)
 REMOVE_FOR = {
     ("license", "none"): [Path("LICENSE")],
     ("include_github_actions", "no"): [Path(".github")],
+    ("deploy_target", "ssh"): [SRC / "deploy" / "aws.py", Path("tests/deploy/test_aws.py")],
+    ("deploy_target", "none"): [SRC / "deploy", Path("tests/deploy")],
 }
 
 

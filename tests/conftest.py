@@ -106,3 +106,73 @@ def baker(tmp_path):
 @pytest.fixture(scope="session")
 def default_project(tmp_path_factory) -> Path:
     return bake(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory, docker_engine):
+    """The stand-in VM: OpenSSH on 127.0.0.1 in front of the tests' Docker engine."""
+    from .harness.sshd import SshdUnavailable, start_sshd
+
+    try:
+        server = start_sshd(tmp_path_factory.mktemp("sshd"), docker_engine.url)
+    except SshdUnavailable as error:
+        require(False, str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def shipped_project(tmp_path_factory, docker_engine, base_image) -> Path:
+    """A baked project (deploy_target=both), trained, with its image built."""
+    project = bake(tmp_path_factory.mktemp("shipped"), deploy_target="both")
+    result = run_in(project, "make", "data", "train", f"PY={sys.executable}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    # Secret-looking and data files lie around: the image must not pick them up.
+    (project / ".env").write_text("API_KEY=this-must-never-reach-the-image-0123\n")
+    started = time.monotonic()
+    result = run_in(
+        project, sys.executable, "-m", "churn_predictor.container", "build",
+        env={"DOCKER_HOST": docker_engine.url},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    MEASUREMENTS["image build"] = f"{time.monotonic() - started:.0f}s"
+    return project
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """AWS's API on 127.0.0.1 (moto_server), with its strict validation switched on."""
+    import shutil
+    import socket
+    import urllib.request
+
+    executable = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    require(Path(executable).exists(), "moto_server is not installed (pip install 'moto[server]')")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    strict = {
+        "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "1",
+        "MOTO_ENABLE_AMI_VALIDATION": "1",
+        "MOTO_ENABLE_KEYPAIR_VALIDATION": "1",
+    }
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)],
+        env=os.environ | strict,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("moto_server did not start")
+            time.sleep(0.3)
+    yield url
+    process.terminate()
+    process.wait(timeout=20)

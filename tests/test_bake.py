@@ -23,6 +23,9 @@ BASE_FILES = {
     f"{PKG}/transformers.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
     f"{PKG}/container/requirements.py",
+    f"{PKG}/deploy/__init__.py", f"{PKG}/deploy/__main__.py", f"{PKG}/deploy/aws.py",
+    f"{PKG}/deploy/releases.py", f"{PKG}/deploy/settings.py", f"{PKG}/deploy/ssh.py",
+    "tests/deploy/test_aws.py", "tests/deploy/test_ssh.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
@@ -43,9 +46,17 @@ BASE_FILES = {
 
 
 def expected_files(
-    package: str, license: str = "MIT", include_github_actions: str = "yes", **_
+    package: str,
+    license: str = "MIT",
+    include_github_actions: str = "yes",
+    deploy_target: str = "ssh",
+    **_,
 ) -> set[str]:
     files = {path.format(pkg=package) for path in BASE_FILES}
+    if deploy_target == "ssh":  # the AWS flow is not needed; its SSH step stays for "aws"
+        files -= {f"src/{package}/deploy/aws.py", "tests/deploy/test_aws.py"}
+    if deploy_target == "none":
+        files = {f for f in files if "/deploy/" not in f}
     if license == "none":
         files.remove("LICENSE")
     if include_github_actions == "no":
@@ -110,6 +121,8 @@ def test_bake(tmp_path, context):
         result = ruff(*check, cwd=project)
         assert result.returncode == 0, f"ruff {' '.join(check)}:\n{result.stdout}{result.stderr}"
 
+    makefile = (project / "Makefile").read_text()
+    assert ("\ndeploy: " in makefile) == (context.get("deploy_target", "ssh") != "none")
     config = (project / "src" / package / "config.py").read_text()
     assert f'model: ModelKind = "{context.get("model", "hist_gradient_boosting")}"' in config
 
@@ -159,7 +172,7 @@ def test_make_help_lists_every_target(default_project):
     require(shutil.which("make") is not None, "make is not installed")
     result = subprocess.run(["make", "help"], cwd=default_project, capture_output=True, text=True)
     assert result.returncode == 0
-    makefile = (default_project / "Makefile").read_text()
+    makefile = (default_project / "Makefile").read_text().replace("\\\n", " ")
     phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:")).split()[1:]
     for target in phony:
         assert f" {target} " in f" {result.stdout} ".replace("\x1b[36m", " ").replace(

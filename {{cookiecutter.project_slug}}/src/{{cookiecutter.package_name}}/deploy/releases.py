@@ -1,0 +1,245 @@
+"""Releases on a Docker host, the way Kamal does it: check -> ship -> run -> health check -> switch.
+
+    <app>             the live release, published on the service port
+    <app>-previous    the one before, stopped, kept for `make rollback`
+    <app>-candidate   a new release under test, without a port; removed after
+
+A new release first runs as a candidate. Only when it answers /readyz (a real
+prediction) does it replace the live one; a release that fails is removed and
+the live one keeps serving. Without a proxy in front, the switch itself takes
+the service away for the second or two a container needs to start.
+"""
+
+import json
+import re
+import time
+
+import docker
+from docker.errors import DockerException, ImageNotFound
+from rich.console import Console
+
+from .settings import DeploySettings
+from .ssh import DeployError, Remote
+
+LABEL = "io.coldstart.app"
+# Run inside the container with its own Python (the host needs no curl). Exit 0: ready;
+# 1: not yet; 2: the model failed to load, which waiting will not fix.
+READY_CHECK = """
+import json, os, sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{os.environ['PORT']}/readyz", timeout=5)
+except urllib.error.HTTPError as error:
+    detail = json.loads(error.read() or b"{}").get("detail", "")
+    print(detail)
+    sys.exit(1 if detail == "loading" else 2)
+except OSError:
+    sys.exit(1)
+"""
+
+
+class Releases:
+    def __init__(self, remote: Remote, settings: DeploySettings, console: Console):
+        self.remote, self.settings, self.console = remote, settings, console
+        self.live = settings.app
+        self.previous = f"{settings.app}-previous"
+        self.candidate = f"{settings.app}-candidate"
+
+    # --- looking -------------------------------------------------------------
+    def docker(self, *args: str, check: bool = True) -> str:
+        return self.remote.run("docker", *args, check=check)
+
+    def inspect(self, name: str) -> dict | None:
+        output = self.docker("container", "inspect", name, check=False)
+        return (
+            json.loads(output)[0]
+            if output.strip().startswith("[") and output.strip() != "[]"
+            else None
+        )
+
+    def release_of(self, container: dict) -> str:
+        labels = container["Config"]["Labels"] or {}
+        return (
+            f"v{labels.get('org.opencontainers.image.version', '?')} ({container['Image'][7:19]})"
+        )
+
+    # --- steps ---------------------------------------------------------------
+    def check_host(self) -> None:
+        found = re.search(r"Server Version:\s*(\S+)", self.docker("info", check=False))
+        version = found.group(1) if found else ""
+        if not version:
+            raise DeployError(
+                f"Docker is not running on {self.remote.host}, or {self.remote.user} may not use it."
+            )
+        free_kb = int(self.remote.run("df", "-Pk", "/").splitlines()[-1].split()[3])
+        if free_kb < 2_000_000:
+            raise DeployError(
+                f"Only {free_kb // 1024} MB free on {self.remote.host}: need 2 GB for the image."
+            )
+        if self.settings.gpu and not self.remote.run("nvidia-smi", "-L", check=False).startswith(
+            "GPU"
+        ):
+            raise DeployError(
+                f"DEPLOY_GPU=true but `nvidia-smi` finds no GPU on {self.remote.host}: "
+                "choose a GPU machine (or image with NVIDIA drivers), or set DEPLOY_GPU=false."
+            )
+        self.console.print(
+            f"[green]✓[/] host {self.remote.host}: Docker {version}, {free_kb // 1024:,} MB free"
+        )
+
+    def ship(self, image) -> None:
+        if self.docker("image", "inspect", image.id, check=False).strip().startswith("[{"):
+            self.console.print("[green]✓[/] image already on the host")
+            return
+        size = image.attrs["Size"] / 1e6
+        with self.console.status(
+            f"Shipping {image.tags[0]} ({size:.0f} MB) with docker save | docker load..."
+        ):
+            started = time.monotonic()
+            self.remote.run("docker", "load", stdin=image.save(named=True))
+        self.console.print(f"[green]✓[/] shipped in {time.monotonic() - started:.0f}s")
+
+    def start(self, name: str, image_id: str, publish: bool) -> None:
+        s = self.settings
+        args = [
+            "run", "--detach", "--name", name, "--label", f"{LABEL}={s.app}",
+            "--restart", "unless-stopped", "--read-only", "--tmpfs", "/tmp",
+            "--health-interval", "2s", "--health-start-period", "60s",
+        ]  # fmt: skip
+        if publish:
+            args += ["--publish", f"{s.publish_address}:{s.remote_port}:8000"]
+        if s.gpu:
+            args += ["--gpus", "all"]
+        if s.api_key:
+            args += ["--env", f"API_KEY={s.api_key.get_secret_value()}"]
+        self.docker(*args, image_id)
+
+    def wait_ready(self, name: str) -> None:
+        """Healthy (Docker's check of /livez), then a real prediction through /readyz."""
+        deadline = time.monotonic() + self.settings.health_timeout
+        with self.console.status(f"Waiting for {name} to answer /readyz..."):
+            while time.monotonic() < deadline:
+                state = (self.inspect(name) or {}).get("State", {})
+                if state.get("Status") in ("exited", "dead"):
+                    break
+                healthy = state.get("Health", {}).get("Status") == "healthy"
+                if healthy and self.remote.succeeds(
+                    "docker", "exec", name, "python", "-c", READY_CHECK
+                ):
+                    return
+                time.sleep(1)
+        logs = self.docker("logs", "--tail", "30", name, check=False)
+        raise DeployError(
+            f"{name} did not pass its health check within {self.settings.health_timeout}s. "
+            f"Last log lines:\n{logs}\nSee more with `make logs`."
+        )
+
+    def remove(self, name: str) -> None:
+        self.docker("rm", "--force", name, check=False)
+
+    # --- commands ------------------------------------------------------------
+    def deploy(self, image_name: str) -> str:
+        image = local_image(image_name)
+        live = self.inspect(self.live)
+        if live and live["Image"] == image.id and live["State"]["Running"]:
+            self.console.print(
+                f"Already live: {image_name} {self.release_of(live)}. Nothing to do."
+            )
+            return "unchanged"
+        self.check_host()
+        self.ship(image)
+
+        self.remove(self.candidate)
+        self.start(self.candidate, image.id, publish=False)
+        try:
+            self.wait_ready(self.candidate)
+        except DeployError as error:
+            keeps = f"{self.release_of(live)} keeps serving" if live else "nothing was live"
+            raise DeployError(
+                f"The new release failed; it was removed and {keeps}.\n{error}"
+            ) from error
+        finally:
+            self.remove(self.candidate)
+        self.console.print("[green]✓[/] the new release answers /readyz")
+
+        self.switch(image.id, had_live=live is not None)
+        self.console.print(
+            f"[green]Live:[/] {image_name} on {self.remote.host}, "
+            f"{self.settings.publish_address}:{self.settings.remote_port}"
+        )
+        return "deployed"
+
+    def switch(self, image_id: str, had_live: bool) -> None:
+        if had_live:
+            self.remove(self.previous)
+            self.docker("stop", self.live)
+            self.docker("rename", self.live, self.previous)
+        self.start(self.live, image_id, publish=True)
+        try:
+            self.wait_ready(self.live)
+        except DeployError:
+            self.remove(self.live)
+            if had_live:  # put the old release back exactly as it was
+                self.docker("rename", self.previous, self.live)
+                self.docker("start", self.live)
+            raise
+
+    def rollback(self) -> None:
+        if self.inspect(self.previous) is None:
+            raise DeployError("There is no previous release on the host to roll back to.")
+        swap = f"{self.settings.app}-rolled-back"
+        self.remove(swap)
+        self.docker("stop", self.live)
+        self.docker("rename", self.live, swap)
+        self.docker("rename", self.previous, self.live)
+        self.docker("start", self.live)
+        self.wait_ready(self.live)
+        # Keep the release we left as "previous": a second rollback rolls forward again.
+        self.docker("rename", swap, self.previous)
+        self.console.print(
+            f"[green]Rolled back:[/] live is {self.release_of(self.inspect(self.live))}"
+        )
+
+    def status(self) -> list[dict]:
+        rows = []
+        for name in (self.live, self.previous):
+            container = self.inspect(name)
+            if container:
+                state = container["State"]
+                rows.append(
+                    {
+                        "container": name,
+                        "release": self.release_of(container),
+                        "state": state["Status"],
+                        "health": state.get("Health", {}).get("Status", "-"),
+                    }
+                )
+        return rows
+
+    def logs(self, lines: int = 200) -> str:
+        if self.inspect(self.live) is None:
+            raise DeployError("Nothing is deployed on the host yet.")
+        return self.remote.run("sh", "-c", f"docker logs --tail {int(lines)} {self.live} 2>&1")
+
+    def destroy(self) -> list[str]:
+        removed = []
+        ids = self.docker(
+            "ps", "--all", "--quiet", "--filter", f"label={LABEL}={self.settings.app}"
+        ).split()
+        for container in ids:
+            name = self.inspect(container)["Name"].lstrip("/")
+            self.remove(container)
+            removed.append(f"container {name}")
+        repository = self.settings.image.split(":")[0]
+        for image in self.docker("image", "ls", "--quiet", repository).split():
+            if self.docker("image", "rm", "--force", image, check=False):
+                removed.append(f"image {image[:12]}")
+        return removed
+
+
+def local_image(name: str):
+    try:
+        return docker.from_env().images.get(name)
+    except ImageNotFound as error:
+        raise DeployError(f"No local image {name}: run `make docker-build` first.") from error
+    except DockerException as error:
+        raise DeployError(f"No local Docker engine answers ({error}).") from error
