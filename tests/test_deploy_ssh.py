@@ -6,14 +6,17 @@ status and logs, refuse an unknown host key, destroy.
 """
 
 import json
+import os
+import signal
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
 
 import pytest
 
-from .conftest import MEASUREMENTS, run_in
+from .conftest import MEASUREMENTS, project_env, run_in
 
 pytestmark = pytest.mark.slow
 
@@ -120,6 +123,39 @@ def test_status_and_logs(shipped_project, deploy_env):
     assert "healthy" in status.stdout
     logs = make(shipped_project, deploy_env, "logs")
     assert logs.returncode == 0 and "Application startup complete" in logs.stdout
+
+
+def test_make_ssh_and_tunnel(shipped_project, deploy_env):
+    # `make ssh` opens a shell on the host; fed from a pipe, it runs what it reads.
+    shell = subprocess.run(
+        ["make", "ssh", f"PY={sys.executable}", "TARGET=ssh"],
+        input="docker ps --format '{{.Names}}'\n",
+        cwd=shipped_project, env=project_env(shipped_project) | deploy_env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shell.returncode == 0, shell.stderr
+    assert "churn-predictor" in shell.stdout.split()
+    local = free_port()
+    tunnel = subprocess.Popen(
+        ["make", "tunnel", f"PY={sys.executable}", "TARGET=ssh", f"PORT={local}"],
+        cwd=shipped_project, env=project_env(shipped_project) | deploy_env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{local}/readyz", timeout=3
+                ) as response:
+                    assert json.load(response)["status"] == "ready"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the tunnel never forwarded /readyz"
+                time.sleep(0.5)
+    finally:
+        os.killpg(tunnel.pid, signal.SIGTERM)
+        tunnel.wait(timeout=20)
 
 
 def test_unknown_host_key_is_refused(shipped_project, deploy_env, tmp_path):

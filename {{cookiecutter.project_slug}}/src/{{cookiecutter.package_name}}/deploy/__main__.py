@@ -158,6 +158,7 @@ def main() -> int:
     )
     parser.add_argument("--target", choices=["ssh", "aws"], help="default: DEPLOY_TARGET in .env")
     parser.add_argument("--image", help="local image to deploy (default: DEPLOY_IMAGE)")
+    parser.add_argument("--local-port", type=int, help="tunnel: the port on this machine")
     args = parser.parse_args()
     overrides = {
         key: value for key, value in {"target": args.target, "image": args.image}.items() if value
@@ -175,7 +176,7 @@ def main() -> int:
         elif args.command == "destroy":
             destroy(settings)
         else:
-            interactive(settings, tunnel=args.command == "tunnel")
+            interactive(settings, tunnel=args.command == "tunnel", local_port=args.local_port)
     except DeployError as error:
         errors.print(f"[red]Deploy error:[/] {error}")
         return 1

@@ -1,0 +1,288 @@
+"""The learner's path: every command the generated README names exists, and a test runs it."""
+
+import importlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+from .conftest import MEASUREMENTS, TEMPLATE, bake, require, run_in
+
+# Each `make` command the generated README names -> the test that runs it for real.
+EXERCISED = {
+    "setup": "test_walkthrough::test_make_setup_then_its_fast_tests",
+    "help": "test_bake::test_make_help_lists_every_target",
+    "data": "test_generated::test_make_data_report_and_train",
+    "data-report": "test_generated::test_make_data_report_and_train",
+    "train": "test_generated::test_train_on_your_own_csv",
+    "mlflow-ui": "test_walkthrough::test_make_mlflow_ui",
+    "serve": "test_walkthrough::test_make_serve_and_predict",
+    "predict": "test_walkthrough::test_make_serve_and_predict",
+    "docker-build": "test_walkthrough::test_make_docker_build_and_run",
+    "docker-run": "test_walkthrough::test_make_docker_build_and_run",
+    "docker-smoke": "test_container::test_make_docker_smoke",
+    "bench": "test_walkthrough::test_make_bench",
+    "bench-image": "test_walkthrough::test_make_bench_image",
+    "test": "test_generated::test_generated_test_suite_passes",
+    "test-fast": "test_walkthrough::test_make_setup_then_its_fast_tests",
+    "lint": "test_walkthrough::test_make_lint",
+    "format": "test_walkthrough::test_make_lint",
+    "deploy": "test_deploy_ssh::test_deploy_then_predict_through_the_host",
+    "status": "test_deploy_ssh::test_status_and_logs",
+    "logs": "test_deploy_ssh::test_status_and_logs",
+    "rollback": "test_deploy_ssh::test_second_release_broken_release_and_rollback",
+    "destroy": "test_deploy_ssh::test_destroy_removes_every_release",
+    "ssh": "test_deploy_ssh::test_make_ssh_and_tunnel",
+    "tunnel": "test_deploy_ssh::test_make_ssh_and_tunnel",
+}
+OPTIONS = [
+    {"deploy_target": "both"},
+    {"deploy_target": "none", "include_github_actions": "no"},
+    {"task": "regression"},
+]
+
+
+def makefile_targets(project) -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", (project / "Makefile").read_text(), re.M))
+
+
+def readme_commands(project) -> set[str]:
+    return set(re.findall(r"`make ([a-z][a-z-]*)", (project / "README.md").read_text()))
+
+
+@pytest.mark.parametrize("context", OPTIONS, ids=lambda c: "-".join(c.values()))
+def test_readme_commands_exist_and_are_exercised(tmp_path, context):
+    project = bake(tmp_path, **context)
+    commands = readme_commands(project)
+    assert commands, "the README names no command"
+    assert commands <= makefile_targets(project), commands - makefile_targets(project)
+    assert commands <= set(EXERCISED), f"not run by any test: {commands - set(EXERCISED)}"
+
+
+def test_every_mapped_test_exists():
+    for target, reference in EXERCISED.items():
+        module, name = reference.split("::")
+        assert hasattr(importlib.import_module(f"tests.{module}"), name), (
+            f"{target}: {reference} is missing"
+        )
+
+
+def test_readme_walks_the_whole_path_in_order(default_project):
+    text = (default_project / "README.md").read_text()
+    steps = ["make setup", "make data", "make data-report", "make train", "make mlflow-ui", "make serve",
+             "make predict", "make docker-build", "make docker-smoke", "make deploy", "make status",
+             "make logs", "make rollback", "make destroy"]  # fmt: skip
+    positions = [text.index(step) for step in steps]
+    assert positions == sorted(positions), "the walkthrough must introduce the steps in this order"
+    for section in ("Bring your own CSV", "Troubleshooting", "Exercises"):
+        assert section in text
+
+
+def test_workflow_parses_pins_actions_and_uses_existing_targets(default_project):
+    workflow = yaml.safe_load((default_project / ".github" / "workflows" / "ci.yml").read_text())
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    for step in steps:
+        if "uses" in step:
+            assert re.search(r"@v\d+\.\d+\.\d+$", step["uses"]), (
+                f"{step['uses']}: pin an exact version"
+            )
+    commands = [
+        m for step in steps if "run" in step for m in re.findall(r"make ([a-z-]+)", step["run"])
+    ]
+    assert {"lint", "test", "train", "docker-smoke"} <= set(commands)
+    assert set(commands) <= makefile_targets(default_project)
+
+
+def test_pre_commit_config_runs_ruff(default_project):
+    config = yaml.safe_load((default_project / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+    assert {"ruff", "ruff-format", "detect-private-key"} <= hooks
+
+
+def test_cruft_create_records_the_template(tmp_path):
+    cruft = shutil.which("cruft") or str(Path_of_python() / "cruft")
+    require(os.path.exists(cruft), "cruft is not installed")
+    require((TEMPLATE / ".git").exists(), "the template is not a git checkout")
+    result = subprocess.run(
+        [cruft, "create", str(TEMPLATE), "--no-input", "--output-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads((tmp_path / "churn-predictor" / ".cruft.json").read_text())
+    assert record["template"] == str(TEMPLATE) and len(record["commit"]) == 40
+    assert record["context"]["cookiecutter"]["package_name"] == "churn_predictor"
+
+
+def Path_of_python():  # noqa: N802 - reads like the path it returns
+    from pathlib import Path
+
+    return Path(sys.executable).parent
+
+
+# --- the commands, run as a learner runs them ---------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def in_background(project, *command: str, env: dict | None = None) -> subprocess.Popen:
+    """Start a long-running make target in its own process group, so stopping it stops all."""
+    from .conftest import project_env
+
+    return subprocess.Popen(
+        command, cwd=project, env=project_env(project) | (env or {}),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def stop_group(process: subprocess.Popen) -> str:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+    return output
+
+
+def wait_http(url: str, process: subprocess.Popen, timeout: float = 90) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"exited early:\n{process.stdout.read()}"
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(url)
+
+
+pytest_slow = pytest.mark.slow
+
+
+@pytest_slow
+def test_make_setup_then_its_fast_tests(tmp_path):
+    """`make setup` from nothing (pip into .venv), then the project's own fast tests in it."""
+    project = bake(tmp_path)
+    started = time.monotonic()
+    result = run_in(project, "make", "setup", timeout=1200, env={"PYTHONPATH": ""})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    MEASUREMENTS["make setup (fresh .venv, pip)"] = f"{time.monotonic() - started:.0f}s"
+    result = run_in(project, "make", "test-fast", timeout=900, env={"PYTHONPATH": ""})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
+
+
+@pytest_slow
+def test_make_lint(tmp_path):
+    project = bake(tmp_path, deploy_target="both")
+    (project / "src" / "churn_predictor" / "extra.py").write_text("import os\nx=1\n")
+    assert run_in(project, "make", "lint", f"PY={sys.executable}").returncode != 0
+    assert run_in(project, "make", "format", f"PY={sys.executable}").returncode == 0
+    result = run_in(project, "make", "lint", f"PY={sys.executable}")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest_slow
+def test_make_serve_and_predict(shipped_project):
+    port = free_port()
+    server = in_background(shipped_project, "make", "serve", f"PY={sys.executable}", f"PORT={port}")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", server)
+        result = run_in(shipped_project, "make", "predict", f"PY={sys.executable}", f"PORT={port}")
+        assert result.returncode == 0, result.stderr
+        assert '"prediction"' in result.stdout
+        docs = urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5).read().decode()
+        assert "swagger" in docs.lower()
+    finally:
+        stop_group(server)
+
+
+@pytest_slow
+def test_make_mlflow_ui(shipped_project):
+    port = free_port()
+    ui = in_background(
+        shipped_project, "make", "mlflow-ui", f"PY={sys.executable}", f"MLFLOW_PORT={port}"
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", ui, timeout=120)
+        body = urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/search", timeout=10
+        ).read()
+        assert b"churned" in body, "the UI shows the registered model"
+    finally:
+        stop_group(ui)
+
+
+@pytest_slow
+def test_make_docker_build_and_run(shipped_project, docker_engine):
+    env = {"DOCKER_HOST": docker_engine.url}
+    result = run_in(shipped_project, "make", "docker-build", f"PY={sys.executable}", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    port = free_port()
+    result = run_in(
+        shipped_project, "make", "docker-run", f"PY={sys.executable}", f"PORT={port}", env=env
+    )
+    try:
+        assert result.returncode == 0, result.stderr
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/readyz", timeout=3
+                ) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            pytest.fail("the container never answered /readyz")
+    finally:
+        docker_engine.client().containers.get("churn-predictor").remove(force=True)
+
+
+@pytest_slow
+def test_make_bench(shipped_project):
+    result = run_in(
+        shipped_project,
+        "make",
+        "bench",
+        f"PY={sys.executable}",
+        "BENCH_RUNS=1",
+        "BENCH_SECONDS=2",
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "make train: median" in result.stdout
+    assert "x mlflow models serve" in result.stdout and "errors" in result.stdout
+    ratio = re.search(r"req/s at concurrency 16:\s+([\d.]+)x", result.stdout)
+    MEASUREMENTS["service vs mlflow models serve, req/s at concurrency 16 (2 s runs)"] = (
+        f"{ratio.group(1)}x"
+    )
+
+
+@pytest_slow
+def test_make_bench_image(shipped_project, docker_engine):
+    result = run_in(
+        shipped_project, "make", "bench-image", f"PY={sys.executable}",
+        env={"DOCKER_HOST": docker_engine.url}, timeout=1500,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    line = re.search(r"ratio: ours / mlflow = ([\d.]+)", result.stdout)
+    sizes = re.findall(r"(\d+) MB", result.stdout)
+    MEASUREMENTS["image size vs mlflow build-docker"] = (
+        f"{sizes[0]} MB vs {sizes[1]} MB (ratio {line.group(1)})"
+    )

@@ -1,0 +1,1 @@
+"""Data: make or load a data set, check it, describe it. Knows nothing of models."""

@@ -1,0 +1,146 @@
+"""`make data-report`: what is dirty in the data, and what cleaning does about it.
+
+Writes reports/data_report.md with PNG plots beside it. Training writes and
+logs the same report with every MLflow run.
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # draw to files; no screen needed
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .prepare import Prepared  # noqa: E402
+
+# Beyond 3 inter-quartile ranges from the middle half: a gross outlier, not just a large value.
+OUTLIER_IQR_FACTOR = 3.0
+CLIP_QUANTILES = (0.01, 0.99)  # the pipeline's QuantileClipper defaults
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
+    kinds = {c["name"]: c["kind"] for c in prepared.schema["features"]}
+    handling = {"numeric": "median + was-missing flag", "categorical": 'filled with "missing"'}
+    missing = raw.isna().sum()
+    return pd.DataFrame(
+        {
+            "column": raw.columns,
+            "missing": missing.values,
+            "share": [f"{100 * v:.1f}%" for v in missing.values / len(raw)],
+            "after cleaning": [
+                "rows dropped" if c == prepared.schema["target"] and missing[c]
+                else prepared.cleaning.excluded.get(c) or (handling[kinds[c]] if missing[c] else "-")
+                for c in raw.columns
+            ],
+        }
+    )  # fmt: skip
+
+
+def outliers(prepared: Prepared) -> pd.DataFrame:
+    rows = []
+    for column in (c["name"] for c in prepared.schema["features"] if c["kind"] == "numeric"):
+        values = prepared.features[column].dropna()
+        q1, q3 = values.quantile([0.25, 0.75])
+        spread = OUTLIER_IQR_FACTOR * (q3 - q1)
+        gross = ((values < q1 - spread) | (values > q3 + spread)).sum()
+        low, high = values.quantile(list(CLIP_QUANTILES))
+        rows.append(
+            {
+                "column": column,
+                "min": f"{values.min():,.2f}",
+                "max": f"{values.max():,.2f}",
+                "gross outliers": int(gross),
+                "clipped to (1%-99%)": f"[{low:,.2f}, {high:,.2f}]",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def target_section(prepared: Prepared, figures: Path) -> str:
+    y = prepared.target
+    figure, axis = plt.subplots(figsize=(5, 3))
+    if prepared.schema["task"] == "classification":
+        counts = y.value_counts()
+        counts.plot.bar(ax=axis)
+        axis.set_title("Target classes")
+        shares = ", ".join(
+            f"{label!s}: {count:,} ({100 * count / len(y):.1f}%)" for label, count in counts.items()
+        )
+        text = f"Classes after cleaning: {shares}."
+        if counts.min() / counts.max() < 0.5:
+            text += " The classes are imbalanced: accuracy alone would flatter a model; watch F1 and ROC-AUC."
+    else:
+        y.plot.hist(bins=40, ax=axis)
+        axis.set_title("Target distribution")
+        text = f"Target after cleaning: mean {y.mean():,.2f}, median {y.median():,.2f}, min {y.min():,.2f}, max {y.max():,.2f}."
+    figure.tight_layout()
+    figure.savefig(figures / "target.png", dpi=100)
+    plt.close(figure)
+    return text + "\n\n![target](figures/target.png)"
+
+
+def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
+    folder = Path(folder)
+    figures = folder / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    missing = missing_values(raw, prepared)
+    outlier_table = outliers(prepared)
+
+    figure, axis = plt.subplots(figsize=(6, 0.3 * len(missing) + 1.5))
+    missing.set_index("column")["missing"].sort_values().plot.barh(ax=axis)
+    axis.set_title("Missing values per column (raw data)")
+    figure.tight_layout()
+    figure.savefig(figures / "missing_values.png", dpi=100)
+    plt.close(figure)
+
+    cleaning = prepared.cleaning
+    excluded = (
+        "\n".join(f"- `{name}`: {why}" for name, why in cleaning.excluded.items()) or "- none"
+    )
+    sections = [
+        "# Data report",
+        f"Target: `{prepared.schema['target']}` ({prepared.schema['task']}).",
+        "## Rows",
+        f"- rows in the file: {cleaning.rows_in:,}\n- exact duplicates dropped: {cleaning.duplicates_dropped:,}\n"
+        f"- rows without a target dropped: {cleaning.missing_target_dropped:,}\n- rows used: {cleaning.rows_out:,}",
+        "## Columns left out of the features",
+        excluded,
+        "## Missing values",
+        "Imputation happens inside the model pipeline, learned on the training split only.",
+        markdown_table(missing),
+        "![missing values](figures/missing_values.png)",
+        "## Outliers (numeric columns)",
+        "Gross outliers lie more than 3 IQRs outside the middle half. The pipeline clips every "
+        "numeric column to its 1st-99th percentile range, learned on the training split.",
+        markdown_table(outlier_table) if len(outlier_table) else "No numeric columns.",
+        "## Target",
+        target_section(prepared, figures),
+    ]
+    path = folder / "data_report.md"
+    path.write_text("\n\n".join(sections) + "\n")
+    return path
+
+
+def main() -> None:
+    from ..config import Settings
+    from .load import DataError
+    from .prepare import load_and_prepare
+
+    settings = Settings()
+    try:
+        raw, prepared = load_and_prepare(settings)
+    except DataError as error:
+        raise SystemExit(f"Data error: {error}") from error
+    print(f"Wrote {write_report(raw, prepared, settings.reports_dir)}")
+
+
+if __name__ == "__main__":
+    main()

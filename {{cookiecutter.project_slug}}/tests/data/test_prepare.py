@@ -1,0 +1,117 @@
+"""Every bad-data case fails with a message that names the column or file and the fix."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
+from {{ cookiecutter.package_name }}.data.prepare import prepare
+from {{ cookiecutter.package_name }}.data.sample import TARGET
+
+
+def frame(rows: int = 60, **columns) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    base = {
+        "row id": [f"R{i}" for i in range(rows)],
+        "Amount ($)": rng.normal(10, 2, rows),
+        "colour": rng.choice(["red", "blue"], rows),
+        "label": rng.choice(["a", "b"], rows),
+    }
+    return pd.DataFrame(base | columns)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    with pytest.raises(DataError, match="nope.csv' not found"):
+        read_csv(str(tmp_path / "nope.csv"))
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="is empty"):
+        read_csv(str(tmp_path / "empty.csv"))
+
+
+def test_header_only_file(tmp_path):
+    (tmp_path / "header.csv").write_text("a,b,label\n")
+    with pytest.raises(DataError, match="no rows"):
+        read_csv(str(tmp_path / "header.csv"))
+
+
+def test_absent_target_lists_the_columns():
+    with pytest.raises(DataError, match=r"'price' is not in .*'colour'.*TARGET="):
+        prepare(frame(), "price")
+
+
+def test_single_class_target():
+    with pytest.raises(DataError, match="single class"):
+        prepare(frame(label=["a"] * 60), "label")
+
+
+def test_all_missing_target():
+    with pytest.raises(DataError, match="entirely missing"):
+        prepare(frame(label=[None] * 60), "label")
+
+
+def test_entirely_missing_column_is_named():
+    with pytest.raises(DataError, match="Column 'notes' is entirely missing.*DROP_COLUMNS"):
+        prepare(frame(notes=[np.nan] * 60), "label")
+
+
+def test_entirely_missing_column_can_be_dropped():
+    prepared = prepare(frame(notes=[np.nan] * 60), "label", drop=["notes"])
+    assert "notes" in prepared.cleaning.excluded
+
+
+def test_numeric_column_full_of_text():
+    values = [str(v) for v in range(55)] + ["ten", "twelve", "n.a.", "?", "x"]
+    with pytest.raises(DataError, match="Column 'weight' is mostly numbers.*'ten'"):
+        prepare(frame(weight=values), "label")
+
+
+def test_declared_numeric_column_with_text():
+    with pytest.raises(DataError, match="Column 'colour' should be numeric.*'red'"):
+        prepare(frame(), "label", numeric=["colour"])
+
+
+def test_fewer_rows_than_folds():
+    with pytest.raises(DataError, match="fewer than the 5 cross-validation folds|too few"):
+        prepare(frame(rows=6), "label", cv_folds=5)
+
+
+def test_id_like_target_is_refused():
+    with pytest.raises(DataError, match="'row id' looks like an ID"):
+        prepare(frame(), "row id")
+
+
+def test_regression_target_must_be_numeric():
+    with pytest.raises(DataError, match="holds text"):
+        prepare(frame(), "colour", task="regression")
+
+
+def test_cleaning_on_the_sample(sample_frame):
+    prepared = prepare(sample_frame, TARGET)
+    cleaning = prepared.cleaning
+    assert cleaning.duplicates_dropped == sample_frame.duplicated().sum()
+    assert len(prepared.features) == cleaning.rows_out
+    # ID and date columns never become features.
+    assert set(cleaning.excluded) == {
+        c for c in sample_frame.columns if c.endswith(("_id", "_date", "_on"))
+    }
+    names = [column["name"] for column in prepared.schema["features"]]
+    assert not set(names) & set(cleaning.excluded)
+    assert any("(" in name for name in names), "messy column names survive as they are"
+
+
+def test_task_is_inferred():
+    assert prepare(frame(), "label").schema["task"] == "classification"
+    assert prepare(frame(), "Amount ($)").schema["task"] == "regression"
+
+
+def test_schema_records_types_categories_and_ranges(sample_frame):
+    schema = prepare(sample_frame, TARGET).schema
+    for column in schema["features"]:
+        if column["kind"] == "numeric":
+            assert column["min"] <= column["max"]
+        else:
+            assert column["categories"] and all(isinstance(c, str) for c in column["categories"])
+    assert len(schema["fingerprint"]) == 12
