@@ -15,7 +15,8 @@ from .conftest import TEMPLATE, bake, require
 
 PKG = "src/{pkg}"
 BASE_FILES = {
-    ".dockerignore", ".env.example", ".gitignore", "Dockerfile", "LICENSE", "Makefile",
+    ".dockerignore", ".env.example", ".gitignore", ".pre-commit-config.yaml", "Dockerfile",
+    "LICENSE", "Makefile",
     "README.md", "pyproject.toml",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
