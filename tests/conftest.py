@@ -143,14 +143,13 @@ def shipped_project(tmp_path_factory, docker_engine, base_image) -> Path:
 def moto_server():
     """AWS's API on 127.0.0.1 (moto_server), with its strict validation switched on."""
     import shutil
-    import socket
     import urllib.request
+
+    from .harness.sshd import free_port
 
     executable = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     require(Path(executable).exists(), "moto_server is not installed (pip install 'moto[server]')")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     strict = {
         "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "1",
         "MOTO_ENABLE_AMI_VALIDATION": "1",

@@ -1,7 +1,6 @@
 """Build the baked project's image with a real Docker engine, run it, and look inside."""
 
 import json
-import socket
 import sys
 import time
 import urllib.request
@@ -9,14 +8,9 @@ import urllib.request
 import pytest
 
 from .conftest import MEASUREMENTS, run_in
+from .harness.sshd import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ since moto's instances are not machines one can reach.
 """
 
 import json
-import socket
 import stat
 import sys
 import urllib.request
@@ -15,15 +14,14 @@ import boto3
 import pytest
 
 from .conftest import run_in
+from .harness.sshd import free_port
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def aws_env(moto_server, sshd, docker_engine):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     return sshd.env() | {
         "DOCKER_HOST": docker_engine.url,
         "AWS_ENDPOINT_URL": moto_server,

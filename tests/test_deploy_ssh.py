@@ -8,7 +8,6 @@ status and logs, refuse an unknown host key, destroy.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,9 @@ import urllib.request
 import pytest
 
 from .conftest import MEASUREMENTS, project_env, run_in
+from .harness.sshd import free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import MEASUREMENTS, TEMPLATE, bake, require, run_in
+from .conftest import MEASUREMENTS, TEMPLATE, bake, project_env, require, run_in
+from .harness.sshd import free_port
 
 # Each `make` command the generated README names -> the test that runs it for real.
 EXERCISED = {
@@ -111,7 +113,7 @@ def test_pre_commit_config_runs_ruff(default_project):
 
 
 def test_cruft_create_records_the_template(tmp_path):
-    cruft = shutil.which("cruft") or str(Path_of_python() / "cruft")
+    cruft = shutil.which("cruft") or str(Path(sys.executable).parent / "cruft")
     require(os.path.exists(cruft), "cruft is not installed")
     require((TEMPLATE / ".git").exists(), "the template is not a git checkout")
     result = subprocess.run(
@@ -124,27 +126,11 @@ def test_cruft_create_records_the_template(tmp_path):
     assert record["context"]["cookiecutter"]["package_name"] == "churn_predictor"
 
 
-def Path_of_python():  # noqa: N802 - reads like the path it returns
-    from pathlib import Path
-
-    return Path(sys.executable).parent
-
-
 # --- the commands, run as a learner runs them ---------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def in_background(project, *command: str, env: dict | None = None) -> subprocess.Popen:
     """Start a long-running make target in its own process group, so stopping it stops all."""
-    from .conftest import project_env
-
     return subprocess.Popen(
         command, cwd=project, env=project_env(project) | (env or {}),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,

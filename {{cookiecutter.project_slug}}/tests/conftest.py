@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,24 @@ def stop(process: subprocess.Popen) -> int:
     except subprocess.TimeoutExpired:
         process.kill()
         return process.wait()
+
+
+@contextmanager
+def moto_server(**env: str):
+    """AWS's API on 127.0.0.1 (moto_server), stopped by PID when the block ends."""
+    executable = require_tool("moto_server")
+    port = free_port()
+    process = subprocess.Popen(
+        [executable, "-H", "127.0.0.1", "-p", str(port)],
+        env=os.environ | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/moto-api/", timeout=60, process=process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
 
 
 def make_settings(folder: Path, **overrides) -> Settings:

@@ -1,12 +1,11 @@
 """Reading your own CSV: messy names survive, and s3:// works against a real S3 API (moto_server)."""
 
-import subprocess
 
 import pytest
 
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
 
-from ..conftest import free_port, require_tool, stop, wait_for
+from ..conftest import moto_server
 
 
 def test_messy_column_names_and_missing_markers_survive(tmp_path):
@@ -21,17 +20,8 @@ def test_messy_column_names_and_missing_markers_survive(tmp_path):
 
 
 @pytest.fixture
-def s3_endpoint(tmp_path, monkeypatch):
-    executable = require_tool("moto_server")
-    port = free_port()
-    process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{endpoint}/moto-api/", timeout=60, process=process)
+def s3_endpoint(monkeypatch):
+    with moto_server() as endpoint:
         for name, value in {
             "AWS_ENDPOINT_URL": endpoint,
             "AWS_ACCESS_KEY_ID": "testing",
@@ -41,8 +31,6 @@ def s3_endpoint(tmp_path, monkeypatch):
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_PROFILE", raising=False)
         yield endpoint
-    finally:
-        stop(process)
 
 
 def test_read_from_s3(s3_endpoint):

@@ -6,7 +6,6 @@ that a second deploy finds the same resources; and that destroy leaves nothing.
 """
 
 import base64
-import os
 import shutil
 import stat
 import subprocess
@@ -19,31 +18,20 @@ from rich.console import Console
 from {{ cookiecutter.package_name }}.deploy.aws import CREATED_BY, AwsTarget, user_data
 from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
 
-from ..conftest import free_port, require_tool, stop, wait_for
+from ..conftest import moto_server
 
 CIDR = "198.51.100.7/32"
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    executable = require_tool("moto_server")
-    port = free_port()
-    env = os.environ | {
+    strict = {
         "MOTO_EC2_ENABLE_INSTANCE_TYPE_VALIDATION": "1",
         "MOTO_ENABLE_AMI_VALIDATION": "1",
         "MOTO_ENABLE_KEYPAIR_VALIDATION": "1",
     }
-    process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/moto-api/", timeout=60, process=process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with moto_server(**strict) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
