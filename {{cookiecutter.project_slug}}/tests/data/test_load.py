@@ -1,6 +1,5 @@
 """Reading your own CSV: messy names survive, and s3:// works against a real S3 API (moto_server)."""
 
-
 import pytest
 
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv

@@ -144,3 +144,12 @@ def test_unknown_instance_type_is_a_clear_error(aws):
     aws.settings = aws.settings.model_copy(update={"instance_type": "t3.gigantic"})
     with pytest.raises(DeployError, match="t3.gigantic is not offered in us-east-1"):
         aws.provision()
+
+
+def test_wrong_region_is_a_clear_error(aws):
+    from {{ cookiecutter.package_name }}.deploy.ssh import DeployError
+
+    with pytest.raises(DeployError, match="'eu-middle-7' is not an AWS region"):
+        AwsTarget(
+            aws.settings.model_copy(update={"aws_region": "eu-middle-7"}), Console(quiet=True)
+        )

@@ -61,6 +61,12 @@ class AwsTarget:
             # AWS_REGION is the cross-SDK name; boto3 itself reads AWS_DEFAULT_REGION and your profile.
             region = settings.aws_region or os.environ.get("AWS_REGION") or None
             session = boto3.Session(region_name=region)
+            known = session.get_available_regions("ec2")
+            if session.region_name and session.region_name not in known:
+                raise DeployError(
+                    f"'{session.region_name}' is not an AWS region. Use one such as "
+                    f"{', '.join(known[:4])}... in AWS_REGION or DEPLOY_AWS_REGION."
+                )
             self.ec2 = session.client("ec2")
             self.ssm = session.client("ssm")
             self.sts = session.client("sts")
