@@ -138,16 +138,13 @@ def destroy(settings: DeploySettings) -> None:
     )
 
 
-def interactive(settings: DeploySettings, tunnel: bool) -> None:
+def interactive(settings: DeploySettings, tunnel: bool, local_port: int | None = None) -> None:
     remote = releases_for(settings).remote
-    extra = (
-        ["-N", "-L", f"{settings.remote_port}:127.0.0.1:{settings.remote_port}"] if tunnel else []
-    )
-    command = remote.ssh_command(*extra)
+    local_port = local_port or settings.remote_port
+    forward = ["-N", "-L", f"{local_port}:127.0.0.1:{remote.settings.remote_port}"]
+    command = remote.ssh_command(*(forward if tunnel else []))
     if tunnel:
-        console.print(
-            f"Forwarding http://127.0.0.1:{settings.remote_port} to the service (Ctrl-C to stop)"
-        )
+        console.print(f"Forwarding http://127.0.0.1:{local_port} to the service (Ctrl-C to stop)")
     os.execvp(command[0], command)  # hand the terminal over to ssh
 
 

@@ -121,11 +121,16 @@ class Releases:
                 state = (self.inspect(name) or {}).get("State", {})
                 if state.get("Status") in ("exited", "dead"):
                     break
-                healthy = state.get("Health", {}).get("Status") == "healthy"
-                if healthy and self.remote.succeeds(
-                    "docker", "exec", name, "python", "-c", READY_CHECK
-                ):
-                    return
+                if state.get("Health", {}).get("Status") == "healthy":
+                    code, output = self.remote.exit_code(
+                        "docker", "exec", name, "python", "-c", READY_CHECK
+                    )
+                    if code == 0:
+                        return
+                    if code == 2:  # the model cannot load: waiting longer will not help
+                        raise DeployError(
+                            f"{name} cannot serve: {output.strip()}\nSee `make logs` for details."
+                        )
                 time.sleep(1)
         logs = self.docker("logs", "--tail", "30", name, check=False)
         raise DeployError(

@@ -1,6 +1,7 @@
 """`make predict`: ask a running service for its example record, send it, print the answer.
 
-Uses only the standard library, so it also works from a machine with nothing installed.
+Talks HTTP with the standard library only. The API key comes from --api-key,
+the API_KEY environment variable, or .env: the same places `make serve` reads.
 """
 
 import argparse
@@ -23,10 +24,19 @@ def call(url: str, body: dict | None = None, api_key: str | None = None) -> dict
         return json.load(response)
 
 
+def configured_api_key() -> str | None:
+    if os.environ.get("API_KEY"):
+        return os.environ["API_KEY"]
+    from .settings import ServeSettings  # reads .env, as the service does
+
+    key = ServeSettings().api_key
+    return key.get_secret_value() if key else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--api-key", default=os.environ.get("API_KEY"))
+    parser.add_argument("--api-key", default=configured_api_key())
     args = parser.parse_args()
     try:
         example = call(f"{args.url}/model")["input_example"]
