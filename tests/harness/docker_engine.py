@@ -10,6 +10,7 @@ root lives under ~/.cache/coldstart, so the image survives between runs.
     python -m tests.harness.docker_engine     # start an engine, make the base image, print DOCKER_HOST
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -48,6 +49,9 @@ class Engine:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
+        # Our own engine's cache outlives the run: drop the layers no tag uses any more.
+        with contextlib.suppress(DockerException):
+            self.client().images.prune(filters={"dangling": True})
         self.process.terminate()  # by PID; dockerd stops its containerd and containers
         try:
             self.process.wait(timeout=60)
