@@ -19,6 +19,9 @@ echo "==> Baking a default project into $workdir"
 "$PY" -m cookiecutter --no-input --output-dir "$workdir" "$template"
 project="$workdir/$(ls "$workdir")"
 cd "$project"
+# The template's .venv has every dependency; the project's own code comes from src/.
+# (A learner runs `make setup` instead, which installs the project into its own .venv.)
+export PYTHONPATH="$project/src"
 
 echo "==> make data && make train"
 make data train PY="$PY"

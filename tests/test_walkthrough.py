@@ -275,3 +275,14 @@ def test_make_bench_image(shipped_project, docker_engine):
     MEASUREMENTS["image size vs mlflow build-docker"] = (
         f"{sizes[0]} MB vs {sizes[1]} MB (ratio {line.group(1)})"
     )
+
+
+@pytest_slow
+def test_make_demo_in_the_template():
+    """The README's first command: bake, train, serve, predict, stop."""
+    result = subprocess.run(
+        ["make", "demo", f"VENV={Path(sys.executable).parent.parent}"],
+        cwd=TEMPLATE, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert '"prediction"' in result.stdout and "==> Done." in result.stdout
