@@ -111,3 +111,13 @@ def test_make_docker_smoke(project, image, docker_engine):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "Smoke test passed." in result.stdout and "(not root)" in result.stdout
+
+
+def test_onnx_only_image_leaves_scikit_learn_out(container, project):
+    """The default model's ONNX graph is the whole pipeline: no scikit-learn, scipy or pandas."""
+    running, _ = container
+    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
+    assert metadata["onnx"] == "full"
+    for module in ("sklearn", "scipy", "pandas"):
+        assert running.exec_run(["python", "-c", f"import {module}"]).exit_code != 0, module
+    assert running.exec_run(["python", "-c", "import onnxruntime, fastapi"]).exit_code == 0

@@ -17,8 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import skops.io
-
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
 SCHEMA_FILE = "schema.json"
@@ -46,6 +44,8 @@ def save_bundle(
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    import skops.io
+
     try:
         skops.io.dump(pipeline, staging / PIPELINE_FILE)
         if onnx_model is not None:
@@ -84,6 +84,8 @@ def checked_trusted_types(untrusted: list[str], source: str) -> list[str]:
 
 def trusted_types_of(pipeline: Any) -> list[str]:
     """The exact types a fitted pipeline needs trusted (MLflow's skops_trusted_types)."""
+    import skops.io
+
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
     return checked_trusted_types(untrusted, "the pipeline")
 
@@ -93,5 +95,8 @@ def load_pipeline(directory: Path) -> Any:
     path = Path(directory) / PIPELINE_FILE
     if not path.is_file():
         raise BundleError(f"No model at {path}. Run `make train` first, or set MODEL_URI.")
+    # Imported here: an image that serves through ONNX alone carries no scikit-learn or skops.
+    import skops.io
+
     trusted = checked_trusted_types(skops.io.get_untrusted_types(file=path), str(path))
     return skops.io.load(path, trusted=trusted)

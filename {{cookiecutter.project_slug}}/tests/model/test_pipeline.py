@@ -46,6 +46,8 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
     served = predictor.predict(rows.astype(object).where(rows.notna(), None).to_dict("records"))
     if prepared.schema["task"] == "classification":
         assert [r["prediction"] for r in served] == pipeline.predict(rows).tolist()
+        probabilities = [[r["probabilities"][str(c)] for c in pipeline.classes_] for r in served]
+        np.testing.assert_allclose(probabilities, pipeline.predict_proba(rows), atol=1e-4)
     else:
         # ONNX computes in float32: differences stay tiny next to the target's spread.
         predicted = pipeline.predict(rows)

@@ -13,13 +13,21 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+# Needed only when scikit-learn serves; an ONNX graph of the whole pipeline needs none of them.
+SKLEARN_RUNTIME = {"scikit-learn", "pandas", "skops", "threadpoolctl"}
 
-def top_level(pyproject: Path, extras: tuple[str, ...] = ("serve",)) -> list[Requirement]:
+
+def top_level(
+    pyproject: Path, extras: tuple[str, ...] = ("serve",), onnx_only: bool = False
+) -> list[Requirement]:
     project = tomllib.loads(pyproject.read_text())["project"]
     lines = list(project["dependencies"])
     for extra in extras:
         lines += project["optional-dependencies"][extra]
-    return [Requirement(line) for line in lines]
+    requirements = [Requirement(line) for line in lines]
+    if onnx_only:
+        requirements = [r for r in requirements if canonicalize_name(r.name) not in SKLEARN_RUNTIME]
+    return requirements
 
 
 def pinned_closure(requirements: list[Requirement]) -> dict[str, str]:
@@ -47,8 +55,8 @@ def pinned_closure(requirements: list[Requirement]) -> dict[str, str]:
     return pins
 
 
-def write_requirements(pyproject: Path, output: Path) -> Path:
-    pins = pinned_closure(top_level(pyproject))
+def write_requirements(pyproject: Path, output: Path, onnx_only: bool = False) -> Path:
+    pins = pinned_closure(top_level(pyproject, onnx_only=onnx_only))
     output.parent.mkdir(parents=True, exist_ok=True)
     lines = [f"{name}=={version}" for name, version in sorted(pins.items())]
     header = "# Written by `make docker-build` from the installed versions. Do not edit.\n"

@@ -18,7 +18,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import APIKeyHeader
-from threadpoolctl import threadpool_limits
 
 from .. import bundle
 from .limits import BodySizeLimitMiddleware
@@ -32,6 +31,15 @@ log = logging.getLogger(__name__)
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Needed when API_KEY is set"
 )
+
+
+def limit_threads_to_one() -> None:
+    """Where scikit-learn serves, cap its OpenMP and BLAS pools at one thread per worker."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # a lean ONNX-only image: onnxruntime is set to one thread already
+        return
+    threadpool_limits(1)
 
 
 def json_safe(value):
@@ -63,7 +71,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         # Tree models open an OpenMP pool per predict call; under concurrent requests
         # that thrashes two cores. One thread per worker; scale with WORKERS instead.
-        threadpool_limits(1)
+        limit_threads_to_one()
         app.state.predictor, app.state.load_error = None, "loading"
         try:
             predictor = Predictor(directory)
