@@ -88,10 +88,11 @@ def test_second_release_broken_release_and_rollback(shipped_project, deploy_env,
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert live_version(docker_engine) == "2"
 
-    # A release whose model cannot load: /livez is fine, /readyz is not.
+    # A release whose model cannot load (neither the ONNX graph nor the pipeline):
+    # /livez is fine, /readyz is not.
     broken = derived_image(
         docker_engine, shipped_project, "churn-predictor:broken",
-        ["USER root", "RUN echo broken > /app/model/pipeline.skops", "USER 10001:10001",
+        ["USER root", "RUN echo broken > /app/model/model.onnx && echo broken > /app/model/pipeline.skops", "USER 10001:10001",
          'LABEL org.opencontainers.image.version="3"'],
     )  # fmt: skip
     result = make(shipped_project, deploy_env, "deploy", DEPLOY_IMAGE=broken)
