@@ -87,6 +87,18 @@ def moto_server(**env: str):
         stop(process)
 
 
+def use_fake_aws(monkeypatch, endpoint: str) -> None:
+    """Point boto3 at moto_server with throwaway credentials; never at a real AWS profile."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
 def make_settings(folder: Path, **overrides) -> Settings:
     values = {
         "data_path": str(folder / "data.csv"),

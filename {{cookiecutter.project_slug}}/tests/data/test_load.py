@@ -4,7 +4,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
 
-from ..conftest import moto_server
+from ..conftest import moto_server, use_fake_aws
 
 
 def test_messy_column_names_and_missing_markers_survive(tmp_path):
@@ -21,14 +21,7 @@ def test_messy_column_names_and_missing_markers_survive(tmp_path):
 @pytest.fixture
 def s3_endpoint(monkeypatch):
     with moto_server() as endpoint:
-        for name, value in {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        use_fake_aws(monkeypatch, endpoint)
         yield endpoint
 
 

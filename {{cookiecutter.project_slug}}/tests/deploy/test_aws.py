@@ -18,7 +18,7 @@ from rich.console import Console
 from {{ cookiecutter.package_name }}.deploy.aws import CREATED_BY, AwsTarget, user_data
 from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
 
-from ..conftest import moto_server
+from ..conftest import moto_server, use_fake_aws
 
 CIDR = "198.51.100.7/32"
 
@@ -36,14 +36,10 @@ def moto_endpoint():
 
 @pytest.fixture
 def aws(moto_endpoint, monkeypatch, tmp_path):
-    for name, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_aws(monkeypatch, moto_endpoint)
+    # The cross-SDK AWS_REGION (which boto3 alone ignores) must be enough.
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
     # Each test starts from an empty (fake) AWS account.
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))
     settings = DeploySettings(
