@@ -91,18 +91,17 @@ def releases_for(settings: DeploySettings, provision: bool = False) -> Releases:
         state = target.provision()
         if not settings.ssh_host:
             trust_instance_host_keys(settings, target, state)
-        releases = Releases(
-            Remote(for_aws_instance(settings, state)), for_aws_instance(settings, state), console
-        )
-        wait_for_docker(releases)
-        return releases
-    if not target.state_file.exists():
+    elif target.state_file.exists():
+        state = json.loads(target.state_file.read_text())
+    else:
         raise DeployError(
             "Nothing deployed to AWS from here yet (no .deploy/state.json): run `make deploy`."
         )
-    state = json.loads(target.state_file.read_text())
     resolved = for_aws_instance(settings, state)
-    return Releases(Remote(resolved), resolved, console)
+    releases = Releases(Remote(resolved), resolved, console)
+    if provision:
+        wait_for_docker(releases)
+    return releases
 
 
 def show_status(settings: DeploySettings) -> None:
