@@ -7,6 +7,7 @@ OpenAPI schema of a named Kubernetes version, strictly: unknown fields are error
 """
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,9 +66,11 @@ def image_entry(reference: str) -> dict:
     return entry
 
 
-def kustomize(overlay: str, image: str, build_dir: Path = BUILD_DIR) -> str:
+def kustomize(
+    overlay: str, image: str, build_dir: Path = BUILD_DIR, k8s_dir: Path = K8S_DIR
+) -> str:
     """Render one overlay with the image set; return the YAML."""
-    source = K8S_DIR / "overlays" / overlay
+    source = k8s_dir / "overlays" / overlay
     if not source.is_dir():
         raise KubeError(f"No overlay at {source}: choose one of {', '.join(OVERLAYS)}.")
     folder = build_dir / overlay
@@ -75,7 +78,7 @@ def kustomize(overlay: str, image: str, build_dir: Path = BUILD_DIR) -> str:
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [str(Path("..", "..", "..", source))],
+        "resources": [os.path.relpath(source.resolve(), folder.resolve())],
         "images": [image_entry(image)],
     }
     (folder / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
@@ -105,11 +108,13 @@ def validate(rendered: str, version: str, source: Path) -> list[str]:
     return checked
 
 
-def render_all(image: str, version: str, build_dir: Path = BUILD_DIR) -> dict[str, list[str]]:
+def render_all(
+    image: str, version: str, build_dir: Path = BUILD_DIR, k8s_dir: Path = K8S_DIR
+) -> dict[str, list[str]]:
     """Write build/k8s/<overlay>.yaml for every overlay, validated; return what each holds."""
     done = {}
     for overlay in OVERLAYS:
-        rendered = kustomize(overlay, image, build_dir)
+        rendered = kustomize(overlay, image, build_dir, k8s_dir)
         output = build_dir / f"{overlay}.yaml"
         done[overlay] = validate(rendered, version, output)
         output.write_text(rendered)
