@@ -48,7 +48,9 @@ class Registry:
 def start_registry(folder: Path) -> Registry:
     executable = shutil.which("docker-registry") or "/usr/bin/docker-registry"
     if not Path(executable).exists():
-        raise RegistryUnavailable("docker-registry is not installed (apt-get install docker-registry)")
+        raise RegistryUnavailable(
+            "docker-registry is not installed (apt-get install docker-registry)"
+        )
     port = free_port()
     config = folder / "config.yml"
     config.write_text(CONFIG.format(storage=folder / "storage", port=port))

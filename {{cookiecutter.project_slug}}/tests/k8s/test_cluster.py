@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,11 +14,14 @@ from {{ cookiecutter.package_name }}.k8s.settings import KubeSettings
 from ..conftest import free_port, require_tool
 
 
-def kube(command: str, kubeconfig, cwd) -> subprocess.CompletedProcess:
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kube(command: str, kubeconfig) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.k8s", command],
         env=os.environ | {"KUBECONFIG": str(kubeconfig)},
-        cwd=cwd,
+        cwd=ROOT,
         capture_output=True,
         text=True,
     )
@@ -27,7 +31,7 @@ def test_no_cluster_configured_is_said_plainly(tmp_path):
     require_tool("kubectl")
     empty = tmp_path / "kubeconfig"
     empty.write_text("")
-    result = kube("status", empty, tmp_path)
+    result = kube("status", empty)
     assert result.returncode == 1
     assert "No cluster configured" in result.stderr and "Traceback" not in result.stderr
 
@@ -54,7 +58,7 @@ contexts:
 current-context: laptop
 """
     )
-    result = kube("status", config, tmp_path)
+    result = kube("status", config)
     assert result.returncode == 1
     assert "'laptop' does not answer" in result.stderr
 
