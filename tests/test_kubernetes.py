@@ -139,3 +139,30 @@ def test_image_runs_under_the_manifest_constraints(pushed, shipped_project, dock
         assert capabilities.split()[-1] == "0000000000000000"
     finally:
         container.remove(force=True)
+
+
+def test_cluster_commands_say_when_none_is_configured(pushed, shipped_project, tmp_path):
+    empty = tmp_path / "kubeconfig"
+    empty.write_text("")
+    for target in ("k8s-apply", "k8s-status", "k8s-delete"):
+        result = run_in(
+            shipped_project, "make", target, f"PY={sys.executable}",
+            env={"KUBECONFIG": str(empty)},
+        )  # fmt: skip
+        assert result.returncode != 0, target
+        assert "No cluster configured" in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+
+
+def test_measured_use_fits_the_manifest_limits(pushed, shipped_project, docker_engine):
+    result = make(shipped_project, "k8s-measure", env={"DOCKER_HOST": docker_engine.url})
+    figures = re.search(
+        r"peak (\d+) MiB; peak CPU ([\d.]+) cores \((\d+) predictions", result.stdout
+    )
+    assert figures, result.stdout[-2000:]
+    peak_mib, cores, served = float(figures[1]), float(figures[2]), int(figures[3])
+    assert served > 0 and cores > 0
+    spec = deployment(shipped_project)["spec"]["template"]["spec"]["containers"][0]
+    limits, requests = spec["resources"]["limits"], spec["resources"]["requests"]
+    # The memory request covers what was measured, with room under the limit.
+    assert peak_mib * 2**20 < quantity(requests["memory"]) < quantity(limits["memory"])

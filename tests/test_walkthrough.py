@@ -44,6 +44,12 @@ EXERCISED = {
     "destroy": "test_deploy_ssh::test_destroy_removes_every_release",
     "ssh": "test_deploy_ssh::test_make_ssh_and_tunnel",
     "tunnel": "test_deploy_ssh::test_make_ssh_and_tunnel",
+    "push": "test_kubernetes::test_push_tags_with_model_version_and_commit",
+    "k8s": "test_kubernetes::test_manifests_carry_the_pushed_image",
+    "k8s-apply": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
+    "k8s-status": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
+    "k8s-delete": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
+    "k8s-measure": "test_kubernetes::test_measured_use_fits_the_manifest_limits",
 }
 OPTIONS = [
     {"deploy_target": "both"},

@@ -124,6 +124,10 @@ def test_selectors_hpa_and_pdb_find_the_pods(manifests):
         objects["Service"]["spec"]["selector"],
         objects["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
         objects["NetworkPolicy"]["spec"]["podSelector"]["matchLabels"],
+        *[
+            spread["labelSelector"]["matchLabels"]
+            for spread in deployment["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        ],
     ]
     for selector in selectors:
         assert selector.items() <= pod_labels.items()
