@@ -59,11 +59,11 @@ OPTIONS = [
 
 
 def makefile_targets(project) -> set[str]:
-    return set(re.findall(r"^([a-z][a-z-]*):", (project / "Makefile").read_text(), re.M))
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", (project / "Makefile").read_text(), re.M))
 
 
 def readme_commands(project) -> set[str]:
-    return set(re.findall(r"`make ([a-z][a-z-]*)", (project / "README.md").read_text()))
+    return set(re.findall(r"`make ([a-z][a-z0-9-]*)", (project / "README.md").read_text()))
 
 
 @pytest.mark.parametrize("context", OPTIONS, ids=lambda c: "-".join(c.values()))
