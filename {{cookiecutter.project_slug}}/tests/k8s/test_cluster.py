@@ -13,7 +13,6 @@ from {{ cookiecutter.package_name }}.k8s.settings import KubeSettings
 
 from ..conftest import free_port, require_tool
 
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
