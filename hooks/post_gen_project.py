@@ -52,6 +52,7 @@ def remove_unused_files() -> None:
 def kubernetes_files() -> list[Path]:
     """What `kubernetes=no` removes: make push, the manifests, and (AWS) the ECR repository code."""
     files = [Path("k8s"), SRC / "k8s", SRC / "container" / "push.py", Path("tests/k8s")]
+    files.append(Path("tests/container/test_push.py"))
     if DEPLOY_TARGET in ("aws", "both"):
         files += [SRC / "deploy" / "ecr.py", Path("tests/deploy/test_ecr.py")]
     return files
@@ -61,6 +62,8 @@ def remove_kubernetes_files() -> None:
     if KUBERNETES == "no":
         for path in kubernetes_files():
             remove(path)
+        if not any(Path("tests/container").iterdir()):
+            Path("tests/container").rmdir()
 
 
 def keep_sample_for_task() -> None:

@@ -55,7 +55,7 @@ KUBERNETES_FILES = {
     f"{PKG}/k8s/__init__.py", f"{PKG}/k8s/__main__.py", f"{PKG}/k8s/cluster.py",
     f"{PKG}/k8s/errors.py", f"{PKG}/k8s/measure.py", f"{PKG}/k8s/render.py",
     f"{PKG}/k8s/settings.py",
-    "tests/k8s/test_cluster.py", "tests/k8s/test_manifests.py",
+    "tests/k8s/test_cluster.py", "tests/k8s/test_manifests.py", "tests/container/test_push.py",
     f"{PKG}/deploy/ecr.py", "tests/deploy/test_ecr.py",
 }  # fmt: skip
 
