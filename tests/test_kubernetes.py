@@ -166,3 +166,14 @@ def test_measured_use_fits_the_manifest_limits(pushed, shipped_project, docker_e
     limits, requests = spec["resources"]["limits"], spec["resources"]["requests"]
     # The memory request covers what was measured, with room under the limit.
     assert peak_mib * 2**20 < quantity(requests["memory"]) < quantity(limits["memory"])
+
+
+def test_push_to_a_registry_that_does_not_answer_fails_clearly(shipped_project, docker_engine):
+    registry = f"127.0.0.1:{free_port()}/team"  # nothing listens there
+    result = run_in(
+        shipped_project, "make", "push", f"PY={sys.executable}",
+        env={"DOCKER_HOST": docker_engine.url, "DEPLOY_REGISTRY": registry},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert f"Pushing {registry}/churn-predictor:v" in result.stdout and "failed" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
