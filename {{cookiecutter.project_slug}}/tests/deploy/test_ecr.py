@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from {{ cookiecutter.package_name }}.deploy.aws import CREATED_BY
-from {{ cookiecutter.package_name }}.deploy.ecr import EcrRepository, delete_repository
+from {{ cookiecutter.package_name }}.deploy.ecr import REPOSITORY, EcrRepository, delete_repository
 from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
 
 from ..conftest import moto_server, use_fake_aws
@@ -67,3 +67,9 @@ def test_destroy_deletes_only_the_repository_it_made(settings):
     names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
     assert names == ["someone-elses"]
     assert delete_repository(settings, "learner-app") == []  # nothing left: nothing to do
+
+
+def test_destroy_finds_the_repository_make_push_uses(settings):
+    defaults = DeploySettings(_env_file=None)  # the app and repository names as baked
+    uri = EcrRepository(defaults, REPOSITORY).ensure(keep=5)
+    assert delete_repository(defaults) == [f"ECR repository {uri}"]

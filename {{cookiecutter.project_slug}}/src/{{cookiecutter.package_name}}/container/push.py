@@ -65,7 +65,7 @@ def check_registry(registry: str) -> str:
 def ecr_repository(keep_images: int) -> tuple[str, dict]:
     """ECR's repository URI and a login for it (the repository is created if missing)."""
     try:
-        from ..deploy.ecr import EcrRepository  # boto3, only in projects with AWS deploys
+        from ..deploy.ecr import REPOSITORY, EcrRepository  # boto3, only with AWS deploys
         from ..deploy.settings import DeploySettings
         from ..deploy.ssh import DeployError
     except ImportError as error:
@@ -74,7 +74,7 @@ def ecr_repository(keep_images: int) -> tuple[str, dict]:
             "both); set DEPLOY_REGISTRY=host[:port]/namespace instead."
         ) from error
     try:
-        ecr = EcrRepository(DeploySettings(), IMAGE)
+        ecr = EcrRepository(DeploySettings(), REPOSITORY)
         return ecr.ensure(keep_images), ecr.login()
     except DeployError as error:
         raise PushError(str(error)) from error

@@ -17,6 +17,9 @@ from .aws import CREATED_BY
 from .settings import DeploySettings
 from .ssh import DeployError
 
+# The repository `make push` uses: named after the image.
+REPOSITORY = "{{ cookiecutter.project_slug }}"
+
 
 def lifecycle_policy(keep: int) -> str:
     rule = {
@@ -90,7 +93,7 @@ class EcrRepository:
         return {"username": username, "password": password, "serveraddress": data["proxyEndpoint"]}
 
 
-def delete_repository(settings: DeploySettings, name: str) -> list[str]:
+def delete_repository(settings: DeploySettings, name: str = REPOSITORY) -> list[str]:
     """`make destroy`: delete the repository and its images, only if this project created it."""
     ecr = EcrRepository(settings, name)
     repository = ecr.find()
