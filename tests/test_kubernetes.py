@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 import yaml
 
-from .conftest import run_in
+from .conftest import bake, run_in
 from .harness.sshd import free_port
 
 pytestmark = pytest.mark.slow
@@ -177,3 +177,14 @@ def test_push_to_a_registry_that_does_not_answer_fails_clearly(shipped_project, 
     assert result.returncode != 0
     assert f"Pushing {registry}/churn-predictor:v" in result.stdout and "failed" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_generated_ecr_tests_pass_in_an_aws_bake(tmp_path):
+    """The default bakes have no AWS code; this one runs the ECR tests against moto_server."""
+    project = bake(tmp_path, deploy_target="aws")
+    result = run_in(
+        project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "tests/deploy/test_ecr.py", "tests/container/test_push.py",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout
