@@ -184,3 +184,18 @@ def test_image_reference_becomes_a_kustomize_entry(reference, entry):
 def test_render_without_a_push_says_what_to_do(tmp_path):
     with pytest.raises(KubeError, match="make push"):
         render.pushed_image(tmp_path / "push.json")
+
+
+def test_a_local_image_for_kind_renders_without_a_registry(tmp_path):
+    """`make k8s IMAGE=<name>:<tag>` after `kind load docker-image`: no pull from anywhere."""
+    require_tool("kubectl")
+    render.render_all("{{ cookiecutter.project_slug }}:v1", VERSION, tmp_path, ROOT / "k8s")
+    deployment = next(
+        o
+        for o in yaml.safe_load_all((tmp_path / "cpu.yaml").read_text())
+        if o["kind"] == "Deployment"
+    )
+    api = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert api["image"] == "{{ cookiecutter.project_slug }}:v1"
+    # Unset, Kubernetes pulls a non-`latest` tag only if the node lacks it: kind's copy is used.
+    assert api.get("imagePullPolicy", "IfNotPresent") == "IfNotPresent"
