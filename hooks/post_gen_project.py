@@ -15,6 +15,7 @@ TASK = {{ cookiecutter.task | tojson }}
 LICENSE = {{ cookiecutter.license | tojson }}
 DEPLOY_TARGET = {{ cookiecutter.deploy_target | tojson }}
 GITHUB_ACTIONS = {{ cookiecutter.include_github_actions | tojson }}
+KUBERNETES = {{ cookiecutter.kubernetes | tojson }}
 AUTHOR_NAME = {{ cookiecutter.author_name | tojson }}
 AUTHOR_EMAIL = {{ cookiecutter.author_email | tojson }}
 
@@ -26,7 +27,8 @@ TASKS = ("classification", "regression")
 REMOVE_FOR = {
     ("license", "none"): [Path("LICENSE")],
     ("include_github_actions", "no"): [Path(".github")],
-    ("deploy_target", "ssh"): [SRC / "deploy" / "aws.py", Path("tests/deploy/test_aws.py")],
+    ("deploy_target", "ssh"): [SRC / "deploy" / "aws.py", Path("tests/deploy/test_aws.py")]
+    + [SRC / "deploy" / "ecr.py", Path("tests/deploy/test_ecr.py")],
     ("deploy_target", "none"): [SRC / "deploy", Path("tests/deploy")],
 }
 
@@ -45,6 +47,23 @@ def remove_unused_files() -> None:
         if key in chosen:
             for path in paths:
                 remove(path)
+
+
+def kubernetes_files() -> list[Path]:
+    """What `kubernetes=no` removes: make push, the manifests, and (AWS) the ECR repository code."""
+    files = [Path("k8s"), SRC / "k8s", SRC / "container" / "push.py", Path("tests/k8s")]
+    files.append(Path("tests/container/test_push.py"))
+    if DEPLOY_TARGET in ("aws", "both"):
+        files += [SRC / "deploy" / "ecr.py", Path("tests/deploy/test_ecr.py")]
+    return files
+
+
+def remove_kubernetes_files() -> None:
+    if KUBERNETES == "no":
+        for path in kubernetes_files():
+            remove(path)
+        if not any(Path("tests/container").iterdir()):
+            Path("tests/container").rmdir()
 
 
 def keep_sample_for_task() -> None:
@@ -98,6 +117,7 @@ Next steps:
 
 if __name__ == "__main__":
     remove_unused_files()
+    remove_kubernetes_files()
     keep_sample_for_task()
     init_git_repository()
     print_next_steps()

@@ -21,6 +21,7 @@ CHOICES = {
     ),
     "deploy_target": ({{ cookiecutter.deploy_target | tojson }}, ["ssh", "aws", "both", "none"]),
     "include_github_actions": ({{ cookiecutter.include_github_actions | tojson }}, ["yes", "no"]),
+    "kubernetes": ({{ cookiecutter.kubernetes | tojson }}, ["yes", "no"]),
 }
 
 # Lowercase so the slug also works as a Docker image name and a folder name.

@@ -175,3 +175,16 @@ def moto_server():
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real image registry on 127.0.0.1 (Debian's docker-registry), stopped by PID."""
+    from .harness.registry import RegistryUnavailable, start_registry
+
+    try:
+        server = start_registry(tmp_path_factory.mktemp("registry"))
+    except RegistryUnavailable as error:
+        require(False, str(error))
+    yield server
+    server.stop()

@@ -1,6 +1,7 @@
 """Bake the option matrix; check each project's exact file set, rendering, lint and packaging."""
 
 import itertools
+import json
 import shutil
 import subprocess
 import sys
@@ -44,6 +45,19 @@ BASE_FILES = {
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
     "tests/serve/test_live.py",
 }  # fmt: skip
+# kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
+KUBERNETES_FILES = {
+    "k8s/base/kustomization.yaml", "k8s/base/deployment.yaml", "k8s/base/service.yaml",
+    "k8s/base/hpa.yaml", "k8s/base/pdb.yaml", "k8s/base/networkpolicy.yaml",
+    "k8s/overlays/cpu/kustomization.yaml", "k8s/overlays/gpu/kustomization.yaml",
+    "k8s/overlays/gpu/gpu.yaml",
+    f"{PKG}/container/push.py",
+    f"{PKG}/k8s/__init__.py", f"{PKG}/k8s/__main__.py", f"{PKG}/k8s/cluster.py",
+    f"{PKG}/k8s/errors.py", f"{PKG}/k8s/measure.py", f"{PKG}/k8s/render.py",
+    f"{PKG}/k8s/settings.py",
+    "tests/k8s/test_cluster.py", "tests/k8s/test_manifests.py", "tests/container/test_push.py",
+    f"{PKG}/deploy/ecr.py", "tests/deploy/test_ecr.py",
+}  # fmt: skip
 
 
 def expected_files(
@@ -51,11 +65,15 @@ def expected_files(
     license: str = "MIT",
     include_github_actions: str = "yes",
     deploy_target: str = "ssh",
+    kubernetes: str = "yes",
     **_,
 ) -> set[str]:
     files = {path.format(pkg=package) for path in BASE_FILES}
+    if kubernetes == "yes":
+        files |= {path.format(pkg=package) for path in KUBERNETES_FILES}
     if deploy_target == "ssh":  # the AWS flow is not needed; its SSH step stays for "aws"
         files -= {f"src/{package}/deploy/aws.py", "tests/deploy/test_aws.py"}
+        files -= {f"src/{package}/deploy/ecr.py", "tests/deploy/test_ecr.py"}
     if deploy_target == "none":
         files = {f for f in files if "/deploy/" not in f}
     if license == "none":
@@ -74,19 +92,31 @@ def generated_files(project: Path) -> set[str]:
 
 
 # Every task x model x deploy_target combination, plus each value of the other options once.
-MATRIX = [
-    {"task": task, "model": model, "deploy_target": target}
-    for task, model, target in itertools.product(
-        ["classification", "regression"],
-        ["hist_gradient_boosting", "random_forest", "linear"],
-        ["ssh", "aws", "both", "none"],
-    )
-] + [
-    {"python_version": "3.12", "license": "Apache-2.0"},
-    {"python_version": "3.13", "license": "BSD-3-Clause", "include_github_actions": "no"},
-    {"license": "none", "project_name": "Ünïcode & Co. Forecaster"},
-    {"project_name": "House Prices", "author_name": 'O\'Brien "Quotes" Ltd'},
-]
+MATRIX = (
+    [
+        {"task": task, "model": model, "deploy_target": target}
+        for task, model, target in itertools.product(
+            ["classification", "regression"],
+            ["hist_gradient_boosting", "random_forest", "linear"],
+            ["ssh", "aws", "both", "none"],
+        )
+    ]
+    + [
+        {"python_version": "3.12", "license": "Apache-2.0"},
+        {"python_version": "3.13", "license": "BSD-3-Clause", "include_github_actions": "no"},
+        {"license": "none", "project_name": "Ünïcode & Co. Forecaster"},
+        {"project_name": "House Prices", "author_name": 'O\'Brien "Quotes" Ltd'},
+    ]
+    + [{"kubernetes": "no", "deploy_target": target} for target in ["ssh", "aws", "both", "none"]]
+)
+
+
+def test_matrix_bakes_every_choice_of_cookiecutter_json():
+    options = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    for name, choices in options.items():
+        if isinstance(choices, list) and not name.startswith("_"):
+            for choice in choices[1:]:  # the first is the default, baked everywhere
+                assert any(c.get(name) == choice for c in MATRIX), f"{name}={choice} is never baked"
 
 
 def label(context: dict) -> str:
@@ -124,6 +154,12 @@ def test_bake(tmp_path, context):
 
     makefile = (project / "Makefile").read_text()
     assert ("\ndeploy: " in makefile) == (context.get("deploy_target", "ssh") != "none")
+    kubernetes = context.get("kubernetes", "yes") == "yes"
+    readme = (project / "README.md").read_text()
+    assert ("\npush: " in makefile) == ("\nk8s: " in makefile) == kubernetes
+    assert ("Scale past one machine" in readme) == ("make k8s" in readme) == kubernetes
+    assert ("kubernetes-validate" in (project / "pyproject.toml").read_text()) == kubernetes
+    assert ("K8S_" in (project / ".env.example").read_text()) == kubernetes
     config = (project / "src" / package / "config.py").read_text()
     assert f'model: ModelKind = "{context.get("model", "hist_gradient_boosting")}"' in config
 

@@ -44,6 +44,12 @@ EXERCISED = {
     "destroy": "test_deploy_ssh::test_destroy_removes_every_release",
     "ssh": "test_deploy_ssh::test_make_ssh_and_tunnel",
     "tunnel": "test_deploy_ssh::test_make_ssh_and_tunnel",
+    "push": "test_kubernetes::test_push_tags_with_model_version_and_commit",
+    "k8s": "test_kubernetes::test_manifests_carry_the_pushed_image",
+    "k8s-apply": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
+    "k8s-status": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
+    "k8s-delete": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
+    "k8s-measure": "test_kubernetes::test_measured_use_fits_the_manifest_limits",
 }
 OPTIONS = [
     {"deploy_target": "both"},
@@ -53,11 +59,11 @@ OPTIONS = [
 
 
 def makefile_targets(project) -> set[str]:
-    return set(re.findall(r"^([a-z][a-z-]*):", (project / "Makefile").read_text(), re.M))
+    return set(re.findall(r"^([a-z][a-z0-9-]*):", (project / "Makefile").read_text(), re.M))
 
 
 def readme_commands(project) -> set[str]:
-    return set(re.findall(r"`make ([a-z][a-z-]*)", (project / "README.md").read_text()))
+    return set(re.findall(r"`make ([a-z][a-z0-9-]*)", (project / "README.md").read_text()))
 
 
 @pytest.mark.parametrize("context", OPTIONS, ids=lambda c: "-".join(c.values()))

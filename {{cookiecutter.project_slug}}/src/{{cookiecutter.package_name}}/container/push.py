@@ -1,0 +1,134 @@
+"""`make push`: push the image from `make docker-build` to a registry, through the Docker SDK.
+
+Tags: the model version (`v3`) and the model version with the git commit the image was
+built from (`v3-1a2b3c4`), read from the image's own labels, never just `latest`. Where
+to: DEPLOY_REGISTRY=host[:port]/namespace (any registry you are logged in to with
+`docker login`), or, in a project with AWS deploys, `ecr` for your account's ECR (created
+if missing, logged in with boto3). The pushed digest goes to build/push.json for `make k8s`.
+"""
+
+import json
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, ImageNotFound
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IMAGE = "{{ cookiecutter.project_slug }}"
+BUNDLE = Path("models/champion")
+PUSH_RECORD = Path("build/push.json")
+
+
+class PushSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
+
+    registry: str = "{{ 'ecr' if cookiecutter.deploy_target in ['aws', 'both'] else '' }}"
+    # ECR's lifecycle policy keeps this many images; older ones are deleted by AWS.
+    ecr_keep_images: int = 10
+
+
+class PushError(Exception):
+    pass
+
+
+def local_image(client: docker.DockerClient) -> tuple[docker.models.images.Image, list[str]]:
+    """The image of the current model bundle, and the tags it gets: version, version-commit."""
+    metadata_path = BUNDLE / "metadata.json"
+    if not metadata_path.is_file():
+        raise PushError(f"No model bundle at {BUNDLE}: run `make train` first.")
+    version = json.loads(metadata_path.read_text())["version"]
+    try:
+        image = client.images.get(f"{IMAGE}:v{version}")
+    except ImageNotFound as error:
+        raise PushError(f"No image {IMAGE}:v{version}: run `make docker-build` first.") from error
+    commit = image.labels.get("org.opencontainers.image.revision", "unknown")
+    if commit == "unknown":
+        raise PushError(
+            "The image carries no git commit: commit your work (git init; git commit) and run "
+            "`make docker-build` again, so the pushed tag says which code it holds."
+        )
+    return image, [f"v{version}", f"v{version}-{commit}"]
+
+
+def check_registry(registry: str) -> str:
+    registry = registry.strip().rstrip("/")
+    host, _, namespace = registry.partition("/")
+    if not host or not namespace or "://" in registry or registry != registry.lower():
+        raise PushError(
+            f"DEPLOY_REGISTRY={registry!r} is not host[:port]/namespace: set it in .env, "
+            "e.g. DEPLOY_REGISTRY=ghcr.io/your-name or DEPLOY_REGISTRY=127.0.0.1:5000/team "
+            "(lowercase, no http://)."
+        )
+    return registry
+
+
+def ecr_repository(keep_images: int) -> tuple[str, dict]:
+    """ECR's repository URI and a login for it (the repository is created if missing)."""
+    try:
+        from ..deploy.ecr import REPOSITORY, EcrRepository  # boto3, only with AWS deploys
+        from ..deploy.settings import DeploySettings
+        from ..deploy.ssh import DeployError
+    except ImportError as error:
+        raise PushError(
+            "DEPLOY_REGISTRY=ecr needs the AWS deploy code (bake with deploy_target=aws or "
+            "both); set DEPLOY_REGISTRY=host[:port]/namespace instead."
+        ) from error
+    try:
+        ecr = EcrRepository(DeploySettings(), REPOSITORY)
+        return ecr.ensure(keep_images), ecr.login()
+    except DeployError as error:
+        raise PushError(str(error)) from error
+
+
+def push_tags(client, image, repository: str, tags: list[str], auth: dict | None) -> str:
+    """Tag and push; return the digest the registry reports (the same for every tag)."""
+    digest = ""
+    for tag in tags:
+        image.tag(repository, tag)
+        try:
+            for chunk in client.api.push(
+                repository, tag, stream=True, decode=True, auth_config=auth
+            ):
+                if "error" in chunk:
+                    raise PushError(f"Pushing {repository}:{tag} failed: {chunk['error']}")
+                digest = chunk.get("aux", {}).get("Digest", digest)
+        except APIError as error:
+            raise PushError(f"Pushing {repository}:{tag} failed: {error}") from error
+        print(f"pushed {repository}:{tag}")
+    if not digest:
+        raise PushError(f"The registry reported no digest for {repository}.")
+    return digest
+
+
+def push(client: docker.DockerClient, settings: PushSettings) -> dict:
+    image, tags = local_image(client)
+    if settings.registry == "ecr":
+        repository, auth = ecr_repository(settings.ecr_keep_images)
+    else:
+        repository, auth = f"{check_registry(settings.registry)}/{IMAGE}", None
+    digest = push_tags(client, image, repository, tags, auth)
+    record = {"repository": repository, "tags": tags, "digest": digest}
+    record["image"] = f"{repository}@{digest}"
+    PUSH_RECORD.parent.mkdir(parents=True, exist_ok=True)
+    PUSH_RECORD.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def main() -> int:
+    settings = PushSettings()
+    try:
+        client = docker.from_env()
+        client.ping()
+        record = push(client, settings)
+    except docker.errors.DockerException as error:
+        print(f"error: no Docker engine answers ({error}); start Docker or set DOCKER_HOST.")
+        return 1
+    except PushError as error:
+        print(f"error: {error}")
+        return 1
+    print(f"Pushed {record['image']} (tags {', '.join(record['tags'])}); next: make k8s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

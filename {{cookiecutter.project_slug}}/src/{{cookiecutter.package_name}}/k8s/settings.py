@@ -1,0 +1,17 @@
+"""Kubernetes settings, from `.env` or environment variables prefixed K8S_ (see .env.example)."""
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KubeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="K8S_", extra="ignore")
+
+    # The Kubernetes version the manifests are validated against: your cluster's.
+    version: str = "1.33.0"
+    overlay: Literal["cpu", "gpu"] = "cpu"
+    app: str = "{{ cookiecutter.project_slug }}"
+    # The service's key, the same API_KEY `make serve` reads; stored in a Secret by k8s-apply.
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("API_KEY", "K8S_API_KEY"))
