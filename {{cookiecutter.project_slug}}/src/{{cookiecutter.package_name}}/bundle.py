@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
 SCHEMA_FILE = "schema.json"
@@ -107,7 +106,9 @@ def _read(directory: Path, name: str, model: Any) -> Any:
     try:
         content = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise BundleError(f"{path} is not valid JSON ({error}). Re-export it: `make train`.")
+        raise BundleError(
+            f"{path} is not valid JSON ({error}). Re-export it: `make train`."
+        ) from None
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
             return model.model_validate(content)
@@ -185,7 +186,9 @@ class Bundle:
         try:
             return skops.io.load(path, trusted=sorted(asked))
         except Exception as error:
-            raise BundleError(f"{path} could not be loaded ({type(error).__name__}: {error}).")
+            raise BundleError(
+                f"{path} could not be loaded ({type(error).__name__}: {error})."
+            ) from None
 
 
 def _is_trusted_class(name: str) -> bool:

@@ -14,9 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from {{ cookiecutter.package_name }}.bundle import read_json
-
-from ..conftest import free_port, wait_for
+from ..conftest import free_port, read_json, wait_for
 
 pytestmark = pytest.mark.slow
 

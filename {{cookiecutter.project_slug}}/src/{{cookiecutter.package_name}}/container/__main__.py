@@ -61,8 +61,7 @@ def stage_bundle() -> Bundle:
     # resolve(): models/<name> is a link to the versioned folder; copy what it points at.
     shutil.copytree(source.directory.resolve(), BUNDLE)
     print(
-        f"Model: {source.metadata.name} v{source.metadata.version} "
-        f"(MODEL_URI={settings.model_uri})"
+        f"Model: {source.metadata.name} v{source.metadata.version} (MODEL_URI={settings.model_uri})"
     )
     return Bundle.load(BUNDLE)
 

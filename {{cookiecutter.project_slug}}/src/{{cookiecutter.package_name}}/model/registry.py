@@ -90,7 +90,10 @@ def compare_with_champion(current, score: float, metric: str, fingerprint: str):
     if score > best:
         return True, f"{metric} {new} beats champion v{current.version} ({old})"
     if score == best:
-        return False, f"{metric} {new} ties champion v{current.version} ({old}); a tie never promotes"
+        return (
+            False,
+            f"{metric} {new} ties champion v{current.version} ({old}); a tie never promotes",
+        )
     return False, f"{metric} {new} does not beat champion v{current.version} ({old})"
 
 
@@ -138,7 +141,9 @@ def tracking_problem(uri: str, error: BaseException) -> str:
     """One line: which store, what went wrong, how to fix it."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     # SQLAlchemy's messages start with the driver's own line: the most useful one.
-    cause = next((line for line in lines if "Error" in line or "error" in line), lines[0] if lines else "")
+    cause = next(
+        (line for line in lines if "Error" in line or "error" in line), lines[0] if lines else ""
+    )
     cause = cause[:300] or type(error).__name__
     return (
         f"The MLflow tracking store {uri} cannot be used: {cause}. Check that it exists and "

@@ -4,6 +4,7 @@ register it, and export the champion for serving.
     python -m {{ cookiecutter.package_name }}.model.train --data data/raw/file.csv --target column
 """
 
+import logging
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import typer
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sklearn.model_selection import train_test_split
 
@@ -102,7 +104,9 @@ def train(settings: Settings) -> dict:
     X_test, y_test = split[1], split[3]
     figures = settings.reports_dir / "figures"
     with step("Wrote plots and the data report"):
-        plots = evaluation_plots(fitted.pipeline, X_test, y_test, schema.task, figures, settings.seed)
+        plots = evaluation_plots(
+            fitted.pipeline, X_test, y_test, schema.task, figures, settings.seed
+        )
         report = write_report(raw, prepared, settings.reports_dir)
     with step("Exported to ONNX for fast serving"):
         onnx_model, onnx_scope = to_onnx_bundle(fitted.pipeline, schema, X_test.head(200))
@@ -149,7 +153,16 @@ def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_tes
 
 
 def track_and_publish(
-    settings, name, raw, schema: Schema, fitted: Fitted, X_test, plots, report, onnx_model, onnx_scope
+    settings,
+    name,
+    raw,
+    schema: Schema,
+    fitted: Fitted,
+    X_test,
+    plots,
+    report,
+    onnx_model,
+    onnx_scope,
 ) -> dict:
     """Log the run, register the version; under the lock: gate, move the alias, export."""
     with step(f"Logged the run to MLflow and registered '{name}'"), mlflow.start_run() as run:
@@ -271,13 +284,15 @@ def main(
 ) -> None:
     settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # MLflow probes git; stay quiet without it
+    # Every MLflow error becomes one message below; its store logs a full traceback first.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     try:
         result = train(settings)
     except DataError as error:
-        errors.print(f"[red]Data error:[/] {error}")
+        errors.print(f"[red]Data error:[/] {escape(str(error))}")
         raise typer.Exit(2) from error
     except TrainingError as error:
-        errors.print(f"[red]Training failed:[/] {error}")
+        errors.print(f"[red]Training failed:[/] {escape(str(error))}")
         raise typer.Exit(1) from error
     print_summary(result)
 

@@ -55,7 +55,9 @@ def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
     except BundleError as error:
         problem = str(error)
     except Exception as error:  # the registry: MLflow, network and file errors alike
-        problem = f"MODEL_URI={settings.model_uri} could not be fetched: {type(error).__name__}: {error}"
+        problem = (
+            f"MODEL_URI={settings.model_uri} could not be fetched: {type(error).__name__}: {error}"
+        )
     log.error("No model: %s", problem)
     return None, problem
 
@@ -184,7 +186,9 @@ def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guar
     Record = record_model(loaded.schema, loaded.example[0])
     Batch = batch_model(Record, settings.max_batch_size)
     Prediction, BatchPrediction = response_models(loaded.schema.task)
-    answers = ERROR_RESPONSES | ({401: {"description": "Missing or wrong X-API-Key"}} if guarded else {})
+    answers = ERROR_RESPONSES | (
+        {401: {"description": "Missing or wrong X-API-Key"}} if guarded else {}
+    )
 
     @app.post(
         "/predict", response_model=Prediction, dependencies=guarded, tags=["predict"],
@@ -224,5 +228,7 @@ def add_unavailable_routes(app: FastAPI, guarded) -> None:
         ready_predictor(request)
 
     for path in ("/predict", "/predict/batch"):
-        app.add_api_route(path, unavailable, methods=["POST"], dependencies=guarded, tags=["predict"])
+        app.add_api_route(
+            path, unavailable, methods=["POST"], dependencies=guarded, tags=["predict"]
+        )
     app.add_api_route("/model", unavailable, methods=["GET"], dependencies=guarded, tags=["model"])

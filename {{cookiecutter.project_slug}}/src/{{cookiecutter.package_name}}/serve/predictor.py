@@ -91,7 +91,9 @@ class Predictor:
             # Nothing to compare with here; training checked this graph on 200 test rows.
             return
         if not agrees(fast, self._sklearn_scores(self.example), self.task):
-            log.warning("ONNX and scikit-learn disagree on the input example; serving with scikit-learn.")
+            log.warning(
+                "ONNX and scikit-learn disagree on the input example; serving with scikit-learn."
+            )
             self.session, self.scope = None, None
 
     def frame(self, records: list[dict]) -> "pd.DataFrame":

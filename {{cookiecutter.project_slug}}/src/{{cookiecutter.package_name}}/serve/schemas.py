@@ -18,7 +18,9 @@ def encodable(text: str) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("contains an unpaired surrogate (\\ud800-\\udfff): not valid text") from None
+        raise ValueError(
+            "contains an unpaired surrogate (\\ud800-\\udfff): not valid text"
+        ) from None
     return text
 
 
