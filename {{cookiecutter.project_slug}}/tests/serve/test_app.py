@@ -5,10 +5,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
 from ..conftest import read_json
@@ -47,6 +49,14 @@ def test_predict_one_record(client, example, bundle_dir):
         assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     else:
         assert isinstance(answer["prediction"], float)
+        if client.get("/readyz").json()["mode"].startswith("onnx"):
+            # float32 from ONNX: about 7 significant digits, without the binary noise after them.
+            assert answer["prediction"] == float(str(np.float32(answer["prediction"])))
+
+
+def test_float32_answers_carry_only_their_own_digits():
+    assert repr(Predictor.as_served(np.float32(6667.31591796875))) == "6667.316"
+    assert Predictor.as_served(np.float64(6667.31591796875)) == 6667.31591796875
 
 
 def test_predict_batch_keeps_order(client, example):

@@ -134,7 +134,8 @@ class Predictor:
             for label, row in zip(labels, scores, strict=True)
         ]
 
-    def as_served(self, value) -> float:
+    @staticmethod
+    def as_served(value) -> float:
         """A float32 answer (ONNX) has about 7 significant digits: print those, not the binary
         noise after them (6667.316, not 6667.31591796875). float64 answers stay as they are."""
         if isinstance(value, np.float32):
