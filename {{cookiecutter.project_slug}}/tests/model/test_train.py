@@ -4,9 +4,11 @@ import sys
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
 from {{ cookiecutter.package_name }}.config import PROJECT_MODEL_NAME
 from {{ cookiecutter.package_name }}.data.sample import TARGET
+from {{ cookiecutter.package_name }}.model import train as train_module
 from {{ cookiecutter.package_name }}.model.registry import check_tracking_store
 from {{ cookiecutter.package_name }}.model.train import (
     BaselineNotBeaten,
@@ -80,7 +82,9 @@ def test_command_line_error_exits_non_zero_with_the_fix(tmp_path):
 
 
 @pytest.mark.slow
-def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(tmp_path, sample_frame):
+def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(
+    tmp_path, sample_frame, monkeypatch
+):
     sample_frame.to_csv(tmp_path / "data.csv", index=False)
     settings = make_settings(tmp_path)
     first = train(settings)
@@ -95,7 +99,21 @@ def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(tmp_p
     # Another data set (here: one column fewer) gets a registered name and folder of its own.
     other = sample_frame.drop(columns=[sample_frame.columns[1]])
     other.to_csv(tmp_path / "other.csv", index=False)
-    elsewhere = train(make_settings(tmp_path, data_path=str(tmp_path / "other.csv"), model_name=""))
+    other_settings = make_settings(tmp_path, data_path=str(tmp_path / "other.csv"), model_name="")
+
+    # An export that fails after the gate said yes: the alias moves back, nothing half-written.
+    def disk_full(*args):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "publish", disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            train(other_settings)
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    (failed,) = [m for m in client.search_registered_models() if m.name != PROJECT_MODEL_NAME]
+    assert not failed.aliases and not settings.bundle_dir(failed.name).exists()
+
+    elsewhere = train(other_settings)
     assert elsewhere["promotion"].promoted and elsewhere["name"] != first["name"]
     assert settings.bundle_dir(elsewhere["name"]).is_dir()
     assert served.resolve() == exported

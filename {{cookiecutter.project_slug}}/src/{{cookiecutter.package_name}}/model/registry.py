@@ -126,6 +126,14 @@ def promote_if_better(
     return decision
 
 
+def restore_champion(client: MlflowClient, name: str, previous_version: str | None) -> None:
+    """Undo a promotion whose export failed: the alias and models/<name>/ must agree."""
+    if previous_version is None:
+        client.delete_registered_model_alias(name, CHAMPION)
+    else:
+        client.set_registered_model_alias(name, CHAMPION, previous_version)
+
+
 def check_tracking_store(uri: str, experiment: str) -> None:
     """Before any work: can we reach the tracking store, and write to it? Raises TrackingStoreError."""
     try:

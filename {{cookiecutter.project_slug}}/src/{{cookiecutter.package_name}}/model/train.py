@@ -42,6 +42,7 @@ from .registry import (
     check_tracking_store,
     log_model,
     promote_if_better,
+    restore_champion,
     tracking_problem,
 )
 
@@ -195,7 +196,11 @@ def track_and_publish(
                 settings.promotion_floor, schema.fingerprint,
             )  # fmt: skip
             if promotion.promoted:
-                publish(staged, settings.bundle_dir(name))
+                try:
+                    publish(staged, settings.bundle_dir(name))
+                except BaseException:
+                    restore_champion(MlflowClient(), name, promotion.previous_version)
+                    raise
         mlflow.set_tags({"promoted": str(promotion.promoted), "promotion": promotion.reason})
     shutil.rmtree(staged.parent, ignore_errors=True)
     return {
