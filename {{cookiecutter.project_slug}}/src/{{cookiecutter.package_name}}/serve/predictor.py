@@ -35,14 +35,15 @@ class Predictor:
         # Sorted labels: the column order of the probabilities, as scikit-learn's classes_.
         self.classes = self.schema.classes
         self.session, self.scope = None, None
-        # Why scikit-learn is not serving (shown on /readyz), when it is not.
+        # Why the bundle's scikit-learn pipeline was refused or missing (shown on /readyz).
         self.pipeline_problem: str | None = None
         self.pipeline = self._load_pipeline()
         if loaded.onnx_path is not None:
             self._try_onnx(loaded.onnx_path, loaded.metadata.onnx)
         if self.pipeline is None and self.scope != "pipeline":
+            reason = self.pipeline_problem or "scikit-learn is not installed (a lean image)."
             raise BundleError(
-                f"{self.pipeline_problem} The ONNX graph cannot serve alone "
+                f"{reason} The ONNX graph cannot serve alone "
                 f"(metadata.json onnx: {loaded.metadata.onnx}): retrain (`make train`), or "
                 "rebuild the image with the full serving dependencies."
             )
@@ -63,8 +64,8 @@ class Predictor:
         """The scikit-learn pipeline, or None where it is not installed, missing or refused."""
         try:
             return self.bundle.load_pipeline()
-        except ImportError:
-            self.pipeline_problem = "scikit-learn is not installed (a lean image)."
+        except ImportError:  # a lean image: ONNX serves alone, as intended
+            pass
         except BundleError as error:
             self.pipeline_problem = str(error)
             log.error("Not loading the scikit-learn pipeline: %s", error)
