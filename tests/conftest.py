@@ -135,6 +135,7 @@ def shipped_project(tmp_path_factory, docker_engine, base_image) -> Path:
         env={"DOCKER_HOST": docker_engine.url},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Model: churn-predictor v1 (MODEL_URI=models/churn-predictor)" in result.stdout
     MEASUREMENTS["image build"] = f"{time.monotonic() - started:.0f}s"
     return project
 

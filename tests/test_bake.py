@@ -32,8 +32,8 @@ BASE_FILES = {
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
     f"{PKG}/model/pipeline.py", f"{PKG}/model/plots.py", f"{PKG}/model/registry.py",
-    f"{PKG}/model/train.py",
-    f"{PKG}/serve/__init__.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
+    f"{PKG}/model/train.py", f"{PKG}/model/errors.py",
+    f"{PKG}/serve/__init__.py", f"{PKG}/serve/errors.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
     f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
     f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
     f"{PKG}/serve/settings.py",
@@ -41,9 +41,10 @@ BASE_FILES = {
     "tests/data/test_load.py", "tests/data/test_prepare.py", "tests/data/test_report.py",
     "tests/data/test_sample.py",
     "tests/model/test_mlflow_server.py", "tests/model/test_pipeline.py",
-    "tests/model/test_registry.py", "tests/model/test_train.py",
+    "tests/model/test_registry.py", "tests/model/test_train.py", "tests/model/test_evaluate.py",
+    "tests/test_bundle.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
-    "tests/serve/test_live.py",
+    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {

@@ -20,7 +20,7 @@ def project(shipped_project):
 
 @pytest.fixture(scope="module")
 def image(project, docker_engine):
-    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
+    metadata = json.loads((project / "models" / "churn-predictor" / "metadata.json").read_text())
     image = docker_engine.client().images.get(f"churn-predictor:v{metadata['version']}")
     MEASUREMENTS["image size"] = f"{image.attrs['Size'] / 1e6:.0f} MB"
     return image
@@ -55,7 +55,7 @@ def test_container_becomes_healthy_and_predicts(container, project):
     _, url = container
     with urllib.request.urlopen(f"{url}/readyz", timeout=10) as response:
         assert json.load(response)["status"] == "ready"
-    example = json.loads((project / "models" / "champion" / "input_example.json").read_text())[0]
+    example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
     request = urllib.request.Request(
         f"{url}/predict", json.dumps(example).encode(), {"Content-Type": "application/json"}
     )
@@ -92,7 +92,7 @@ def test_image_holds_no_secrets_data_or_tracking_files(container):
 
 def test_labels_carry_model_version_and_commit(image, project):
     labels = image.attrs["Config"]["Labels"]
-    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
+    metadata = json.loads((project / "models" / "churn-predictor" / "metadata.json").read_text())
     assert labels["org.opencontainers.image.version"] == metadata["version"]
     assert labels["io.coldstart.model.name"] == metadata["name"]
     commit = run_in(project, "git", "rev-parse", "--short", "HEAD").stdout.strip()
@@ -116,8 +116,8 @@ def test_make_docker_smoke(project, image, docker_engine):
 def test_onnx_only_image_leaves_scikit_learn_out(container, project):
     """The default model's ONNX graph is the whole pipeline: no scikit-learn, scipy or pandas."""
     running, _ = container
-    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
-    assert metadata["onnx"] == "full"
+    metadata = json.loads((project / "models" / "churn-predictor" / "metadata.json").read_text())
+    assert metadata["onnx"] == "pipeline"
     for module in ("sklearn", "scipy", "pandas"):
         assert running.exec_run(["python", "-c", f"import {module}"]).exit_code != 0, module
     assert running.exec_run(["python", "-c", "import onnxruntime, fastapi"]).exit_code == 0

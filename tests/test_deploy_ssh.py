@@ -37,7 +37,7 @@ def make(project, env, *targets: str, **extra_env: str):
 
 
 def predict(env, project) -> dict:
-    example = json.loads((project / "models" / "champion" / "input_example.json").read_text())[0]
+    example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
     request = urllib.request.Request(
         f"http://127.0.0.1:{env['DEPLOY_REMOTE_PORT']}/predict",
         json.dumps(example).encode(),
@@ -69,6 +69,9 @@ def test_deploy_then_predict_through_the_host(shipped_project, deploy_env):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     MEASUREMENTS["ssh deploy (loopback, image cached)"] = f"{time.monotonic() - started:.0f}s"
     assert "Live:" in result.stdout and "answers /readyz" in result.stdout
+    # Which model it ships: said by the image build, then by the deploy itself.
+    assert "Model: churn-predictor v1" in result.stdout
+    assert "model churn-predictor v1" in result.stdout
     assert predict(deploy_env, shipped_project)["model_version"] == "1"
 
 

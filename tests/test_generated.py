@@ -59,10 +59,16 @@ def test_make_data_report_and_train(default_project):
     assert (default_project / "data" / "raw" / "customers.csv").is_file()
     report = (default_project / "reports" / "data_report.md").read_text()
     assert "## Missing values" in report and "duplicates dropped" in report
-    metadata = json.loads((default_project / "models" / "champion" / "metadata.json").read_text())
+    served = default_project / "models" / "churn-predictor"
+    metadata = json.loads((served / "metadata.json").read_text())
     assert metadata["version"] == "1" and metadata["metrics"]["test_roc_auc"] > 0.7
     assert "Promoted v1 to @champion" in result.stdout
     assert (default_project / "mlflow.db").is_file()
+    # The README: train again, the same seed gives the same score, a tie never promotes.
+    again = make(default_project, "train")
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert "Not promoted" in again.stdout and "ties champion v1" in again.stdout
+    assert json.loads((served / "metadata.json").read_text())["version"] == "1"
 
 
 def unseen_csv(path) -> None:
@@ -90,10 +96,13 @@ def test_train_on_your_own_csv(tmp_path):
     unseen_csv(csv)
     result = make(project, "train", DATA=str(csv), TARGET="Had Claim?")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    metadata = json.loads((project / "models" / "champion" / "metadata.json").read_text())
-    # Its own registered name: it never competes with the sample's champion.
-    assert metadata["name"].startswith("claims-had-claim-") and metadata["version"] == "1"
-    schema = json.loads((project / "models" / "champion" / "schema.json").read_text())
+    # Its own registered name and folder: it never replaces the sample's champion.
+    (own,) = (project / "models").glob("claims-had-claim-*")
+    metadata = json.loads((own / "metadata.json").read_text())
+    assert metadata["name"] == own.name and metadata["version"] == "1"
+    sample = json.loads((project / "models" / "churn-predictor" / "metadata.json").read_text())
+    assert sample["name"] == "churn-predictor" and sample["version"] == "1"
+    schema = json.loads((own / "schema.json").read_text())
     assert [c["name"] for c in schema["features"]] == ["Driver Age (yrs)", "Car Value €", "Région"]
     assert schema["excluded"] == {"Policy #": "ID-like: a different text value on every row"}
 

@@ -203,7 +203,8 @@ def test_make_serve_and_predict(shipped_project):
         docs = urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5).read().decode()
         assert "swagger" in docs.lower()
     finally:
-        stop_group(server)
+        output = stop_group(server)
+    assert "Serving churn-predictor v1 from models/churn-predictor" in output
 
 
 @pytest_slow

@@ -39,10 +39,11 @@ def mlflow_image(client, metadata: dict) -> tuple[str, float]:
 
 
 def main() -> int:
-    metadata = json.loads(Path("models/champion/metadata.json").read_text())
     client = engine()
     started = time.monotonic()
     ours = client.images.get(build(client)).attrs["Size"] / 1e6
+    # build() copied the bundle MODEL_URI names (default: this data set's champion) here.
+    metadata = json.loads(Path("build/bundle/metadata.json").read_text())
     ours_seconds = time.monotonic() - started
     theirs, theirs_seconds = mlflow_image(client, metadata)
     ratio = ours / theirs

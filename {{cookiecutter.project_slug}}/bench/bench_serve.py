@@ -52,13 +52,13 @@ def in_process(bundle: Path) -> dict:
     sys.path.insert(0, str(Path.cwd() / "src"))
     from threadpoolctl import threadpool_limits
 
-    from {{ cookiecutter.package_name }}.bundle import load_pipeline, read_json
+    from {{ cookiecutter.package_name }}.bundle import Bundle
     from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 
     threadpool_limits(1)
-    pipeline = load_pipeline(bundle)
-    example = read_json(bundle, "input_example.json")
-    frame = Predictor(bundle).frame(example)
+    loaded = Bundle.load(bundle)
+    pipeline = loaded.load_pipeline()
+    frame = Predictor(loaded).frame(loaded.example)
     results = {}
     for rows in (1, 100):
         batch = frame.loc[frame.index.repeat(rows)].reset_index(drop=True)
@@ -150,7 +150,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--bundle", type=Path, default=Path("models/champion"))
+    parser.add_argument("--bundle", type=Path, default=Path("models/{{ cookiecutter.project_slug }}"))
     parser.add_argument("--skip-mlflow", action="store_true", help="measure only this service")
     args = parser.parse_args()
     if not (args.bundle / "metadata.json").is_file():

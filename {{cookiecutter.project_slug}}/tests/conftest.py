@@ -5,6 +5,8 @@ A test that needs a tool this machine lacks skips with the reason, except under
 CI=true, where a skip would hide a broken setup and so fails instead.
 """
 
+import io
+import json
 import os
 import shutil
 import socket
@@ -12,10 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import skops.io
 
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data.sample import TARGET, make_sample
@@ -99,6 +103,11 @@ def use_fake_aws(monkeypatch, endpoint: str) -> None:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+def read_json(folder: Path, name: str):
+    """One of a bundle's JSON files, as plain data: what a client of the files sees."""
+    return json.loads((Path(folder) / name).read_text())
+
+
 def make_settings(folder: Path, **overrides) -> Settings:
     values = {
         "data_path": str(folder / "data.csv"),
@@ -129,5 +138,34 @@ def trained(tmp_path_factory, sample_frame):
 
 @pytest.fixture(scope="session")
 def bundle_dir(trained) -> Path:
-    settings, _ = trained
-    return settings.champion_dir
+    settings, summary = trained
+    return settings.bundle_dir(summary["name"])
+
+
+def copy_of(bundle_dir: Path, folder: Path) -> Path:
+    """A copy of a bundle to break on purpose (the original stays as the session trained it)."""
+    target = folder / "bundle"
+    shutil.copytree(bundle_dir.resolve(), target)
+    return target
+
+
+@pytest.fixture
+def malicious(tmp_path) -> tuple[Path, Path]:
+    """(a crafted .skops file, the file its payload writes). Its top node asks skops to call
+    builtins.eval on a payload: the attack on a loader that trusts every `builtins.` type."""
+    marker = tmp_path / "pwned"
+    payload = f"open({str(marker)!r}, 'w').write('the model file ran code')"
+    # skops writes the argument tuple for us; we wrap it in a call to eval.
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps((payload,)))) as archive:
+        arguments = json.loads(archive.read("schema.json"))
+    header = {key: arguments.pop(key) for key in ("protocol", "_skops_version")}
+    node = {
+        "__class__": "eval",
+        "__module__": "builtins",
+        "__loader__": "ConstructorFromReduceNode",
+        "content": arguments,
+    } | header
+    path = tmp_path / "evil.skops"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps(node))
+    return path, marker

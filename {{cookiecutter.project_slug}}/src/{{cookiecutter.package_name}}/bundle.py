@@ -1,102 +1,279 @@
 """The model bundle: the one folder that training writes and everything later reads.
 
-    models/champion/
+    models/<registered name>/   (a link to models/.bundles/<name>-v<version>-<id>/)
       pipeline.skops       the fitted scikit-learn pipeline (preprocessing + model)
       model.onnx           the same pipeline, or its preprocessing part, for fast serving
       schema.json          columns, types, categories, ranges, target and task
       input_example.json   one real row: used by /readyz, the API docs and `make predict`
-      metadata.json        model name, version, run id, metrics, when and from which commit
+      metadata.json        model name, version, run id, metrics, trusted types, commit
 
-Serving, the Docker image and deploys read only this folder, so they need
-neither MLflow nor the training code.
+`Bundle.load(folder)` reads and validates the three JSON files once, into typed
+objects; every error names the file and the problem. Serving, the Docker image
+and deploys read only this folder, so they need neither MLflow nor the training code.
 """
 
+import importlib
+import inspect
 import json
+import os
+import secrets
 import shutil
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
 SCHEMA_FILE = "schema.json"
 EXAMPLE_FILE = "input_example.json"
 METADATA_FILE = "metadata.json"
+VERSIONS_FOLDER = ".bundles"
+# How many exported versions of one model stay on disk (the live one and the one before).
+KEEP_VERSIONS = 2
 
-# skops refuses to load any type it is not told to trust; pickle would run any
-# code hidden in the file. We trust only the libraries the pipeline is made of.
-TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", f"{__package__}.")
+# What the ONNX graph holds: the whole pipeline, or only its preprocessing (the model
+# then runs in scikit-learn). The same words in metadata.json, in training and in serving.
+OnnxScope = Literal["pipeline", "preprocessing"]
+
+# skops refuses to load any type it is not told to trust; pickle would run any code
+# hidden in the file. Training lists the exact types its pipeline needs (metadata.json);
+# loading trusts those and only those, and only if each is a class from these libraries.
+# Never `builtins.`: `builtins.eval` is a callable a crafted file can ask skops to call.
+TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", f"{__package__}.")
 
 
 class BundleError(RuntimeError):
     """The bundle folder is missing, incomplete, or holds something we will not load."""
 
 
-def save_bundle(
-    directory: Path,
-    pipeline: Any,
-    schema: dict,
-    input_example: list[dict],
-    metadata: dict,
-    onnx_model: bytes | None = None,
-) -> Path:
-    """Write the bundle atomically: a crash half-way never leaves half a bundle behind."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    import skops.io
+class Feature(BaseModel):
+    # extra="allow": data preparation may record more about a column than serving needs.
+    model_config = ConfigDict(extra="allow")
 
-    try:
-        skops.io.dump(pipeline, staging / PIPELINE_FILE)
-        if onnx_model is not None:
-            (staging / ONNX_FILE).write_bytes(onnx_model)
-        for name, content in (
-            (SCHEMA_FILE, schema),
-            (EXAMPLE_FILE, input_example),
-            (METADATA_FILE, metadata),
-        ):
-            (staging / name).write_text(json.dumps(content, indent=2, default=str) + "\n")
-        if directory.exists():
-            shutil.rmtree(directory)
-        staging.rename(directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
+    name: str = Field(min_length=1)
+    kind: Literal["numeric", "categorical"]
+    nullable: bool
+    min: float | None = None
+    max: float | None = None
+    categories: list[Any] = Field(default_factory=list)
 
 
-def read_json(directory: Path, name: str) -> Any:
-    path = Path(directory) / name
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    target: str
+    task: Literal["classification", "regression"]
+    features: list[Feature] = Field(min_length=1)
+    classes: list[Any] | None = None
+    fingerprint: str
+
+    @property
+    def names(self) -> list[str]:
+        return [feature.name for feature in self.features]
+
+    def of_kind(self, kind: str) -> list[str]:
+        return [feature.name for feature in self.features if feature.kind == kind]
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, protected_namespaces=())
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    run_id: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    primary_metric: str = ""
+    model: str = ""
+    onnx: OnnxScope | None = None
+    trusted_types: list[str] = Field(default_factory=list)
+    trained_at: str = ""
+    code_version: str = "unknown"
+    package_version: str = ""
+
+
+Example = list[dict[str, Any]]
+
+
+def _read(directory: Path, name: str, model: Any) -> Any:
+    """Parse and validate one JSON file; any problem names the file."""
+    path = directory / name
     if not path.is_file():
         raise BundleError(
             f"{path} is missing: the model bundle is incomplete. Run `make train` to export it."
         )
-    return json.loads(path.read_text())
+    try:
+        content = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BundleError(
+            f"{path} is not valid JSON ({error}). Re-export it: `make train`."
+        ) from None
+    try:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_validate(content)
+        return _validate_example(content)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'top level'}: {e['msg']}"
+            for e in error.errors()[:3]
+        )
+        raise BundleError(f"{path} does not match the bundle format: {problems}.") from None
+    except ValueError as error:
+        raise BundleError(f"{path}: {error}.") from None
 
 
-def checked_trusted_types(untrusted: list[str], source: str) -> list[str]:
-    """The types skops asks about, if all come from libraries we trust; else refuse."""
-    refused = [name for name in untrusted if not name.startswith(TRUSTED_MODULE_PREFIXES)]
+def _validate_example(content: Any) -> Example:
+    if not isinstance(content, list) or not content:
+        raise ValueError("expected a list with at least one record")
+    if not all(isinstance(row, dict) for row in content):
+        raise ValueError("every record must be a JSON object")
+    return content
+
+
+@dataclass(frozen=True)
+class Bundle:
+    directory: Path
+    schema: Schema
+    metadata: Metadata
+    example: Example
+
+    @classmethod
+    def load(cls, directory: Path | str) -> "Bundle":
+        """Read and check the JSON files. The model itself loads later (`load_pipeline`)."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise BundleError(
+                f"No model bundle at '{directory}'. Run `make train`, or set MODEL_URI "
+                "to a bundle folder (models/<name>) or models:/<name>@champion."
+            )
+        schema = _read(directory, SCHEMA_FILE, Schema)
+        metadata = _read(directory, METADATA_FILE, Metadata)
+        example = _read(directory, EXAMPLE_FILE, Example)
+        missing = [name for name in schema.names if name not in example[0]]
+        if missing:
+            raise BundleError(
+                f"{directory / EXAMPLE_FILE}: the example lacks the columns {missing} "
+                f"that {SCHEMA_FILE} lists. Re-export the bundle: `make train`."
+            )
+        return cls(directory, schema, metadata, example)
+
+    @property
+    def onnx_path(self) -> Path | None:
+        path = self.directory / ONNX_FILE
+        return path if path.is_file() and self.metadata.onnx else None
+
+    def load_pipeline(self) -> Any:
+        """The fitted pipeline, trusting exactly the types listed in metadata.json."""
+        path = self.directory / PIPELINE_FILE
+        if not path.is_file():
+            raise BundleError(f"{path} is missing. Run `make train`, or set MODEL_URI.")
+        # Imported here: an image that serves through ONNX alone carries no skops.
+        import skops.io
+
+        try:
+            asked = skops.io.get_untrusted_types(file=path)
+        except Exception as error:  # not a zip, no schema inside: skops raises many types
+            raise BundleError(f"{path} is not a readable skops file ({error}).") from None
+        allowed = set(checked_trusted_types(self.metadata.trusted_types, METADATA_FILE))
+        refused = sorted(set(asked) - allowed)
+        if refused:
+            raise BundleError(
+                f"{path} asks to load types that are not on the bundle's allow-list: "
+                f"{', '.join(refused)}. Refused: a model file must never run code. "
+                "Use a bundle that this project's `make train` exported."
+            )
+        try:
+            return skops.io.load(path, trusted=sorted(asked))
+        except Exception as error:
+            raise BundleError(
+                f"{path} could not be loaded ({type(error).__name__}: {error})."
+            ) from None
+
+
+def _is_trusted_class(name: str) -> bool:
+    """A class (never a function) defined in scikit-learn, numpy, scipy or this package."""
+    if not name.startswith(TRUSTED_MODULE_PREFIXES):
+        return False
+    module_name, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError):
+        return False
+    return inspect.isclass(found)
+
+
+def checked_trusted_types(names: list[str], source: str) -> list[str]:
+    """The given type names, if each is a class from a library we trust; else refuse them all."""
+    refused = [name for name in names if not _is_trusted_class(name)]
     if refused:
-        raise BundleError(f"{source} contains types we do not trust: {', '.join(refused)}")
-    return untrusted
+        raise BundleError(
+            f"{source} lists types we never trust: {', '.join(refused)}. Only classes from "
+            "scikit-learn, numpy, scipy and this package may be loaded from a model file."
+        )
+    return list(names)
 
 
 def trusted_types_of(pipeline: Any) -> list[str]:
-    """The exact types a fitted pipeline needs trusted (MLflow's skops_trusted_types)."""
+    """The exact types a fitted pipeline needs trusted (also MLflow's skops_trusted_types)."""
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
-    return checked_trusted_types(untrusted, "the pipeline")
+    return checked_trusted_types(sorted(untrusted), "the pipeline")
 
 
-def load_pipeline(directory: Path) -> Any:
-    """Load the fitted pipeline, trusting only types from the allowed libraries."""
-    path = Path(directory) / PIPELINE_FILE
-    if not path.is_file():
-        raise BundleError(f"No model at {path}. Run `make train` first, or set MODEL_URI.")
-    # Imported here: an image that serves through ONNX alone carries no scikit-learn or skops.
+def write_bundle(
+    directory: Path,
+    pipeline: Any,
+    schema: Schema,
+    example: Example,
+    metadata: Metadata,
+    onnx_model: bytes | None = None,
+) -> Path:
+    """Write a complete bundle into a new, empty folder (for MLflow, or to publish)."""
     import skops.io
 
-    trusted = checked_trusted_types(skops.io.get_untrusted_types(file=path), str(path))
-    return skops.io.load(path, trusted=trusted)
+    directory.mkdir(parents=True)
+    skops.io.dump(pipeline, directory / PIPELINE_FILE)
+    if onnx_model is not None:
+        (directory / ONNX_FILE).write_bytes(onnx_model)
+    files = {
+        SCHEMA_FILE: schema.model_dump(mode="json"),
+        EXAMPLE_FILE: example,
+        METADATA_FILE: metadata.model_dump(mode="json"),
+    }
+    for name, content in files.items():
+        (directory / name).write_text(json.dumps(content, indent=2, default=str) + "\n")
+    return directory
+
+
+def publish(staged: Path, link: Path) -> Path:
+    """Make `link` (models/<name>) point at a copy of the staged bundle, in one atomic rename.
+
+    The copy goes beside the old one first; then a new symbolic link replaces the old
+    link with os.replace, which is atomic: a reader, or a crash at any moment, sees the
+    old bundle or the new one, never none and never half of one.
+    """
+    versions = link.parent / VERSIONS_FOLDER
+    versions.mkdir(parents=True, exist_ok=True)
+    metadata = Bundle.load(staged).metadata
+    target = versions / f"{link.name}-v{metadata.version}-{secrets.token_hex(4)}"
+    shutil.copytree(staged, target)
+    if link.is_dir() and not link.is_symlink():  # a plain folder from an older layout
+        link.rename(versions / f"{link.name}-previous-{secrets.token_hex(4)}")
+    temporary = link.parent / f".{link.name}.{secrets.token_hex(4)}.link"
+    temporary.symlink_to(Path(VERSIONS_FOLDER) / target.name, target_is_directory=True)
+    os.replace(temporary, link)
+    _prune(versions, link)
+    return link
+
+
+def _prune(versions: Path, link: Path) -> None:
+    """Keep the newest exports of this model; older ones are in MLflow if ever needed."""
+    live = link.resolve()
+    mine = sorted(
+        (p for p in versions.glob(f"{link.name}-v*") if p.resolve() != live),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in mine[: max(0, len(mine) - (KEEP_VERSIONS - 1))]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -12,6 +12,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Task = Literal["classification", "regression"]
+# The registered name of this project's own data set (DATA_PATH and TARGET): its champion is
+# what `make serve`, `make docker-build` and `make deploy` use unless MODEL_URI says otherwise.
+PROJECT_MODEL_NAME = "{{ cookiecutter.project_slug }}"
 ModelKind = Literal["hist_gradient_boosting", "random_forest", "linear"]
 
 
@@ -37,8 +40,9 @@ class Settings(BaseSettings):
     # MLflow: a local sqlite file by default, a server when MLFLOW_TRACKING_URI says so.
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     experiment_name: str = "{{ cookiecutter.project_slug }}"
-    # Registered model name; derived from the data file, target and schema when empty.
-    model_name: str = ""
+    # Registered model name. `make train DATA=... TARGET=...` (another data set) registers
+    # under a name derived from the file, target and columns, unless MODEL_NAME is set.
+    model_name: str = PROJECT_MODEL_NAME
     # A model must beat the dummy baseline's cross-validated score by this much.
     baseline_margin: float = 0.02
     # Promotion gate: the held-out score (ROC-AUC or R²) a new champion must reach.
@@ -48,7 +52,6 @@ class Settings(BaseSettings):
     models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")
 
-    @property
-    def champion_dir(self) -> Path:
-        """The exported champion that `make serve` and the Docker image use."""
-        return self.models_dir / "champion"
+    def bundle_dir(self, name: str) -> Path:
+        """Where a registered model's champion is exported: models/<registered name>/."""
+        return self.models_dir / name

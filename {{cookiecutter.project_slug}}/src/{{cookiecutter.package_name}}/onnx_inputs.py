@@ -1,8 +1,9 @@
-"""Turn records into the inputs of the exported ONNX graph: one (n, 1) array per column.
+"""Turn records into the inputs of the exported ONNX graph (one (n, 1) array per column), and
+decide whether its answers agree with scikit-learn's.
 
 Shared by the export check (training side) and by serving, so both feed the
-graph the same way. No pandas here: for one row, building a DataFrame costs
-more than the whole ONNX preprocessing.
+graph the same way and judge it by the same rule. No pandas here: for one row,
+building a DataFrame costs more than the whole ONNX preprocessing.
 """
 
 from collections.abc import Iterable, Mapping
@@ -17,14 +18,30 @@ def _is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def onnx_feed(session, schema: dict, rows) -> dict[str, np.ndarray]:
-    """`rows` is a list of dicts or a DataFrame; input order follows the schema's features."""
+# Probabilities may differ by this much; predicted values by this much of their magnitude
+# (ONNX computes in float32, about 7 significant digits).
+AGREEMENT_TOLERANCE = 1e-4
+
+
+def agrees(served, expected, task: str) -> bool:
+    """Do ONNX's answers (probabilities or values) match scikit-learn's closely enough?"""
+    served, expected = np.asarray(served, dtype=float), np.asarray(expected, dtype=float)
+    if served.shape != expected.shape:
+        return False
+    if task == "classification":
+        return bool(np.allclose(served, expected, rtol=0, atol=AGREEMENT_TOLERANCE))
+    scale = max(1.0, float(np.abs(expected).max()))
+    return bool(np.allclose(served, expected, rtol=0, atol=AGREEMENT_TOLERANCE * scale))
+
+
+def onnx_feed(session, schema, rows) -> dict[str, np.ndarray]:
+    """`rows` is a list of dicts or a DataFrame; input order follows the (bundle.Schema) features."""
     records: Iterable[Mapping] = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
     records = list(records)
     feed = {}
-    for node, column in zip(session.get_inputs(), schema["features"], strict=True):
-        name = column["name"]
-        if column["kind"] == "numeric":
+    for node, column in zip(session.get_inputs(), schema.features, strict=True):
+        name = column.name
+        if column.kind == "numeric":
             values = [np.nan if _is_missing(r.get(name)) else r[name] for r in records]
             feed[node.name] = np.asarray(values, dtype=np.float32).reshape(-1, 1)
         else:
@@ -33,3 +50,16 @@ def onnx_feed(session, schema: dict, rows) -> dict[str, np.ndarray]:
             ]
             feed[node.name] = np.asarray(values, dtype=object).reshape(-1, 1)
     return feed
+
+
+def onnx_scores(session, scope: str, model, schema, rows) -> np.ndarray:
+    """Probabilities (classification) or values (regression) through the ONNX graph.
+
+    scope "pipeline": the graph is the whole pipeline. "preprocessing": the graph makes
+    the feature matrix and `model` (the fitted final estimator) predicts from it.
+    """
+    outputs = session.run(None, onnx_feed(session, schema, rows))
+    classification = schema.task == "classification"
+    if scope == "preprocessing":
+        return model.predict_proba(outputs[0]) if classification else model.predict(outputs[0])
+    return outputs[1] if classification else outputs[0].ravel()

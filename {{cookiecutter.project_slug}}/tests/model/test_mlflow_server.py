@@ -6,6 +6,7 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
+from {{ cookiecutter.package_name }}.bundle import Bundle
 from {{ cookiecutter.package_name }}.model.train import train
 from {{ cookiecutter.package_name }}.serve.model_source import resolve_bundle
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
@@ -48,4 +49,4 @@ def test_train_against_a_tracking_server_and_serve_from_its_registry(
 
     # MODEL_URI=models:/<name>@champion: serving downloads the bundle logged with the run.
     directory = resolve_bundle(f"models:/{summary['name']}@champion", mlflow_server)
-    assert Predictor(directory).version == summary["version"]
+    assert Predictor(Bundle.load(directory)).version == summary["version"]

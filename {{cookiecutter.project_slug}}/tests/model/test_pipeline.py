@@ -3,13 +3,15 @@
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.bundle import load_pipeline, read_json
+from {{ cookiecutter.package_name }}.bundle import Bundle
 from {{ cookiecutter.package_name }}.data.prepare import prepare
 from {{ cookiecutter.package_name }}.data.sample import TARGET
 from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
 from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 from {{ cookiecutter.package_name }}.transformers import QuantileClipper
+
+from ..conftest import read_json
 
 
 def test_clipper_learns_bounds_from_training_rows_only():
@@ -34,13 +36,14 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
     settings, _ = trained
     prepared = prepare(pd.read_csv(settings.data_path), TARGET)
     rows = prepared.features.head(300)
-    pipeline = load_pipeline(bundle_dir)
+    loaded = Bundle.load(bundle_dir)
+    pipeline = loaded.load_pipeline()
     expected = pipeline.named_steps["preprocess"].transform(rows)
 
-    predictor = Predictor(bundle_dir)
+    predictor = Predictor(loaded)
     if predictor.session is not None:
         outputs = predictor.session.run(None, onnx_feed(predictor.session, predictor.schema, rows))
-        if predictor.mode == "onnx+sklearn":
+        if predictor.scope == "preprocessing":
             np.testing.assert_allclose(outputs[0], expected, rtol=1e-5, atol=1e-4)
     # Whatever the path, serving predicts what the pipeline predicts.
     served = predictor.predict(rows.astype(object).where(rows.notna(), None).to_dict("records"))

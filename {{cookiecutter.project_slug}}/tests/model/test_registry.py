@@ -1,10 +1,12 @@
 """The promotion gate: the `champion` alias moves only to a version that earns it."""
 
+import threading
+
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from {{ cookiecutter.package_name }}.model.registry import CHAMPION, promote_if_better
+from {{ cookiecutter.package_name }}.model.registry import CHAMPION, champion_lock, promote_if_better
 
 
 @pytest.fixture
@@ -61,3 +63,35 @@ def test_model_with_other_columns_never_replaces_the_champion(registry):
     other = gate(client, new_version(), 0.99, fingerprint="xyz")
     assert not other.promoted and "schema differs" in other.reason
     assert champion(client) == "1"
+
+
+def test_a_tie_never_promotes_at_full_precision(registry):
+    """0.7000004 was stored as "0.700000", so the same score again "beat" it."""
+    client, new_version = registry
+    gate(client, new_version(), 0.7000004)
+    tie = gate(client, new_version(), 0.7000004)
+    assert not tie.promoted and "ties champion v1" in tie.reason
+    assert champion(client) == "1"
+
+
+def test_the_message_shows_the_digits_that_decide(registry):
+    client, new_version = registry
+    gate(client, new_version(), 0.7000004)
+    better = gate(client, new_version(), 0.7000005)
+    assert better.promoted and "0.700001 beats champion v1 (0.700000)" in better.reason
+
+
+def test_a_second_promotion_waits_for_the_first(tmp_path):
+    """Compare, alias and export happen under a file lock: a second `make train` waits."""
+    entered = threading.Event()
+
+    def second():
+        with champion_lock(tmp_path, "gate"):
+            entered.set()
+
+    with champion_lock(tmp_path, "gate"):
+        other = threading.Thread(target=second)
+        other.start()
+        assert not entered.wait(timeout=1)
+    other.join(timeout=10)
+    assert entered.is_set()

@@ -1,14 +1,23 @@
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from mlflow.tracking import MlflowClient
 
-from {{ cookiecutter.package_name }}.bundle import read_json
+from {{ cookiecutter.package_name }}.config import PROJECT_MODEL_NAME
 from {{ cookiecutter.package_name }}.data.sample import TARGET
-from {{ cookiecutter.package_name }}.model.train import BaselineNotBeaten, train
+from {{ cookiecutter.package_name }}.model import train as train_module
+from {{ cookiecutter.package_name }}.model.registry import check_tracking_store
+from {{ cookiecutter.package_name }}.model.train import (
+    BaselineNotBeaten,
+    settings_from_command_line,
+    train,
+)
+from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
-from ..conftest import make_settings
+from ..conftest import make_settings, read_json
 
 
 def test_trained_model_beats_the_baseline(trained):
@@ -21,9 +30,13 @@ def test_trained_model_beats_the_baseline(trained):
 def test_first_model_is_promoted_and_exported(trained):
     settings, summary = trained
     assert summary["promotion"].promoted
+    # The project's own data set: its folder is what `make serve` uses by default.
+    assert summary["name"] == PROJECT_MODEL_NAME
+    assert ServeSettings(_env_file=None).model_uri == f"models/{PROJECT_MODEL_NAME}"
+    folder = settings.bundle_dir(summary["name"])
     for name in ("pipeline.skops", "schema.json", "input_example.json", "metadata.json"):
-        assert (settings.champion_dir / name).is_file()
-    metadata = read_json(settings.champion_dir, "metadata.json")
+        assert (folder / name).is_file()
+    metadata = read_json(folder, "metadata.json")
     assert metadata["name"] == summary["name"] and metadata["version"] == summary["version"]
     assert (settings.reports_dir / "data_report.md").is_file()
 
@@ -66,3 +79,88 @@ def test_command_line_error_exits_non_zero_with_the_fix(tmp_path):
     )
     assert result.returncode == 2
     assert "missing.csv' not found" in result.stderr
+
+
+@pytest.mark.slow
+def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(
+    tmp_path, sample_frame, monkeypatch
+):
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    settings = make_settings(tmp_path)
+    first = train(settings)
+    served = settings.bundle_dir(PROJECT_MODEL_NAME)
+    exported = served.resolve()
+
+    # The same data and seed again: the same score, and a tie never promotes.
+    again = train(settings)
+    assert not again["promotion"].promoted and "ties champion v1" in again["promotion"].reason
+    assert served.resolve() == exported
+
+    # Another data set (here: one column fewer) gets a registered name and folder of its own.
+    other = sample_frame.drop(columns=[sample_frame.columns[1]])
+    other.to_csv(tmp_path / "other.csv", index=False)
+    other_settings = make_settings(tmp_path, data_path=str(tmp_path / "other.csv"), model_name="")
+
+    # An export that fails after the gate said yes: the alias moves back, nothing half-written.
+    def disk_full(*args):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "publish", disk_full)
+        with pytest.raises(OSError, match="disk full"):
+            train(other_settings)
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    (failed,) = [m for m in client.search_registered_models() if m.name != PROJECT_MODEL_NAME]
+    assert not failed.aliases and not settings.bundle_dir(failed.name).exists()
+
+    elsewhere = train(other_settings)
+    assert elsewhere["promotion"].promoted and elsewhere["name"] != first["name"]
+    assert settings.bundle_dir(elsewhere["name"]).is_dir()
+    assert served.resolve() == exported
+    assert read_json(served, "metadata.json")["version"] == first["version"] == "1"
+
+
+def test_data_on_the_command_line_is_another_data_set(monkeypatch):
+    monkeypatch.delenv("MODEL_NAME", raising=False)
+    assert settings_from_command_line().model_name == PROJECT_MODEL_NAME
+    assert settings_from_command_line(data_path="other.csv", target="y").model_name == ""
+    monkeypatch.setenv("MODEL_NAME", "mine")
+    assert settings_from_command_line(data_path="other.csv").model_name == "mine"
+
+
+def unusable_store(folder, case: str) -> str:
+    """Stores that refuse even root (tests run as root, so chmod would not stop them)."""
+    if case == "read-only":
+        database = folder / "mlflow.db"
+        check_tracking_store(f"sqlite:///{database}", "demo")  # a real store, then opened read-only
+        return f"sqlite:///file:{database}?mode=ro&uri=true"
+    # A path whose parent is a regular file: nobody can create anything under it.
+    (folder / "not-a-folder").write_text("")
+    return f"sqlite:///{folder / 'not-a-folder' / 'mlflow.db'}"
+
+
+@pytest.mark.parametrize("case", ["read-only", "unreachable"])
+def test_an_unusable_tracking_store_fails_first_in_one_line(tmp_path, sample_frame, case):
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    uri = unusable_store(tmp_path, case)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.model.train",
+            "--data",
+            "data.csv",
+            "--target",
+            TARGET,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=os.environ | {"MLFLOW_TRACKING_URI": uri, "MODEL_NAME": PROJECT_MODEL_NAME},
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and uri in result.stderr
+    assert "MLFLOW_TRACKING_URI" in result.stderr
+    assert "Cross-validated" not in result.stdout  # it stopped before the work
+    assert not (tmp_path / "models").exists()

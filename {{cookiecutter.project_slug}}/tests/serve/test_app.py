@@ -1,11 +1,19 @@
 """Every endpoint, in process, against the model trained for this session."""
 
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.bundle import read_json
 from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
+
+from ..conftest import read_json
 
 API_KEY = "a-long-enough-test-key-0123456789"
 
@@ -41,6 +49,14 @@ def test_predict_one_record(client, example, bundle_dir):
         assert sum(answer["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     else:
         assert isinstance(answer["prediction"], float)
+        if client.get("/readyz").json()["mode"].startswith("onnx"):
+            # float32 from ONNX: about 7 significant digits, without the binary noise after them.
+            assert answer["prediction"] == float(str(np.float32(answer["prediction"])))
+
+
+def test_float32_answers_carry_only_their_own_digits():
+    assert repr(Predictor.as_served(np.float32(6667.31591796875))) == "6667.316"
+    assert Predictor.as_served(np.float64(6667.31591796875)) == 6667.31591796875
 
 
 def test_predict_batch_keeps_order(client, example):
@@ -88,7 +104,7 @@ def test_metrics_count_requests_and_name_the_model(client, example, bundle_dir):
     assert f'version="{read_json(bundle_dir, "metadata.json")["version"]}"' in text
 
 
-def test_api_key_guards_predictions_only(bundle_dir, example):
+def test_api_key_guards_predictions_and_the_model_card(bundle_dir, example):
     with TestClient(create_app(settings_for(bundle_dir, api_key=API_KEY))) as client:
         assert client.post("/predict", json=example).status_code == 401
         assert (
@@ -97,7 +113,24 @@ def test_api_key_guards_predictions_only(bundle_dir, example):
         assert (
             client.post("/predict", json=example, headers={"X-API-Key": API_KEY}).status_code == 200
         )
+        # /model shows categories, ranges and the run id: not for anyone who asks.
+        assert client.get("/model").status_code == 401
+        assert client.get("/model", headers={"X-API-Key": API_KEY}).status_code == 200
         assert client.get("/readyz").status_code == 200
+        spec = client.get("/openapi.json").json()
+        assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+        assert "401" in spec["paths"]["/predict"]["post"]["responses"]
+
+
+def test_without_a_key_the_docs_ask_for_none(client):
+    spec = client.get("/openapi.json").json()
+    assert "securitySchemes" not in spec.get("components", {})
+    assert "X-API-Key" not in json.dumps(spec)
+
+
+def test_the_docs_list_every_error_answer(client):
+    responses = client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+    assert {"200", "400", "413", "415", "422", "503"} <= set(responses)
 
 
 @pytest.mark.parametrize("weak", ["changeme", "short"])
@@ -106,20 +139,32 @@ def test_placeholder_api_keys_are_refused(weak):
         ServeSettings(_env_file=None, api_key=weak)
 
 
+def test_a_short_api_key_is_one_line_that_never_shows_the_key(tmp_path):
+    secret = "tooshort-4729"
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=os.environ | {"API_KEY": secret},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "API_KEY" in result.stderr and "16 characters" in result.stderr
+    assert secret not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_not_ready_until_a_model_loads(tmp_path, bundle_dir):
     import shutil
 
     broken = tmp_path / "bundle"
     shutil.copytree(bundle_dir, broken)
     (broken / "pipeline.skops").write_bytes(b"not a model")
+    (broken / "model.onnx").unlink(missing_ok=True)
     with TestClient(create_app(settings_for(broken))) as client:
         assert client.get("/livez").status_code == 200
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["status"] == "not ready"
         example = read_json(broken, "input_example.json")[0]
         assert client.post("/predict", json=example).status_code == 503
-
-
-def test_missing_bundle_says_what_to_do(tmp_path):
-    with pytest.raises(Exception, match="make train"):
-        create_app(settings_for(tmp_path / "nowhere"))

@@ -5,9 +5,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.bundle import read_json
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
+
+from ..conftest import read_json
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +88,36 @@ def test_batch_over_the_cap(client, example):
     assert "at most 3" in details[0]["msg"]
 
 
-def test_non_json_body(client):
+def test_a_batch_over_the_cap_echoes_only_an_excerpt(bundle_dir, example):
+    settings = ServeSettings(_env_file=None, model_uri=str(bundle_dir), max_batch_size=3)
+    with TestClient(create_app(settings)) as client:
+        body = {"records": [example] * 900}
+        response = client.post("/predict/batch", json=body)
+    assert response.status_code == 422 and "at most 3" in response.text
+    # The body was ~100 KB or more; the answer names the problem and shows a short excerpt.
+    assert len(response.content) < 2000 < len(json.dumps(body))
+
+
+def test_malformed_json_is_a_400(client):
     response = client.post(
         "/predict", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert problem(response)[0]["type"] == "json_invalid"
+    assert problem(response, 400)[0]["type"] == "json_invalid"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_not_sent_as_json_is_told_so(client, example, content_type):
+    response = client.post(
+        "/predict", content=json.dumps(example), headers={"content-type": content_type}
+    )
+    assert response.status_code == 415 and "application/json" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_a_lone_surrogate_is_a_422_not_a_500(client, example, columns, kind):
+    body = json.dumps(example | {columns[kind]: "SURROGATE"}).replace("SURROGATE", "\\ud800")
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert fields(problem(response)) == {columns[kind]}
 
 
 def test_body_that_is_not_an_object(client):

@@ -2,21 +2,21 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from {{ cookiecutter.package_name }}.bundle import read_json
-
-from ..conftest import free_port, wait_for
+from ..conftest import free_port, read_json, require, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +104,67 @@ def test_sigterm_stops_the_service_cleanly(bundle_dir):
     # uvicorn shuts down gracefully, then re-raises the signal so the exit status reports it.
     assert code in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
+    metadata = read_json(bundle_dir, "metadata.json")
+    assert f"Serving {metadata['name']} v{metadata['version']} from {bundle_dir}" in output
+
+
+def worker_pids(parent: int) -> set[int]:
+    """uvicorn's worker processes: the parent's children started by multiprocessing's spawn."""
+    found = set()
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            found.add(int(child))
+    return found
+
+
+def model_info_pids(url: str) -> set[int]:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        int(re.search(r'pid="(\d+)"', line).group(1))
+        for line in text.splitlines()
+        if line.startswith("model_info{")
+    }
+
+
+def eventually(check, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.5)
+
+
+def test_several_workers_forget_a_dead_one_and_clean_up(bundle_dir, tmp_path):
+    require(Path("/proc/self/task").is_dir(), "this test reads /proc (Linux)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=os.environ
+        | {
+            "MODEL_URI": str(bundle_dir),
+            "PORT": str(port),
+            "WORKERS": "2",
+            "TMPDIR": str(tmp_path),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(f"{url}/readyz", timeout=90, process=process)
+        eventually(lambda: len(worker_pids(process.pid)) == 2)
+        eventually(lambda: model_info_pids(url) == worker_pids(process.pid))
+        assert len(list(tmp_path.glob("prometheus-*"))) == 1
+        killed = min(worker_pids(process.pid))
+        os.kill(killed, signal.SIGKILL)  # no shutdown code runs in the worker
+        # uvicorn starts a new worker; the dead one's model_info series must go.
+        eventually(
+            lambda: killed not in worker_pids(process.pid) and len(worker_pids(process.pid)) == 2
+        )
+        eventually(lambda: model_info_pids(url) == worker_pids(process.pid))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    assert list(tmp_path.glob("prometheus-*")) == []

@@ -8,6 +8,7 @@ python -m {{ cookiecutter.package_name }}.container smoke
 import argparse
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -17,10 +18,14 @@ from pathlib import Path
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
+from ..bundle import Bundle, BundleError
+from ..serve.model_source import resolve_bundle
+from ..serve.settings import ServeSettings
 from .requirements import write_requirements
 
 IMAGE = "{{ cookiecutter.project_slug }}"
-BUNDLE = Path("models/champion")
+# The bundle the image carries: a copy of the one MODEL_URI names (what `make serve` serves).
+BUNDLE = Path("build/bundle")
 CONTAINER_PORT = 8000
 
 
@@ -45,27 +50,40 @@ def git_commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def stage_bundle() -> Bundle:
+    """Copy the bundle MODEL_URI names (a folder, or models:/ from the registry) into build/."""
+    settings = ServeSettings()
+    try:
+        source = Bundle.load(resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri))
+    except BundleError as error:
+        raise SystemExit(f"{error}") from None
+    shutil.rmtree(BUNDLE, ignore_errors=True)
+    # resolve(): models/<name> is a link to the versioned folder; copy what it points at.
+    shutil.copytree(source.directory.resolve(), BUNDLE)
+    print(
+        f"Model: {source.metadata.name} v{source.metadata.version} (MODEL_URI={settings.model_uri})"
+    )
+    return Bundle.load(BUNDLE)
+
+
 def build(client: docker.DockerClient, base_image: str | None = None) -> str:
-    """Build the image from the current bundle; tag it with the model version and `latest`."""
-    metadata_path = BUNDLE / "metadata.json"
-    if not metadata_path.is_file():
-        raise SystemExit(f"No model bundle at {BUNDLE}: run `make train` first.")
-    metadata = json.loads(metadata_path.read_text())
+    """Build the image from the bundle MODEL_URI names; tag it with the model version and `latest`."""
+    metadata = stage_bundle().metadata
     # A bundle whose ONNX graph is the whole pipeline serves without scikit-learn,
     # scipy and pandas: the image leaves them out (about 250 MB).
-    onnx_only = metadata.get("onnx") == "full"
+    onnx_only = metadata.onnx == "pipeline"
     write_requirements(Path("pyproject.toml"), Path("build/requirements-serve.txt"), onnx_only)
     print(f"Serving dependencies: {'ONNX only' if onnx_only else 'ONNX and scikit-learn'}")
-    tag = f"{IMAGE}:v{metadata['version']}"
+    tag = f"{IMAGE}:v{metadata.version}"
     build_args = {
-        "MODEL_NAME": metadata["name"],
-        "MODEL_VERSION": str(metadata["version"]),
+        "MODEL_NAME": metadata.name,
+        "MODEL_VERSION": metadata.version,
         "GIT_COMMIT": git_commit(),
     }
     if base_image:
         build_args["BASE_IMAGE"] = base_image
     started = time.monotonic()
-    print(f"Building {tag} (model {metadata['name']} v{metadata['version']})...")
+    print(f"Building {tag} (model {metadata.name} v{metadata.version})...")
     try:
         # The API's builder streams its log; show each step as it happens.
         for chunk in client.api.build(
@@ -120,7 +138,7 @@ def smoke(client: docker.DockerClient, port: int) -> None:
         base = f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
             print("readyz:", response.read().decode())
-        example = json.loads((BUNDLE / "input_example.json").read_text())[0]
+        example = Bundle.load(BUNDLE).example[0]
         request = urllib.request.Request(
             f"{base}/predict", json.dumps(example).encode(), {"Content-Type": "application/json"}
         )

@@ -144,6 +144,11 @@ class Releases:
     # --- commands ------------------------------------------------------------
     def deploy(self, image_name: str) -> str:
         image = local_image(image_name)
+        labels = image.labels or {}
+        self.console.print(
+            f"Shipping {image_name}: model {labels.get('io.coldstart.model.name', '?')} "
+            f"v{labels.get('io.coldstart.model.version', '?')}"
+        )
         live = self.inspect(self.live)
         if live and live["Image"] == image.id and live["State"]["Running"]:
             self.console.print(

@@ -32,8 +32,16 @@ def cross_validated(
         n_splits=folds, shuffle=True, random_state=seed
     )
     scores = cross_validate(pipeline, X, y, cv=splitter, scoring=CV_SCORING[task], n_jobs=-1)
-    # sklearn maximises scores, so errors come negated: flip them back for humans.
-    return {f"cv_{name}": float(abs(np.mean(scores[f"test_{name}"]))) for name in CV_SCORING[task]}
+    return {
+        f"cv_{name}": as_reported(scorer, float(np.mean(scores[f"test_{name}"])))
+        for name, scorer in CV_SCORING[task].items()
+    }
+
+
+def as_reported(scorer: str, value: float) -> float:
+    """scikit-learn maximises scores, so it negates errors (`neg_*`): flip those back, and only
+    those. R² keeps its sign: a negative R² means worse than predicting the mean."""
+    return -value if scorer.startswith("neg_") else value
 
 
 def held_out(pipeline, X: pd.DataFrame, y: pd.Series, task: str) -> dict:

@@ -3,7 +3,8 @@
 onnxruntime runs the preprocessing of one row in ~0.1 ms where pandas and
 scikit-learn take ~7 ms. Two pipeline steps have no converter in skl2onnx, so
 we register small ones here. Normally the whole pipeline converts and serving
-runs only ONNX. If only the preprocessing converts, serving runs it and hands
+runs only ONNX (scope "pipeline"). If only the preprocessing converts ("preprocessing"),
+serving runs it and hands
 the model a numpy array; if nothing converts (or the copy disagrees with
 scikit-learn on the test rows), the bundle has no ONNX file and serving uses
 scikit-learn: slower, never wrong.
@@ -22,11 +23,11 @@ from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.impute import MissingIndicator
 from sklearn.pipeline import Pipeline
 
-from ..onnx_inputs import onnx_feed
+from ..bundle import OnnxScope, Schema
+from ..onnx_inputs import agrees, onnx_scores
 from ..transformers import QuantileClipper
 
 log = logging.getLogger(__name__)
-TOLERANCE = 1e-4
 
 
 def _same_width_shape(operator):
@@ -87,13 +88,13 @@ update_registered_converter(
 )
 
 
-def _initial_types(schema: dict) -> list:
+def _initial_types(schema: Schema) -> list:
     return [
         (
-            c["name"],
-            FloatTensorType([None, 1]) if c["kind"] == "numeric" else StringTensorType([None, 1]),
+            c.name,
+            FloatTensorType([None, 1]) if c.kind == "numeric" else StringTensorType([None, 1]),
         )
-        for c in schema["features"]
+        for c in schema.features
     ]
 
 
@@ -107,47 +108,40 @@ def _convertible_copy(pipeline: Pipeline) -> Pipeline:
 
 
 def to_onnx_bundle(
-    pipeline: Pipeline, schema: dict, check_rows: pd.DataFrame
-) -> tuple[bytes | None, str | None]:
-    """Return (onnx bytes, "full" | "preprocess") for the largest part that converts and agrees."""
+    pipeline: Pipeline, schema: Schema, check_rows: pd.DataFrame
+) -> tuple[bytes | None, OnnxScope | None]:
+    """(onnx bytes, its scope) for the largest part that converts and agrees with scikit-learn."""
     candidate = _convertible_copy(pipeline)
-    attempts = [("full", candidate), ("preprocess", candidate.named_steps["preprocess"])]
+    attempts: list[tuple[OnnxScope, object]] = [
+        ("pipeline", candidate),
+        ("preprocessing", candidate.named_steps["preprocess"]),
+    ]
     for scope, model in attempts:
         # zipmap=False: class probabilities as a plain matrix, not a list of dicts.
-        classifier = scope == "full" and schema["task"] == "classification"
+        classifier = scope == "pipeline" and schema.task == "classification"
         options = {id(candidate.named_steps["model"]): {"zipmap": False}} if classifier else None
         try:
             onnx_model = to_onnx(
                 model, initial_types=_initial_types(schema), options=options, target_opset=17
             )
         except Exception as error:  # skl2onnx raises many types; any of them means "not this part"
-            log.info("ONNX export of the %s pipeline failed: %s", scope, str(error).splitlines()[0])
+            log.info("ONNX export of the %s failed: %s", scope, str(error).splitlines()[0])
             continue
         payload = onnx_model.SerializeToString()
-        if agrees(payload, scope, pipeline, schema, check_rows):
+        if export_agrees(payload, scope, pipeline, schema, check_rows):
             return payload, scope
         log.warning("ONNX %s export disagrees with scikit-learn; not using it.", scope)
     return None, None
 
 
-def agrees(
-    payload: bytes, scope: str, pipeline: Pipeline, schema: dict, rows: pd.DataFrame
+def export_agrees(
+    payload: bytes, scope: OnnxScope, pipeline: Pipeline, schema: Schema, rows: pd.DataFrame
 ) -> bool:
     """Does serving through this ONNX graph predict what the pipeline predicts, on these rows?"""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(payload, providers=["CPUExecutionProvider"])
-    outputs = session.run(None, onnx_feed(session, schema, rows))
-    classification = schema["task"] == "classification"
-    if scope == "preprocess":
-        # Compare what serving would return: the model applied to the ONNX-made matrix.
-        model = pipeline.named_steps["model"]
-        served = model.predict_proba(outputs[0]) if classification else model.predict(outputs[0])
-    else:
-        served = outputs[1] if classification else outputs[0].ravel()
-    if classification:
-        return np.allclose(served, pipeline.predict_proba(rows), atol=TOLERANCE)
-    # ONNX computes in float32: allow differences that are tiny next to the target's spread.
-    expected = pipeline.predict(rows)
-    scale = max(float(np.std(expected)), 1.0)
-    return np.allclose(served, expected, atol=TOLERANCE * 0.1 * scale, rtol=0)
+    served = onnx_scores(session, scope, pipeline.named_steps["model"], schema, rows)
+    classification = schema.task == "classification"
+    expected = pipeline.predict_proba(rows) if classification else pipeline.predict(rows)
+    return agrees(served, expected, schema.task)

@@ -5,6 +5,9 @@ of them. Serving asks for `models:/<name>@champion`, so moving the alias is how
 a new model goes live, and moving it back is a rollback.
 """
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -16,6 +19,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from ..bundle import trusted_types_of
+from .errors import TrackingStoreError
 
 CHAMPION = "champion"
 # What the logged model needs to run: named explicitly, because MLflow's
@@ -64,6 +68,35 @@ def champion_version(client: MlflowClient, name: str):
         return None
 
 
+def shown(score: float, other: float) -> tuple[str, str]:
+    """Both scores with just enough digits to see how they differ (or that they tie)."""
+    for digits in range(4, 18):
+        a, b = f"{score:.{digits}f}", f"{other:.{digits}f}"
+        if a != b:
+            return a, b
+    return f"{score:.4f}", f"{other:.4f}"
+
+
+def compare_with_champion(current, score: float, metric: str, fingerprint: str):
+    """(promoted, reason) against the current champion. Scores are compared at full precision,
+    as stored (repr of the float), and a tie keeps the champion: an identical retrain is no gain."""
+    if current.tags.get("schema_fingerprint") != fingerprint:
+        return False, (
+            f"its schema differs from champion v{current.version}'s: a model with other columns "
+            "never replaces it. Leave MODEL_NAME empty to register under a name of its own"
+        )
+    best = float(current.tags.get(metric, "-inf"))
+    new, old = shown(score, best)
+    if score > best:
+        return True, f"{metric} {new} beats champion v{current.version} ({old})"
+    if score == best:
+        return (
+            False,
+            f"{metric} {new} ties champion v{current.version} ({old}); a tie never promotes",
+        )
+    return False, f"{metric} {new} does not beat champion v{current.version} ({old})"
+
+
 def promote_if_better(
     client: MlflowClient,
     name: str,
@@ -75,40 +108,66 @@ def promote_if_better(
 ) -> Promotion:
     """The promotion gate: a floor every champion must reach, and the current champion to beat."""
     client.set_model_version_tag(name, new_version, "schema_fingerprint", fingerprint)
-    client.set_model_version_tag(name, new_version, metric, f"{score:.6f}")
+    # repr: the shortest text that reads back as exactly the same float.
+    client.set_model_version_tag(name, new_version, metric, repr(float(score)))
     current = champion_version(client, name)
     if score < floor:
-        decision = Promotion(
-            False, f"{metric} {score:.4f} is below the floor {floor:.4f}", new_version
-        )
+        promoted, reason = False, f"{metric} {score:.4f} is below the floor {floor:.4f}"
     elif current is None:
-        decision = Promotion(
-            True, f"first version to reach the floor ({metric} {score:.4f})", new_version
-        )
-    elif current.tags.get("schema_fingerprint") != fingerprint:
-        decision = Promotion(
-            False,
-            f"its schema differs from champion v{current.version}'s: a model with other columns "
-            "never replaces it. Leave MODEL_NAME empty to register under a name of its own.",
-            new_version,
-        )
+        promoted, reason = True, f"first version to reach the floor ({metric} {score:.4f})"
     else:
-        best = float(current.tags.get(metric, "-inf"))
-        if score > best:
-            decision = Promotion(
-                True,
-                f"{metric} {score:.4f} beats champion v{current.version} ({best:.4f})",
-                new_version,
-            )
-        else:
-            decision = Promotion(
-                False,
-                f"{metric} {score:.4f} does not beat champion v{current.version} ({best:.4f})",
-                new_version,
-            )
+        promoted, reason = compare_with_champion(current, score, metric, fingerprint)
+    decision = Promotion(promoted, reason, new_version)
     if current is not None:
         decision.previous_version = str(current.version)
     if decision.promoted:
         client.set_registered_model_alias(name, CHAMPION, new_version)
     client.set_model_version_tag(name, new_version, "promotion", decision.reason)
     return decision
+
+
+def restore_champion(client: MlflowClient, name: str, previous_version: str | None) -> None:
+    """Undo a promotion whose export failed: the alias and models/<name>/ must agree."""
+    if previous_version is None:
+        client.delete_registered_model_alias(name, CHAMPION)
+    else:
+        client.set_registered_model_alias(name, CHAMPION, previous_version)
+
+
+def check_tracking_store(uri: str, experiment: str) -> None:
+    """Before any work: can we reach the tracking store, and write to it? Raises TrackingStoreError."""
+    try:
+        mlflow.set_tracking_uri(uri)
+        found = mlflow.set_experiment(experiment)
+        # A real write, so a read-only or locked store fails now, not after training.
+        MlflowClient().set_experiment_tag(found.experiment_id, "last_checked_by", "make train")
+    except Exception as error:  # MlflowException, SQLAlchemy, OS and HTTP errors alike
+        raise TrackingStoreError(tracking_problem(uri, error)) from None
+
+
+def tracking_problem(uri: str, error: BaseException) -> str:
+    """One line: which store, what went wrong, how to fix it."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # SQLAlchemy's messages start with the driver's own line: the most useful one.
+    cause = next(
+        (line for line in lines if "Error" in line or "error" in line), lines[0] if lines else ""
+    )
+    cause = cause[:300] or type(error).__name__
+    return (
+        f"The MLflow tracking store {uri} cannot be used: {cause}. Check that it exists and "
+        "is writable by you (for sqlite: the file and its folder; not locked by another "
+        "process), or set MLFLOW_TRACKING_URI to a store you can write to."
+    )
+
+
+@contextmanager
+def champion_lock(models_dir: Path, name: str) -> Iterator[None]:
+    """One `make train` at a time may compare, move the alias and export for this model.
+
+    Two runs that read-compare-set at once could both "beat" the same champion; a
+    file lock in the project folder makes the second wait for the first to finish.
+    """
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, even on a crash
+        yield

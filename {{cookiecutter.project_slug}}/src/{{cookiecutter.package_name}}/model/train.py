@@ -4,44 +4,53 @@ register it, and export the champion for serving.
     python -m {{ cookiecutter.package_name }}.model.train --data data/raw/file.csv --target column
 """
 
+import logging
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import mlflow
 import typer
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sklearn.model_selection import train_test_split
 
 from .. import __version__
-from ..bundle import save_bundle
-from ..config import ModelKind, Settings, Task
+from ..bundle import Metadata, Schema, publish, trusted_types_of, write_bundle
+from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task
 from ..data.load import DataError
-from ..data.prepare import Prepared, load_and_prepare
+from ..data.prepare import load_and_prepare
 from ..data.report import write_report
+from .errors import BaselineNotBeaten, TrackingStoreError, TrainingError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
 from .plots import evaluation_plots
-from .registry import log_model, promote_if_better
+from .registry import (
+    champion_lock,
+    check_tracking_store,
+    log_model,
+    promote_if_better,
+    restore_champion,
+    tracking_problem,
+)
 
 console = Console()
 # Errors go to stderr, unwrapped, so scripts and logs get the whole message on one line.
 errors = Console(stderr=True, soft_wrap=True)
 app = typer.Typer(add_completion=False, help=__doc__)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-class BaselineNotBeaten(RuntimeError):
-    """The model is no better than always guessing the same answer."""
 
 
 @contextmanager
@@ -52,12 +61,13 @@ def step(title: str):
     console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - start:.1f}s)[/]")
 
 
-def registered_name(settings: Settings, data_path: str, prepared: Prepared) -> str:
-    """A name per data set, target and columns, so different schemas never compete."""
+def registered_name(settings: Settings, data_path: str, schema: Schema) -> str:
+    """The project's name for its own data set; for another one, a name per data set, target
+    and columns, so a model with other columns never competes with (or replaces) this one."""
     if settings.model_name:
         return settings.model_name
     stem = Path(data_path.split("?")[0]).stem
-    raw = f"{stem}-{prepared.schema['target']}-{prepared.schema['fingerprint'][:8]}"
+    raw = f"{stem}-{schema.target}-{schema.fingerprint[:8]}"
     return re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
 
 
@@ -72,24 +82,55 @@ def git_commit() -> str:
 
 
 def train(settings: Settings) -> dict:
-    """Run the whole training job; return a summary. Raises DataError or BaselineNotBeaten."""
+    """Run the whole training job; return a summary. Raises DataError or a TrainingError."""
+    # First the cheap check that can fail: minutes of training must not end in "read-only database".
+    check_tracking_store(settings.mlflow_tracking_uri, settings.experiment_name)
     with step(f"Loaded {settings.data_path}"):
         raw, prepared = load_and_prepare(settings)
-    schema, task = prepared.schema, prepared.schema["task"]
+    schema = Schema.model_validate(prepared.schema)
     cleaning = prepared.cleaning
     console.print(
         f"  {cleaning.rows_in:,} rows in, {cleaning.duplicates_dropped} duplicates and "
-        f"{cleaning.missing_target_dropped} unlabelled rows dropped; {len(schema['features'])} features, "
-        f"task: [bold]{task}[/]; left out: {', '.join(cleaning.excluded) or 'nothing'}"
+        f"{cleaning.missing_target_dropped} unlabelled rows dropped; {len(schema.features)} features, "
+        f"task: [bold]{schema.task}[/]; left out: {', '.join(cleaning.excluded) or 'nothing'}"
     )
-
-    X_train, X_test, y_train, y_test = train_test_split(
+    split = train_test_split(
         prepared.features,
         prepared.target,
         test_size=settings.test_size,
         random_state=settings.seed,
-        stratify=prepared.target if task == "classification" else None,
+        stratify=prepared.target if schema.task == "classification" else None,
     )
+    fitted = fit_and_evaluate(settings, prepared.schema, schema.task, *split)
+    X_test, y_test = split[1], split[3]
+    figures = settings.reports_dir / "figures"
+    with step("Wrote plots and the data report"):
+        plots = evaluation_plots(
+            fitted.pipeline, X_test, y_test, schema.task, figures, settings.seed
+        )
+        report = write_report(raw, prepared, settings.reports_dir)
+    with step("Exported to ONNX for fast serving"):
+        onnx_model, onnx_scope = to_onnx_bundle(fitted.pipeline, schema, X_test.head(200))
+    console.print(f"  ONNX: {onnx_scope or 'not convertible; serving will use scikit-learn'}")
+    name = registered_name(settings, settings.data_path, schema)
+    try:
+        return track_and_publish(
+            settings, name, raw, schema, fitted, X_test, plots, report, onnx_model, onnx_scope
+        )
+    except MlflowException as error:
+        raise TrackingStoreError(tracking_problem(settings.mlflow_tracking_uri, error)) from None
+
+
+@dataclass
+class Fitted:
+    pipeline: Any
+    metric: str
+    metrics: dict
+    rows_used: int
+
+
+def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_test, y_train, y_test):
+    """Cross-validate against a baseline (the gate to pass), then fit and score on the test split."""
     metric = PRIMARY_METRIC[task]
     pipeline = make_pipeline(schema, settings.model, settings.seed)
     with step(f"Cross-validated {settings.model} and a baseline ({settings.cv_folds} folds)"):
@@ -97,98 +138,109 @@ def train(settings: Settings) -> dict:
         baseline_cv = cross_validated(
             make_baseline(task), X_train, y_train, task, settings.cv_folds, settings.seed
         )
+    # The same signed numbers the table shows: an R² below zero stays below zero.
     if cv[f"cv_{metric}"] < baseline_cv[f"cv_{metric}"] + settings.baseline_margin:
         raise BaselineNotBeaten(
             f"The model's cross-validated {metric} ({cv[f'cv_{metric}']:.4f}) does not beat the "
             f"baseline's ({baseline_cv[f'cv_{metric}']:.4f}) by {settings.baseline_margin}: it learned "
             "nothing useful. Check the target column, add informative features, or try another MODEL."
         )
-
     with step("Fitted on the training split and scored on the test split"):
         pipeline.fit(X_train, y_train)
         test = held_out(pipeline, X_test, y_test, task)
         baseline_test = held_out(make_baseline(task).fit(X_train, y_train), X_test, y_test, task)
-
-    run_dir = Path(tempfile.mkdtemp(prefix="train-"))
-    figures = settings.reports_dir / "figures"
-    with step("Wrote plots and the data report"):
-        plots = evaluation_plots(pipeline, X_test, y_test, task, figures, settings.seed)
-        report = write_report(raw, prepared, settings.reports_dir)
-    with step("Exported to ONNX for fast serving"):
-        onnx_model, onnx_scope = to_onnx_bundle(pipeline, schema, X_test.head(200))
-    console.print(f"  ONNX: {onnx_scope or 'not convertible; serving will use scikit-learn'}")
-
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    mlflow.set_experiment(settings.experiment_name)
-    name = registered_name(settings, settings.data_path, prepared)
     metrics = cv | test | {f"baseline_{k}": v for k, v in (baseline_cv | baseline_test).items()}
-    with step(f"Logged the run to MLflow and registered '{name}'"), mlflow.start_run() as run:
-        mlflow.log_params(
-            {
-                "model": settings.model,
-                "task": task,
-                "seed": settings.seed,
-                "cv_folds": settings.cv_folds,
-                "test_size": settings.test_size,
-                "data_path": settings.data_path,
-                "target": schema["target"],
-                "rows_used": cleaning.rows_out,
-                "features": len(schema["features"]),
-                "onnx": onnx_scope or "none",
-            }
-        )
-        mlflow.log_metrics(metrics)
-        mlflow.log_input(
-            mlflow.data.from_pandas(raw, source=settings.data_path, targets=schema["target"]),
-            context="training",
-        )
-        for path in plots:
-            mlflow.log_artifact(str(path), "plots")
-        mlflow.log_artifacts(str(report.parent), "data_report")
-        mlflow.log_dict(schema, "schema.json")
-        info = log_model(pipeline, X_train, name, PACKAGE_DIR)
-        version = str(info.registered_model_version)
-        promotion = promote_if_better(
-            MlflowClient(),
-            name,
-            version,
-            test[f"test_{metric}"],
-            metric,
-            settings.promotion_floor,
-            schema["fingerprint"],
-        )
-        mlflow.set_tags({"promoted": str(promotion.promoted), "promotion": promotion.reason})
-        metadata = {
-            "name": name,
-            "version": version,
-            "run_id": run.info.run_id,
-            "metrics": metrics,
-            "primary_metric": metric,
-            "model": settings.model,
-            "onnx": onnx_scope,
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "code_version": git_commit(),
-            "package_version": __version__,
-        }
-        example = (
-            X_test.head(1).astype(object).where(X_test.head(1).notna(), None).to_dict("records")
-        )
-        staged = save_bundle(run_dir / "bundle", pipeline, schema, example, metadata, onnx_model)
-        mlflow.log_artifacts(str(staged), "bundle")
+    return Fitted(pipeline, metric, metrics, rows_used=len(X_train) + len(X_test))
 
-    if promotion.promoted:
-        save_bundle(settings.champion_dir, pipeline, schema, example, metadata, onnx_model)
+
+def track_and_publish(
+    settings,
+    name,
+    raw,
+    schema: Schema,
+    fitted: Fitted,
+    X_test,
+    plots,
+    report,
+    onnx_model,
+    onnx_scope,
+) -> dict:
+    """Log the run, register the version; under the lock: gate, move the alias, export."""
+    with step(f"Logged the run to MLflow and registered '{name}'"), mlflow.start_run() as run:
+        log_run(settings, raw, schema, fitted, plots, report, onnx_scope)
+        info = log_model(fitted.pipeline, X_test, name, PACKAGE_DIR)
+        version = str(info.registered_model_version)
+        metadata = Metadata(
+            name=name,
+            version=version,
+            run_id=run.info.run_id,
+            metrics=fitted.metrics,
+            primary_metric=fitted.metric,
+            model=settings.model,
+            onnx=onnx_scope,
+            trusted_types=trusted_types_of(fitted.pipeline),
+            trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            code_version=git_commit(),
+            package_version=__version__,
+        )
+        head = X_test.head(1)
+        example = head.astype(object).where(head.notna(), None).to_dict("records")
+        staged = Path(tempfile.mkdtemp(prefix="train-")) / "bundle"
+        write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model)
+        mlflow.log_artifacts(str(staged), "bundle")
+        score = fitted.metrics[f"test_{fitted.metric}"]
+        # Compare, move the alias and export as one step: no other `make train` in between.
+        with champion_lock(settings.models_dir, name):
+            promotion = promote_if_better(
+                MlflowClient(), name, version, score, fitted.metric,
+                settings.promotion_floor, schema.fingerprint,
+            )  # fmt: skip
+            if promotion.promoted:
+                try:
+                    publish(staged, settings.bundle_dir(name))
+                except BaseException:
+                    restore_champion(MlflowClient(), name, promotion.previous_version)
+                    raise
+        mlflow.set_tags({"promoted": str(promotion.promoted), "promotion": promotion.reason})
+    shutil.rmtree(staged.parent, ignore_errors=True)
     return {
         "name": name,
         "version": version,
         "run_id": run.info.run_id,
-        "task": task,
-        "metric": metric,
-        "metrics": metrics,
+        "task": schema.task,
+        "metric": fitted.metric,
+        "metrics": fitted.metrics,
         "promotion": promotion,
         "schema": schema,
         "onnx": onnx_scope,
+        "bundle_dir": settings.bundle_dir(name),
     }
+
+
+def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_scope) -> None:
+    mlflow.log_params(
+        {
+            "model": settings.model,
+            "task": schema.task,
+            "seed": settings.seed,
+            "cv_folds": settings.cv_folds,
+            "test_size": settings.test_size,
+            "data_path": settings.data_path,
+            "target": schema.target,
+            "rows_used": fitted.rows_used,
+            "features": len(schema.features),
+            "onnx": onnx_scope or "none",
+        }
+    )
+    mlflow.log_metrics(fitted.metrics)
+    mlflow.log_input(
+        mlflow.data.from_pandas(raw, source=settings.data_path, targets=schema.target),
+        context="training",
+    )
+    for path in plots:
+        mlflow.log_artifact(str(path), "plots")
+    mlflow.log_artifacts(str(report.parent), "data_report")
+    mlflow.log_dict(schema.model_dump(mode="json"), "schema.json")
 
 
 def print_summary(result: dict) -> None:
@@ -209,8 +261,23 @@ def print_summary(result: dict) -> None:
     promotion = result["promotion"]
     if promotion.promoted:
         console.print(f"[green]Promoted[/] v{promotion.version} to @champion: {promotion.reason}.")
+        console.print(f"Exported to {result['bundle_dir']}/")
     else:
         console.print(f"[yellow]Not promoted[/]: {promotion.reason}. @champion stays as it was.")
+
+
+def settings_from_command_line(**overrides) -> Settings:
+    """Settings from .env and the environment, with the command line on top.
+
+    DATA/TARGET on the command line mean another data set than the project's own: it
+    gets a registered name (and models/ folder) of its own unless MODEL_NAME is set.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    settings = Settings(**given)
+    other_data = "data_path" in given or "target" in given
+    if other_data and settings.model_name == PROJECT_MODEL_NAME:
+        settings.model_name = ""
+    return settings
 
 
 @app.command()
@@ -220,16 +287,17 @@ def main(
     model: Annotated[ModelKind | None, typer.Option(help="Model to train")] = None,
     task: Annotated[Task | None, typer.Option(help="Override the inferred task")] = None,
 ) -> None:
-    overrides = {"data_path": data, "target": target, "model": model, "task": task}
-    settings = Settings(**{key: value for key, value in overrides.items() if value is not None})
+    settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # MLflow probes git; stay quiet without it
+    # Every MLflow error becomes one message below; its store logs a full traceback first.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     try:
         result = train(settings)
     except DataError as error:
-        errors.print(f"[red]Data error:[/] {error}")
+        errors.print(f"[red]Data error:[/] {escape(str(error))}")
         raise typer.Exit(2) from error
-    except BaselineNotBeaten as error:
-        errors.print(f"[red]Training failed:[/] {error}")
+    except TrainingError as error:
+        errors.print(f"[red]Training failed:[/] {escape(str(error))}")
         raise typer.Exit(1) from error
     print_summary(result)
 

@@ -1,7 +1,35 @@
 """`make serve`: run the service with uvicorn, as the settings say (HOST, PORT, WORKERS, ...)."""
 
 import os
+import shutil
+import sys
 import tempfile
+
+from pydantic import ValidationError
+
+
+def settings_or_exit():
+    from .settings import ServeSettings
+
+    try:
+        return ServeSettings()
+    except ValidationError as error:
+        # One line per problem, without the value: API_KEY must never reach a log.
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"]).upper()
+            print(f"Setting {field}: {problem['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def announce(settings) -> None:
+    """Say which model this will serve, before the slow part starts."""
+    from ..bundle import Bundle, BundleError
+
+    try:
+        metadata = Bundle.load(settings.model_uri).metadata
+        print(f"Serving {metadata.name} v{metadata.version} from {settings.model_uri}", flush=True)
+    except BundleError:  # a registry URI, or no bundle: the service itself explains on /readyz
+        print(f"Serving MODEL_URI={settings.model_uri}", flush=True)
 
 
 def main() -> None:
@@ -9,20 +37,25 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
-    from .settings import ServeSettings
-
-    settings = ServeSettings()
-    if settings.workers > 1:
+    settings = settings_or_exit()
+    announce(settings)
+    own_metrics_dir = None
+    if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         # Let every worker write its metrics where /metrics can add them up.
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="prometheus-"))
-    uvicorn.run(
-        f"{__package__}.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-    )
+        own_metrics_dir = tempfile.mkdtemp(prefix="prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
+    try:
+        uvicorn.run(
+            f"{__package__}.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+        )
+    finally:
+        if own_metrics_dir is not None:  # ours alone: a folder set by the caller stays
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

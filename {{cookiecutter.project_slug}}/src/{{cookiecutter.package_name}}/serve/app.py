@@ -4,33 +4,38 @@ POST /predict         one record            GET /livez    is the process up?
 POST /predict/batch   a list of records     GET /readyz   can it predict? (a real prediction)
 GET  /model           what is being served  GET /metrics  Prometheus metrics
 GET  /docs            typed, interactive API documentation
+
+A bundle that cannot load never stops the process (a container would restart
+forever): /livez answers 200 and /readyz 503 with the file and the problem.
 """
 
 import logging
-import math
 import secrets
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import APIKeyHeader
 
-from .. import bundle
+from ..bundle import Bundle, BundleError
+from .errors import ERROR_RESPONSES, validation_error
 from .limits import BodySizeLimitMiddleware
-from .metrics import MODEL_INFO, PREDICTIONS, MetricsMiddleware, metrics_payload
+from .metrics import (
+    MODEL_INFO,
+    PREDICTIONS,
+    MetricsMiddleware,
+    mark_this_process_dead,
+    metrics_payload,
+)
 from .model_source import resolve_bundle
 from .predictor import Predictor
 from .schemas import batch_model, record_model, response_models
 from .settings import ServeSettings
 
 log = logging.getLogger(__name__)
-api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="Needed when API_KEY is set"
-)
 
 
 def limit_threads_to_one() -> None:
@@ -42,106 +47,110 @@ def limit_threads_to_one() -> None:
     threadpool_limits(1)
 
 
-def json_safe(value):
-    """NaN and Infinity are not JSON: echo them back as text in error messages."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
-
-
-async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422 answer (each problem with its field), safe to encode whatever was sent."""
-    return JSONResponse({"detail": jsonable_encoder(json_safe(error.errors()))}, status_code=422)
+def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
+    """(bundle, None), or (None, why not): never raises, so the service stays up to say why."""
+    try:
+        directory = resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri)
+        return Bundle.load(directory), None
+    except BundleError as error:
+        problem = str(error)
+    except Exception as error:  # the registry: MLflow, network and file errors alike
+        problem = (
+            f"MODEL_URI={settings.model_uri} could not be fetched: {type(error).__name__}: {error}"
+        )
+    log.error("No model: %s", problem)
+    return None, problem
 
 
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
-    directory = resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri)
-    # The request schema comes from the bundle's small JSON files; the model itself
-    # (the slow part) loads once, in the lifespan, before the first request.
-    schema = bundle.read_json(directory, bundle.SCHEMA_FILE)
-    example = bundle.read_json(directory, bundle.EXAMPLE_FILE)[0]
-    metadata = bundle.read_json(directory, bundle.METADATA_FILE)
+    loaded, problem = load_bundle(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         # Tree models open an OpenMP pool per predict call; under concurrent requests
         # that thrashes two cores. One thread per worker; scale with WORKERS instead.
         limit_threads_to_one()
-        app.state.predictor, app.state.load_error = None, "loading"
-        try:
-            predictor = Predictor(directory)
-            predictor.smoke_test()
-        except Exception as error:  # serve /livez and explain on /readyz rather than crash-loop
-            log.exception("Model failed to load from %s", directory)
-            app.state.load_error = f"{type(error).__name__}: {error}"
-        else:
-            app.state.predictor, app.state.load_error = predictor, None
-            MODEL_INFO.labels(
-                predictor.name, predictor.version, metadata.get("run_id", ""), predictor.mode
-            ).set(1)
-            log.info("Serving %s v%s (%s)", predictor.name, predictor.version, predictor.mode)
+        app.state.predictor, app.state.load_error = None, problem
+        if loaded is not None:
+            load_predictor(app, loaded)
         yield
+        mark_this_process_dead()
 
+    title = f"{loaded.metadata.name} prediction service" if loaded else "Prediction service"
     app = FastAPI(
-        title=f"{metadata['name']} prediction service",
-        version=str(metadata["version"]),
-        description=f"Predicts `{schema['target']}` ({schema['task']}). Model v{metadata['version']}.",
+        title=title,
+        version=loaded.metadata.version if loaded else "none",
+        description=(
+            f"Predicts `{loaded.schema.target}` ({loaded.schema.task}). "
+            f"Model v{loaded.metadata.version}."
+            if loaded
+            else f"No model is loaded: {problem}"
+        ),
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
+    add_health_routes(app)
+    guarded = api_key_guard(settings)
+    if loaded is not None:
+        add_model_routes(app, loaded, settings, guarded)
+    else:
+        add_unavailable_routes(app, guarded)
+    return app
 
-    expected_key = settings.api_key.get_secret_value().encode() if settings.api_key else None
 
-    def require_api_key(key: Annotated[str | None, Security(api_key_header)]) -> None:
-        if expected_key is None:
-            return
+def load_predictor(app: FastAPI, loaded: Bundle) -> None:
+    try:
+        predictor = Predictor(loaded)
+        predictor.smoke_test()
+    except BundleError as error:
+        app.state.load_error = str(error)
+        log.error("Model failed to load from %s: %s", loaded.directory, error)
+    except Exception as error:  # say why on /readyz rather than crash-loop
+        app.state.load_error = f"{type(error).__name__}: {error}"
+        log.exception("Model failed to load from %s", loaded.directory)
+    else:
+        app.state.predictor, app.state.load_error = predictor, None
+        metadata = predictor.metadata
+        MODEL_INFO.labels(metadata.name, metadata.version, metadata.run_id, predictor.mode).set(1)
+        log.info(
+            "Serving %s v%s (%s) from %s", metadata.name, metadata.version, predictor.mode,
+            loaded.directory,
+        )  # fmt: skip
+
+
+def api_key_guard(settings: ServeSettings) -> list:
+    """The dependency that checks X-API-Key; none at all (nor in the docs) when no key is set."""
+    if settings.api_key is None:
+        return []
+    expected = settings.api_key.get_secret_value().encode()
+    header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The service's API_KEY")
+
+    def require_api_key(key: Annotated[str | None, Security(header)]) -> None:
         # compare_digest takes the same time wherever the strings differ: no timing leak.
-        if key is None or not secrets.compare_digest(key.encode(), expected_key):
+        if key is None or not secrets.compare_digest(key.encode(), expected):
             raise HTTPException(
                 401, "Missing or wrong X-API-Key header.", headers={"WWW-Authenticate": "ApiKey"}
             )
 
-    def ready_predictor(request: Request) -> Predictor:
-        predictor = request.app.state.predictor
-        if predictor is None:
-            raise HTTPException(503, f"Model not ready: {request.app.state.load_error}")
-        return predictor
+    return [Depends(require_api_key)]
 
-    Ready = Annotated[Predictor, Depends(ready_predictor)]
-    Record = record_model(schema, example)
-    Batch = batch_model(Record, settings.max_batch_size)
-    Prediction, BatchPrediction = response_models(schema["task"])
-    guarded = [Depends(require_api_key)]
 
-    @app.post("/predict", response_model=Prediction, dependencies=guarded, tags=["predict"])
-    async def predict(record: Record, predictor: Ready):
-        # One row takes ~1 ms: cheaper to run here than to hop to a thread.
-        result = predictor.predict([record.model_dump(by_alias=True)])[0]
-        PREDICTIONS.labels("/predict").inc()
-        return result | {"model_version": predictor.version}
+def ready_predictor(request: Request) -> Predictor:
+    predictor = request.app.state.predictor
+    if predictor is None:
+        raise HTTPException(503, f"Model not ready: {request.app.state.load_error}")
+    return predictor
 
-    @app.post(
-        "/predict/batch", response_model=BatchPrediction, dependencies=guarded, tags=["predict"]
-    )
-    async def predict_batch(batch: Batch, predictor: Ready):
-        records = [record.model_dump(by_alias=True) for record in batch.records]
-        # Large batches take longer: run them off the event loop so health checks stay quick.
-        results = await run_in_threadpool(predictor.predict, records)
-        PREDICTIONS.labels("/predict/batch").inc(len(records))
-        return {"predictions": results, "model_version": predictor.version}
 
+def add_health_routes(app: FastAPI) -> None:
     @app.get("/livez", tags=["health"])
     async def livez():
         return {"status": "alive"}
 
-    @app.get("/readyz", tags=["health"])
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "No model can serve"}})
     async def readyz(request: Request):
         predictor = request.app.state.predictor
         if predictor is None:
@@ -152,20 +161,15 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
             predictor.smoke_test()
         except Exception as error:
             return JSONResponse({"status": "not ready", "detail": str(error)}, 503)
-        return {
+        answer = {
             "status": "ready",
             "model": predictor.name,
             "version": predictor.version,
             "mode": predictor.mode,
         }
-
-    @app.get("/model", tags=["model"])
-    async def model_card(predictor: Ready):
-        return predictor.metadata | {
-            "mode": predictor.mode,
-            "schema": schema,
-            "input_example": example,
-        }
+        if predictor.pipeline_problem:
+            answer["warning"] = predictor.pipeline_problem
+        return answer
 
     @app.get("/metrics", tags=["health"])
     async def metrics():
@@ -176,4 +180,55 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     async def root():
         return RedirectResponse("/docs")
 
-    return app
+
+def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded) -> None:
+    Ready = Annotated[Predictor, Depends(ready_predictor)]
+    Record = record_model(loaded.schema, loaded.example[0])
+    Batch = batch_model(Record, settings.max_batch_size)
+    Prediction, BatchPrediction = response_models(loaded.schema.task)
+    answers = ERROR_RESPONSES | (
+        {401: {"description": "Missing or wrong X-API-Key"}} if guarded else {}
+    )
+
+    @app.post(
+        "/predict", response_model=Prediction, dependencies=guarded, tags=["predict"],
+        responses=answers,
+    )  # fmt: skip
+    async def predict(record: Record, predictor: Ready):
+        # One row takes ~1 ms: cheaper to run here than to hop to a thread.
+        result = predictor.predict([record.model_dump(by_alias=True)])[0]
+        PREDICTIONS.labels("/predict").inc()
+        return result | {"model_version": predictor.version}
+
+    @app.post(
+        "/predict/batch", response_model=BatchPrediction, dependencies=guarded,
+        tags=["predict"], responses=answers,
+    )  # fmt: skip
+    async def predict_batch(batch: Batch, predictor: Ready):
+        records = [record.model_dump(by_alias=True) for record in batch.records]
+        # Large batches take longer: run them off the event loop so health checks stay quick.
+        results = await run_in_threadpool(predictor.predict, records)
+        PREDICTIONS.labels("/predict/batch").inc(len(records))
+        return {"predictions": results, "model_version": predictor.version}
+
+    # Categories, ranges and the run id: behind the key too, when there is one.
+    @app.get("/model", dependencies=guarded, tags=["model"], responses=answers)
+    async def model_card(predictor: Ready):
+        return predictor.metadata.model_dump() | {
+            "mode": predictor.mode,
+            "schema": loaded.schema.model_dump(),
+            "input_example": loaded.example[0],
+        }
+
+
+def add_unavailable_routes(app: FastAPI, guarded) -> None:
+    """Without a bundle there is no request schema: the model routes answer 503 and say why."""
+
+    async def unavailable(request: Request):
+        ready_predictor(request)
+
+    for path in ("/predict", "/predict/batch"):
+        app.add_api_route(
+            path, unavailable, methods=["POST"], dependencies=guarded, tags=["predict"]
+        )
+    app.add_api_route("/model", unavailable, methods=["GET"], dependencies=guarded, tags=["model"])

@@ -1,6 +1,7 @@
 """`make predict`: ask a running service for its example record, send it, print the answer.
 
-Talks HTTP with the standard library only. The API key comes from --api-key,
+Talks HTTP with the standard library only. The API key (needed by /model and /predict
+when the service has one) comes from --api-key,
 the API_KEY environment variable, or .env: the same places `make serve` reads.
 """
 
@@ -39,7 +40,7 @@ def main() -> int:
     parser.add_argument("--api-key", default=configured_api_key())
     args = parser.parse_args()
     try:
-        example = call(f"{args.url}/model")["input_example"]
+        example = call(f"{args.url}/model", api_key=args.api_key)["input_example"]
         answer = call(f"{args.url}/predict", example, args.api_key)
     except urllib.error.HTTPError as error:
         print(f"The service answered {error.code}: {error.read().decode()}", file=sys.stderr)

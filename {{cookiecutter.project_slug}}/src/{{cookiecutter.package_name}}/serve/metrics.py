@@ -2,10 +2,14 @@
 
 With several uvicorn workers each process counts on its own; set
 PROMETHEUS_MULTIPROC_DIR (the `serve` entry point does) and /metrics adds them up.
+A worker that stops (or is killed and replaced) must not leave its live series
+behind: its own shutdown, or else the next /metrics, marks it dead.
 """
 
 import os
+import re
 import time
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,8 +38,43 @@ MODEL_INFO = Gauge(
 )
 
 
+LIVE_GAUGE_FILE = re.compile(r"gauge_live\w*?_(\d+)\.db$")
+
+
+def multiprocess_dir() -> Path | None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(folder) if folder else None
+
+
+def mark_this_process_dead() -> None:
+    """At a worker's shutdown: its "live" gauges (model_info) stop counting at once."""
+    folder = multiprocess_dir()
+    if folder is not None:
+        multiprocess.mark_process_dead(os.getpid(), str(folder))
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def forget_dead_workers(folder: Path) -> None:
+    """A worker killed with SIGKILL runs no shutdown code: remove its live series here."""
+    for path in folder.glob("gauge_live*.db"):
+        match = LIVE_GAUGE_FILE.search(path.name)
+        if match and not is_running(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), str(folder))
+
+
 def metrics_payload() -> tuple[bytes, str]:
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    folder = multiprocess_dir()
+    if folder is not None:
+        forget_dead_workers(folder)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

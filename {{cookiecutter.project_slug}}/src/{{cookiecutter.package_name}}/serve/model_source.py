@@ -12,7 +12,8 @@ def resolve_bundle(model_uri: str, tracking_uri: str) -> Path:
         path = Path(model_uri)
         if not path.is_dir():
             raise BundleError(
-                f"No model bundle at '{model_uri}'. Run `make train`, or set MODEL_URI."
+                f"No model bundle at '{model_uri}'. Run `make train`, or set MODEL_URI to a "
+                "bundle folder (models/<registered name>) or models:/<name>@champion."
             )
         return path
     try:

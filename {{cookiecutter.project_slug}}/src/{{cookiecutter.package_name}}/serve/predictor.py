@@ -1,16 +1,19 @@
 """Bundle -> predictions, by the fastest path that gives the same answers as scikit-learn.
 
-    "onnx"          the whole pipeline runs in onnxruntime (random forest, linear models)
-    "onnx+sklearn"  onnxruntime preprocesses, scikit-learn's model predicts on the numpy array
-                    (HistGradientBoosting: skl2onnx cannot convert it today)
-    "sklearn"       the saved scikit-learn pipeline on a pandas DataFrame (slower; always works)
+    "onnx:pipeline"       the whole pipeline runs in onnxruntime (the usual case: random
+                          forest, linear models and HistGradientBoosting all convert)
+    "onnx:preprocessing"  onnxruntime preprocesses, scikit-learn's model predicts on the
+                          numpy array (a fallback for a model whose trees do not convert)
+    "sklearn"             the saved scikit-learn pipeline on a pandas DataFrame (slower)
 
-At load time the fast path is checked against scikit-learn on the stored input
-example; if they disagree, the service falls back to scikit-learn and says so.
+The scope words are metadata.json's `onnx` field. At load time the ONNX path is
+checked against scikit-learn on the stored input example with the same rule the
+export used (onnx_inputs.agrees); if they disagree, scikit-learn serves. If the
+scikit-learn pipeline is missing or refused and the graph holds the whole
+pipeline, ONNX serves alone (a lean image always does).
 """
 
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,56 +21,57 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported only where scikit-learn serves
     import pandas as pd
 
-from .. import bundle
-from ..onnx_inputs import onnx_feed
+from ..bundle import Bundle, BundleError
+from ..onnx_inputs import agrees, onnx_scores
 
 log = logging.getLogger(__name__)
-AGREEMENT_TOLERANCE = 1e-4
 
 
 class Predictor:
-    def __init__(self, directory: Path):
-        directory = Path(directory)
-        self.schema = bundle.read_json(directory, bundle.SCHEMA_FILE)
-        self.metadata = bundle.read_json(directory, bundle.METADATA_FILE)
-        self.example = bundle.read_json(directory, bundle.EXAMPLE_FILE)
-        self.task = self.schema["task"]
-        self.columns = [column["name"] for column in self.schema["features"]]
-        self.categorical = [
-            c["name"] for c in self.schema["features"] if c["kind"] == "categorical"
-        ]
+    def __init__(self, loaded: Bundle):
+        self.bundle = loaded
+        self.schema, self.metadata, self.example = loaded.schema, loaded.metadata, loaded.example
+        self.task = self.schema.task
         # Sorted labels: the column order of the probabilities, as scikit-learn's classes_.
-        self.classes = self.schema.get("classes")
-        self.session = None
-        self.mode = "sklearn"
-        self.pipeline = self._load_pipeline(directory)
-        onnx_path = directory / bundle.ONNX_FILE
-        if onnx_path.is_file():
-            self._try_onnx(onnx_path, self.metadata.get("onnx") or "preprocess")
-        if self.mode == "sklearn" and self.pipeline is None:
-            raise bundle.BundleError(
-                "The ONNX model cannot serve and scikit-learn is not installed: rebuild the image "
-                "with the full serving dependencies, or retrain."
+        self.classes = self.schema.classes
+        self.session, self.scope = None, None
+        # Why the bundle's scikit-learn pipeline was refused or missing (shown on /readyz).
+        self.pipeline_problem: str | None = None
+        self.pipeline = self._load_pipeline()
+        if loaded.onnx_path is not None:
+            self._try_onnx(loaded.onnx_path, loaded.metadata.onnx)
+        if self.pipeline is None and self.scope != "pipeline":
+            reason = self.pipeline_problem or "scikit-learn is not installed (a lean image)."
+            raise BundleError(
+                f"{reason} The ONNX graph cannot serve alone "
+                f"(metadata.json onnx: {loaded.metadata.onnx}): retrain (`make train`), or "
+                "rebuild the image with the full serving dependencies."
             )
 
-    def _load_pipeline(self, directory: Path):
-        """The scikit-learn pipeline, or None where only ONNX is installed (a lean image)."""
-        try:
-            return bundle.load_pipeline(directory)
-        except ImportError:
-            log.info("scikit-learn is not installed: serving through ONNX alone.")
-            return None
+    @property
+    def mode(self) -> str:
+        return f"onnx:{self.scope}" if self.scope else "sklearn"
 
     @property
     def name(self) -> str:
-        return self.metadata["name"]
+        return self.metadata.name
 
     @property
     def version(self) -> str:
-        return str(self.metadata["version"])
+        return self.metadata.version
 
-    def _try_onnx(self, path: Path, scope: str) -> None:
-        fast_mode = "onnx" if scope == "full" else "onnx+sklearn"
+    def _load_pipeline(self):
+        """The scikit-learn pipeline, or None where it is not installed, missing or refused."""
+        try:
+            return self.bundle.load_pipeline()
+        except ImportError:  # a lean image: ONNX serves alone, as intended
+            pass
+        except BundleError as error:
+            self.pipeline_problem = str(error)
+            log.error("Not loading the scikit-learn pipeline: %s", error)
+        return None
+
+    def _try_onnx(self, path, scope) -> None:
         try:
             import onnxruntime
 
@@ -78,58 +82,48 @@ class Predictor:
             self.session = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
             )
-            fast = self._scores(self.example, fast_mode)
+            self.scope = scope
+            fast = self._scores(self.example)
         except Exception as error:  # a broken or unloadable ONNX file must not stop serving
             log.warning("ONNX model not usable (%s); serving with scikit-learn.", error)
-            self.session = None
+            self.session, self.scope = None, None
             return
         if self.pipeline is None:
             # Nothing to compare with here; training checked this graph on 200 test rows.
-            self.mode = fast_mode
             return
-        slow = self._scores(self.example, "sklearn")
-        scale = max(1.0, float(np.abs(slow).max()))
-        if np.allclose(fast, slow, rtol=AGREEMENT_TOLERANCE, atol=AGREEMENT_TOLERANCE * scale):
-            self.mode = fast_mode
-        else:
+        if not agrees(fast, self._sklearn_scores(self.example), self.task):
             log.warning(
                 "ONNX and scikit-learn disagree on the input example; serving with scikit-learn."
             )
-            self.session = None
+            self.session, self.scope = None, None
 
     def frame(self, records: list[dict]) -> "pd.DataFrame":
         """The DataFrame the scikit-learn pipeline was fitted on: schema order, NaN for missing."""
         import pandas as pd
 
-        frame = pd.DataFrame.from_records(records, columns=self.columns)
-        for name in self.categorical:
+        frame = pd.DataFrame.from_records(records, columns=self.schema.names)
+        for name in self.schema.of_kind("categorical"):
             column = frame[name].astype(object)
             frame[name] = column.where(column.notna(), np.nan)
         return frame
 
-    def _scores(self, records: list[dict], mode: str | None = None) -> np.ndarray:
-        """Class probabilities (classification) or predicted values (regression)."""
-        mode = mode or self.mode
-        if mode == "onnx":
-            outputs = self.session.run(None, onnx_feed(self.session, self.schema, records))
-            return outputs[1] if self.task == "classification" else outputs[0].ravel()
-        if mode == "onnx+sklearn":
-            matrix = self.session.run(None, onnx_feed(self.session, self.schema, records))[0]
-            model = self.pipeline[-1]
-            return (
-                model.predict_proba(matrix)
-                if self.task == "classification"
-                else model.predict(matrix)
-            )
+    def _sklearn_scores(self, records: list[dict]) -> np.ndarray:
         frame = self.frame(records)
         if self.task == "classification":
             return self.pipeline.predict_proba(frame)
         return self.pipeline.predict(frame)
 
+    def _scores(self, records: list[dict]) -> np.ndarray:
+        """Class probabilities (classification) or predicted values (regression)."""
+        if self.scope is None:
+            return self._sklearn_scores(records)
+        model = self.pipeline[-1] if self.pipeline is not None else None
+        return onnx_scores(self.session, self.scope, model, self.schema, records)
+
     def predict(self, records: list[dict]) -> list[dict]:
         scores = self._scores(records)
         if self.task == "regression":
-            return [{"prediction": float(value)} for value in scores]
+            return [{"prediction": self.as_served(value)} for value in scores]
         labels = [self.classes[i] for i in np.argmax(scores, axis=1)]
         return [
             {
@@ -140,6 +134,14 @@ class Predictor:
             }
             for label, row in zip(labels, scores, strict=True)
         ]
+
+    @staticmethod
+    def as_served(value) -> float:
+        """A float32 answer (ONNX) has about 7 significant digits: print those, not the binary
+        noise after them (6667.316, not 6667.31591796875). float64 answers stay as they are."""
+        if isinstance(value, np.float32):
+            return float(str(value))
+        return float(value)
 
     def smoke_test(self) -> dict:
         """A real prediction on the stored example: what /readyz calls."""

@@ -19,16 +19,20 @@ PLACEHOLDER_KEYS = {
 
 
 class ServeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
+    # hide_input_in_errors: a refused API_KEY is never printed back.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", protected_namespaces=(), hide_input_in_errors=True
+    )
 
     # A bundle folder, or models:/<name>@champion, models:/<name>/<version>, runs:/<run_id>
-    # (the last two need mlflow-skinny and MLFLOW_TRACKING_URI).
-    model_uri: str = "models/champion"
+    # (the last two need mlflow-skinny and MLFLOW_TRACKING_URI). The default is the champion
+    # of this project's own data set; `make train DATA=...` exports others beside it.
+    model_uri: str = "models/{{ cookiecutter.project_slug }}"
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1)
-    # When set, /predict and /predict/batch require the header `X-API-Key: <key>`.
+    # When set, /predict, /predict/batch and /model require the header `X-API-Key: <key>`.
     api_key: SecretStr | None = None
     max_batch_size: int = Field(1000, ge=1)
     max_body_bytes: int = Field(1_000_000, ge=1024)

@@ -1,0 +1,13 @@
+"""What can stop a training run, each with a message that says what to do."""
+
+
+class TrainingError(RuntimeError):
+    """Training stopped on purpose: the message names the problem and the fix."""
+
+
+class BaselineNotBeaten(TrainingError):
+    """The model is no better than always guessing the same answer."""
+
+
+class TrackingStoreError(TrainingError):
+    """The MLflow tracking store cannot be reached or written to."""
