@@ -35,7 +35,7 @@ def pushed(shipped_project, registry, docker_engine) -> dict:
 
 
 def test_push_tags_with_model_version_and_commit(pushed, shipped_project, registry):
-    metadata = json.loads((shipped_project / "models/champion/metadata.json").read_text())
+    metadata = json.loads((shipped_project / "models/churn-predictor/metadata.json").read_text())
     commit = run_in(shipped_project, "git", "rev-parse", "--short", "HEAD").stdout.strip()
     url = f"http://{registry.host}/v2/team/churn-predictor"
     with urllib.request.urlopen(f"{url}/tags/list", timeout=10) as response:
@@ -54,7 +54,7 @@ def test_push_tags_with_model_version_and_commit(pushed, shipped_project, regist
 def test_image_pulls_back_by_digest(pushed, docker_engine, shipped_project):
     client = docker_engine.client()
     pulled = client.images.pull(pushed["image"])
-    metadata = json.loads((shipped_project / "models/champion/metadata.json").read_text())
+    metadata = json.loads((shipped_project / "models/churn-predictor/metadata.json").read_text())
     local = client.images.get(f"churn-predictor:v{metadata['version']}")
     assert pulled.id == local.id
     assert pushed["image"] in pulled.attrs["RepoDigests"]

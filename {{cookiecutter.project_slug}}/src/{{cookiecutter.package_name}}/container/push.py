@@ -15,7 +15,8 @@ from docker.errors import APIError, ImageNotFound
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IMAGE = "{{ cookiecutter.project_slug }}"
-BUNDLE = Path("models/champion")
+# The bundle `make docker-build` staged into the image: its version names the image.
+BUNDLE = Path("build/bundle")
 PUSH_RECORD = Path("build/push.json")
 
 

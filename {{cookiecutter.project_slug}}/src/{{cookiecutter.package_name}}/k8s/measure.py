@@ -123,7 +123,7 @@ def measure_image(image: str | None = None) -> str:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, container)
-        usage = measure(container, url, Path("models/champion"))
+        usage = measure(container, url, Path("build/bundle"))  # the bundle the image carries
     finally:
         container.remove(force=True)
     return (
