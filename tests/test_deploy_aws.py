@@ -86,3 +86,13 @@ def test_aws_deploy_then_plain_destroy_from_another_region(shipped_project, aws_
     finally:
         # On real AWS the containers die with the instance; here they run on the test VM.
         make(shipped_project, aws_env, "destroy", DEPLOY_TARGET="ssh")
+
+
+def test_make_extend_without_an_instance_is_a_clear_error(shipped_project, aws_env, tmp_path):
+    # Nothing deployed from this folder: extend says so instead of guessing a host.
+    state_dir = str(tmp_path / ".deploy")
+    result = make(shipped_project, aws_env, "extend", "HOURS=2", DEPLOY_STATE_DIR=state_dir)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "Nothing deployed to AWS from here" in " ".join(result.stderr.split())
+    missing = make(shipped_project, aws_env, "extend", DEPLOY_STATE_DIR=state_dir)
+    assert missing.returncode != 0 and "make extend HOURS=2" in missing.stderr

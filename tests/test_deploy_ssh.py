@@ -245,3 +245,25 @@ def test_destroy_removes_every_release_and_its_secrets(shipped_project, deploy_e
     assert "removed container churn-predictor" in result.stdout
     left = vm.client().containers.list(all=True, filters={"label": "io.coldstart.app=churn-predictor"})
     assert left == [] and not SECRETS.exists()
+
+
+def test_an_ssh_project_carries_nothing_of_aws(baker):
+    project = baker(deploy_target="ssh")
+    readme = (project / "README.md").read_text()
+    deploy_section = readme[readme.index("## 6. Deploy") :].split("\n## ", 1)[0]
+    texts = {
+        "README deploy section": deploy_section,
+        "Makefile": (project / "Makefile").read_text(),
+        ".env.example": (project / ".env.example").read_text(),
+        "pyproject deploy group": (project / "pyproject.toml").read_text().split("deploy = [")[1].split("]")[0],
+    }
+    deploy_files = [*(project / "src/churn_predictor/deploy").glob("*.py"),
+                    *(project / "tests/deploy").glob("*.py")]  # fmt: skip
+    texts |= {str(path.relative_to(project)): path.read_text() for path in deploy_files}
+    for name, text in texts.items():
+        for word in ("aws", "ec2", "boto", "make extend"):
+            assert word not in text.lower(), f"{word!r} in {name} of an ssh-only project"
+    assert "TARGET=" not in texts["Makefile"].replace("DEPLOY_TARGET", "").split("# Deploy")[1]
+    result = run_in(project, sys.executable, "-m", "churn_predictor.deploy", "status", "--target", "aws")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Unknown deploy target 'aws': this project deploys to ssh" in " ".join(result.stderr.split())

@@ -37,13 +37,14 @@ EXERCISED = {
     "test-fast": "test_walkthrough::test_make_setup_then_its_fast_tests",
     "lint": "test_walkthrough::test_make_lint",
     "format": "test_walkthrough::test_make_lint",
-    "deploy": "test_deploy_ssh::test_deploy_then_predict_through_the_host",
+    "deploy": "test_deploy_ssh::test_deploy_to_an_empty_host_then_predict_through_the_tunnel",
     "status": "test_deploy_ssh::test_status_and_logs",
     "logs": "test_deploy_ssh::test_status_and_logs",
     "rollback": "test_deploy_ssh::test_second_release_broken_release_and_rollback",
-    "destroy": "test_deploy_ssh::test_destroy_removes_every_release",
-    "ssh": "test_deploy_ssh::test_make_ssh_and_tunnel",
-    "tunnel": "test_deploy_ssh::test_make_ssh_and_tunnel",
+    "destroy": "test_deploy_aws::test_aws_deploy_then_plain_destroy_from_another_region",
+    "ssh": "test_deploy_ssh::test_make_ssh_lands_on_the_vm",
+    "tunnel": "test_deploy_ssh::test_deploy_to_an_empty_host_then_predict_through_the_tunnel",
+    "extend": "test_deploy_aws::test_make_extend_without_an_instance_is_a_clear_error",
 }
 OPTIONS = [
     {"deploy_target": "both"},

@@ -18,17 +18,18 @@ SCRIPT = "/usr/local/sbin/coldstart-cost-guard"
 UNIT = "coldstart-cost-guard"
 FORMAT = "%Y-%m-%d %H:%M:%S"  # what systemd's OnCalendar and `date -d` both read
 
-# Re-arm from the deadline file. ROOT and SYSTEMCTL let a test run it outside a real boot.
-{% raw %}ARM_SCRIPT = f"""\
+# Re-arm from the deadline file (DEADLINE_FILE, UNIT). ROOT and SYSTEMCTL let a test run it
+# outside a real boot.
+ARM_SCRIPT = """\
 #!/bin/sh
-# coldstart cost guard: power off at the deadline in {DEADLINE_FILE} (UTC).
+# coldstart cost guard: power off at the deadline in /etc/coldstart/deadline (UTC).
 set -eu
-root="${{ROOT:-}}"
-systemctl="${{SYSTEMCTL:-systemctl}}"
-deadline=$(cat "$root{DEADLINE_FILE}")
+root="${ROOT:-}"
+systemctl="${SYSTEMCTL:-systemctl}"
+deadline=$(cat "$root/etc/coldstart/deadline")
 units="$root/etc/systemd/system"
 mkdir -p "$units"
-cat > "$units/{UNIT}.service" <<UNIT
+cat > "$units/coldstart-cost-guard.service" <<UNIT
 [Unit]
 Description=coldstart cost guard: the TTL is reached, power off (the instance then terminates)
 
@@ -36,7 +37,7 @@ Description=coldstart cost guard: the TTL is reached, power off (the instance th
 Type=oneshot
 ExecStart=/usr/bin/systemctl poweroff
 UNIT
-cat > "$units/{UNIT}.timer" <<UNIT
+cat > "$units/coldstart-cost-guard.timer" <<UNIT
 [Unit]
 Description=coldstart cost guard: power off at $deadline UTC
 
@@ -54,10 +55,10 @@ if [ "$(date -u +%s)" -ge "$(date -u -d "$deadline UTC" +%s)" ]; then
     exit 0
 fi
 $systemctl daemon-reload
-$systemctl enable {UNIT}.timer
-$systemctl restart {UNIT}.timer
+$systemctl enable coldstart-cost-guard.timer
+$systemctl restart coldstart-cost-guard.timer
 echo "coldstart cost guard: armed for $deadline UTC"
-"""{% endraw %}
+"""
 
 
 def deadline_after(hours: float, start: datetime | None = None) -> datetime:
