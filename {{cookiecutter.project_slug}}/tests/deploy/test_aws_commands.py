@@ -5,7 +5,12 @@ The price comes before anything is created; destroy follows the local record
 credential or any AWS refusal is one line that says what to do, not a traceback.
 """
 
+import os
+import pty
+import select
 import subprocess
+import sys
+import time
 
 import pytest
 from rich.console import Console
@@ -15,6 +20,7 @@ from {{ cookiecutter.package_name }}.deploy.cost_guard import deadline_after
 
 from ..conftest import free_port
 from .test_aws import CIDR, aws_fixture, counts, moto_endpoint_fixture, settings_for  # noqa: F401
+from .test_targets import SOURCE
 from .test_targets import deploy_cli as run_cli
 
 
@@ -92,3 +98,58 @@ def test_status_shows_the_deadline_and_the_money(aws, tmp_path):
     assert "Cannot reach" in one_line_error(result), (
         "an unreachable host is an error, not 'nothing'"
     )
+
+
+def read_terminal(primary: int, until: bytes | None, timeout: float = 120) -> bytes:
+    """Read what the command writes to its terminal until `until` appears (or it ends)."""
+    output, deadline = b"", time.monotonic() + timeout
+    while (until is None or until not in output) and time.monotonic() < deadline:
+        if select.select([primary], [], [], 1)[0]:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+    return output
+
+
+@pytest.mark.parametrize("answer", ["n", "y"])
+def test_a_person_at_a_terminal_is_asked(aws, tmp_path, answer):
+    """With a terminal (a pty here), the deploy asks; only "y" creates anything."""
+    primary, secondary = pty.openpty()
+    # moto's instance is no machine: SSH goes to a closed local port, so the deploy stops there.
+    host = {
+        "DEPLOY_SSH_HOST": "127.0.0.1",
+        "DEPLOY_SSH_PORT": str(free_port()),
+        "DEPLOY_SSH_USER": "x",
+    }
+    env = (
+        os.environ
+        | host
+        | {"PYTHONPATH": SOURCE, "DEPLOY_APP": "learner-app", "DEPLOY_ALLOWED_CIDR": CIDR}
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.deploy", "deploy", "--target", "aws"],
+        cwd=tmp_path, env=env, stdin=secondary, stdout=secondary, stderr=secondary,
+    )  # fmt: skip
+    os.close(secondary)
+    try:
+        output = read_terminal(primary, b"Continue?")
+        assert b"Continue?" in output, output.decode(errors="replace")
+        os.write(primary, f"{answer}\n".encode())
+        # "y": stop once it has launched (moto's instance would never answer SSH).
+        output += read_terminal(primary, b"launched i-" if answer == "y" else None)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        os.close(primary)
+    text = " ".join(output.decode(errors="replace").split())
+    assert "USD an hour" in text
+    if answer == "n":
+        assert "Not confirmed: nothing was created" in text and counts(aws.ec2)[0] == 0
+    else:
+        assert "launched i-" in text and counts(aws.ec2)[0] == 1
+        assert deploy_cli(tmp_path, "destroy").returncode == 0
