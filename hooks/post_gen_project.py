@@ -23,13 +23,24 @@ SRC = Path("src") / PACKAGE
 TASKS = ("classification", "regression")
 
 # What each option value does not need. Paths are relative to the project root.
-# (deploy_target=aws keeps ssh.py: the AWS flow runs the container over SSH.)
+# Each deploy target is whole files (target_<name>.py and what only it uses), so a
+# project made for one target carries no code, settings or tests of the other.
+DEPLOY = SRC / "deploy"
+AWS_ONLY = [
+    DEPLOY / "aws.py", DEPLOY / "aws_settings.py", DEPLOY / "cost_guard.py",
+    DEPLOY / "pricing.py", DEPLOY / "target_aws.py",
+    Path("tests/deploy/test_aws.py"), Path("tests/deploy/test_aws_commands.py"),
+    Path("tests/deploy/test_cost_guard.py"), Path("tests/deploy/test_pricing.py"),
+    DEPLOY / "ecr.py", Path("tests/deploy/test_ecr.py"),  # make push's ECR (kubernetes=yes)
+]  # fmt: skip
+SSH_ONLY = [DEPLOY / "target_ssh.py"]
 REMOVE_FOR = {
     ("license", "none"): [Path("LICENSE")],
     ("include_github_actions", "no"): [Path(".github")],
-    ("deploy_target", "ssh"): [SRC / "deploy" / "aws.py", Path("tests/deploy/test_aws.py")]
-    + [SRC / "deploy" / "ecr.py", Path("tests/deploy/test_ecr.py")],
-    ("deploy_target", "none"): [SRC / "deploy", Path("tests/deploy")],
+    ("deploy_target", "ssh"): AWS_ONLY,
+    # deploy_target=aws keeps ssh.py and releases.py: the instance is driven over SSH.
+    ("deploy_target", "aws"): SSH_ONLY,
+    ("deploy_target", "none"): [DEPLOY, Path("tests/deploy")],
 }
 
 

@@ -122,6 +122,19 @@ def sshd(tmp_path_factory, docker_engine):
 
 
 @pytest.fixture(scope="session")
+def vm(tmp_path_factory):
+    """A separate host: own network namespace, sshd and empty Docker engine (tests/harness/vm.py)."""
+    from .harness.vm import SshdUnavailable, VmUnavailable, start_vm
+
+    try:
+        machine = start_vm(tmp_path_factory.mktemp("vm"))
+    except (VmUnavailable, SshdUnavailable) as error:
+        require(False, f"cannot start the test VM: {error}")
+    yield machine
+    machine.stop()
+
+
+@pytest.fixture(scope="session")
 def shipped_project(tmp_path_factory, docker_engine, base_image) -> Path:
     """A baked project (deploy_target=both), trained, with its image built."""
     project = bake(tmp_path_factory.mktemp("shipped"), deploy_target="both")

@@ -25,9 +25,11 @@ BASE_FILES = {
     f"{PKG}/transformers.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
     f"{PKG}/container/requirements.py",
-    f"{PKG}/deploy/__init__.py", f"{PKG}/deploy/__main__.py", f"{PKG}/deploy/aws.py",
+    f"{PKG}/deploy/__init__.py", f"{PKG}/deploy/__main__.py", f"{PKG}/deploy/errors.py",
     f"{PKG}/deploy/releases.py", f"{PKG}/deploy/settings.py", f"{PKG}/deploy/ssh.py",
-    "tests/deploy/test_aws.py", "tests/deploy/test_ssh.py",
+    f"{PKG}/deploy/state.py", f"{PKG}/deploy/targets.py",
+    "tests/deploy/test_releases.py", "tests/deploy/test_settings.py", "tests/deploy/test_ssh.py",
+    "tests/deploy/test_targets.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
@@ -60,6 +62,14 @@ KUBERNETES_FILES = {
     f"{PKG}/deploy/ecr.py", "tests/deploy/test_ecr.py",
 }  # fmt: skip
 
+SSH_TARGET_FILES = {f"{PKG}/deploy/target_ssh.py"}
+AWS_TARGET_FILES = {
+    f"{PKG}/deploy/target_aws.py", f"{PKG}/deploy/aws.py", f"{PKG}/deploy/aws_settings.py",
+    f"{PKG}/deploy/cost_guard.py", f"{PKG}/deploy/pricing.py",
+    "tests/deploy/test_aws.py", "tests/deploy/test_aws_commands.py",
+    "tests/deploy/test_cost_guard.py", "tests/deploy/test_pricing.py",
+}  # fmt: skip
+
 
 def expected_files(
     package: str,
@@ -72,8 +82,12 @@ def expected_files(
     files = {path.format(pkg=package) for path in BASE_FILES}
     if kubernetes == "yes":
         files |= {path.format(pkg=package) for path in KUBERNETES_FILES}
-    if deploy_target == "ssh":  # the AWS flow is not needed; its SSH step stays for "aws"
-        files -= {f"src/{package}/deploy/aws.py", "tests/deploy/test_aws.py"}
+    # Each target brings its own files; "aws" also drives the instance over SSH (ssh.py, releases.py).
+    if deploy_target in ("ssh", "both"):
+        files |= {path.format(pkg=package) for path in SSH_TARGET_FILES}
+    if deploy_target in ("aws", "both"):
+        files |= {path.format(pkg=package) for path in AWS_TARGET_FILES}
+    if deploy_target not in ("aws", "both"):  # ECR comes with the AWS deploy code
         files -= {f"src/{package}/deploy/ecr.py", "tests/deploy/test_ecr.py"}
     if deploy_target == "none":
         files = {f for f in files if "/deploy/" not in f}

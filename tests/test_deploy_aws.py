@@ -1,14 +1,15 @@
-"""`make deploy TARGET=aws` against moto_server, then the SSH step on the loopback sshd.
+"""`make deploy DEPLOY_TARGET=aws` against moto_server, with the separate test VM as the instance.
 
 moto stands in for EC2 (strict instance-type, AMI and key-pair validation);
-DEPLOY_SSH_HOST points the container step at the real sshd + Docker engine,
-since moto's instances are not machines one can reach.
+DEPLOY_SSH_HOST points the container step at the test VM (its own network
+namespace, sshd and empty Docker engine), since moto's instances are not
+machines one can reach. Then a plain `make destroy` from a shell with another
+region set must leave nothing tagged in the deploy's region.
 """
 
 import json
 import stat
 import sys
-import urllib.request
 
 import boto3
 import pytest
@@ -17,68 +18,81 @@ from .conftest import run_in
 from .harness.sshd import free_port
 
 pytestmark = pytest.mark.slow
+REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def aws_env(moto_server, sshd, docker_engine):
-    port = free_port()
-    return sshd.env() | {
+def aws_env(moto_server, vm, docker_engine):
+    return vm.env() | {
         "DOCKER_HOST": docker_engine.url,
         "AWS_ENDPOINT_URL": moto_server,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
         "DEPLOY_ALLOWED_CIDR": "198.51.100.7/32",  # nothing outside is reachable to look it up
-        "DEPLOY_REMOTE_PORT": str(port),
+        "DEPLOY_REMOTE_PORT": str(free_port()),
         "DEPLOY_HEALTH_TIMEOUT": "90",
+        "DEPLOY_YES": "1",
     }
 
 
-def make(project, env, *targets: str, target: str = "aws"):
-    return run_in(project, "make", *targets, f"PY={sys.executable}", f"TARGET={target}", env=env)
+def make(project, env, *targets: str, **extra: str):
+    return run_in(project, "make", *targets, f"PY={sys.executable}", env=env | extra)
 
 
-def tagged_count(env) -> list[int]:
-    ec2 = boto3.client("ec2", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+def tagged(env) -> dict[str, int]:
+    ec2 = boto3.client("ec2", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     ours = [{"Name": "tag:created-by", "Values": ["coldstart"]}]
     instances = [
         i for r in ec2.describe_instances(Filters=ours)["Reservations"] for i in r["Instances"]
         if i["State"]["Name"] != "terminated"
     ]  # fmt: skip
-    groups = ec2.describe_security_groups(Filters=ours)["SecurityGroups"]
-    keys = ec2.describe_key_pairs(Filters=ours)["KeyPairs"]
-    return [len(instances), len(groups), len(keys)]
+    return {
+        "instances": len(instances),
+        "groups": len(ec2.describe_security_groups(Filters=ours)["SecurityGroups"]),
+        "keys": len(ec2.describe_key_pairs(Filters=ours)["KeyPairs"]),
+        "volumes": len(ec2.describe_volumes(Filters=ours)["Volumes"]),
+        "addresses": len(ec2.describe_addresses(Filters=ours)["Addresses"]),
+    }
 
 
-def test_aws_deploy_status_redeploy_and_destroy(shipped_project, aws_env):
+def test_aws_deploy_then_plain_destroy_from_another_region(shipped_project, aws_env, vm):
     try:
-        result = make(shipped_project, aws_env, "deploy")
+        result = make(shipped_project, aws_env, "deploy", DEPLOY_TARGET="aws")
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-        assert "launched i-" in result.stdout and "Live:" in result.stdout
+        out = " ".join(result.stdout.split())
+        assert "t3.medium in us-east-1" in out and "USD an hour" in out and "at most" in out
+        assert "launched i-" in out and "Live:" in out
         state = json.loads((shipped_project / ".deploy" / "state.json").read_text())
-        assert state["instance_type"] == "t3.medium"
+        assert state["target"] == "aws" and state["region"] == REGION
         key_file = shipped_project / ".deploy" / "churn-predictor.pem"
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-        assert ".deploy/" in (shipped_project / ".gitignore").read_text()
+        assert vm.client().containers.get("churn-predictor").status == "running"
 
-        url = f"http://127.0.0.1:{aws_env['DEPLOY_REMOTE_PORT']}/readyz"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert json.load(response)["status"] == "ready"
-
-        again = make(shipped_project, aws_env, "deploy")
+        again = make(shipped_project, aws_env, "deploy", DEPLOY_TARGET="aws")
         assert again.returncode == 0 and f"found {state['instance_id']}" in again.stdout
         assert "Nothing to do." in again.stdout
-        assert tagged_count(aws_env) == [1, 1, 1]
+        assert tagged(aws_env)["instances"] == 1
 
-        status = make(shipped_project, aws_env, "status")
-        assert status.returncode == 0 and "running" in status.stdout and "ttl_left" in status.stdout
-
-        destroyed = make(shipped_project, aws_env, "destroy")
-        assert destroyed.returncode == 0, destroyed.stderr[-3000:]
+        # A plain `make destroy`, from a shell set to another region, with no target named.
+        other = {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1", "DEPLOY_TARGET": ""}
+        destroyed = make(shipped_project, aws_env | other, "destroy")
+        assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
         assert f"removed instance {state['instance_id']}" in destroyed.stdout
-        assert tagged_count(aws_env) == [0, 0, 0]
+        assert tagged(aws_env) == dict.fromkeys(tagged(aws_env), 0)
         assert not key_file.exists()
     finally:
-        # On real AWS the containers die with the instance; here they run on the loopback host.
-        make(shipped_project, aws_env, "destroy", target="ssh")
+        # On real AWS the containers die with the instance; here they run on the test VM.
+        make(shipped_project, aws_env, "destroy", DEPLOY_TARGET="ssh")
+
+
+def test_make_extend_without_an_instance_is_a_clear_error(shipped_project, aws_env, tmp_path):
+    # Nothing deployed from this folder: extend says so instead of guessing a host.
+    state_dir = str(tmp_path / ".deploy")
+    result = make(shipped_project, aws_env, "extend", "HOURS=2", DEPLOY_STATE_DIR=state_dir)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "Nothing deployed to AWS from here" in " ".join(result.stderr.split())
+    missing = make(shipped_project, aws_env, "extend", DEPLOY_STATE_DIR=state_dir)
+    assert missing.returncode != 0 and "make extend HOURS=2" in missing.stderr

@@ -1,50 +1,110 @@
-"""`make deploy` to a real sshd on 127.0.0.1 with a real Docker engine behind it.
+"""`make deploy` to a separate host: its own network namespace, sshd and empty Docker engine.
 
-Deploy, predict through the host, redeploy (no-op), ship a second release,
-ship a broken one (refused; the live one keeps serving), roll back, look at
-status and logs, refuse an unknown host key, destroy.
+The image is built on the tests' engine here and must travel over SSH (the VM's
+engine starts empty, without even the base image); the service listens on the
+VM's 127.0.0.1 and is reached only through `make tunnel`. Deploy, rotate the API
+key (a new release; the old key gets 401), ship a second release and a broken
+one, roll back, status and logs, a host whose Docker is down, an unknown host
+key, destroy. `ps` never shows the key (the VM shares this machine's process
+table: one `ps` sees both sides).
 """
 
+import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from .conftest import MEASUREMENTS, project_env, run_in
-from .harness.sshd import free_port
+from .harness.sshd import free_port, start_sshd
 
 pytestmark = pytest.mark.slow
+FIRST_KEY, SECOND_KEY = "first-key-7f3a9c21", "second-key-0b8e44d6"
+SECRETS = Path.home() / ".coldstart" / "churn-predictor"  # the VM's deploy user is this user
 
 
 @pytest.fixture(scope="module")
-def deploy_env(sshd, docker_engine):
-    return sshd.env() | {
-        "DOCKER_HOST": docker_engine.url,
+def deploy_env(vm, docker_engine):
+    return vm.env() | {
+        "DOCKER_HOST": docker_engine.url,  # where the image is built: here, not on the VM
         "DEPLOY_REMOTE_PORT": str(free_port()),
         "DEPLOY_HEALTH_TIMEOUT": "90",
+        "DEPLOY_API_KEY": FIRST_KEY,
     }
 
 
 def make(project, env, *targets: str, **extra_env: str):
     return run_in(
-        project, "make", *targets, f"PY={sys.executable}", "TARGET=ssh", env=env | extra_env
+        project, "make", *targets, f"PY={sys.executable}", "DEPLOY_TARGET=ssh", env=env | extra_env
     )
 
 
-def predict(env, project) -> dict:
+@contextlib.contextmanager
+def tunnel(project, env):
+    """`make tunnel` to a free local port; yields the service's local URL."""
+    local = free_port()
+    process = subprocess.Popen(
+        ["make", "tunnel", f"PY={sys.executable}", "DEPLOY_TARGET=ssh", f"PORT={local}"],
+        cwd=project, env=project_env(project) | env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{local}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=3) as response:
+                    assert json.load(response)["status"] == "ready"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the tunnel never forwarded /readyz"
+                time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def predict(project, url: str, key: str) -> tuple[int, dict]:
     example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{env['DEPLOY_REMOTE_PORT']}/predict",
-        json.dumps(example).encode(),
-        {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+        f"{url}/predict", json.dumps(example).encode(),
+        {"Content-Type": "application/json", "X-API-Key": key},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+@contextlib.contextmanager
+def watching_ps(secret: str):
+    """Sample every command line on this machine (and so on the VM) while the block runs."""
+    seen, stop = [], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            seen.extend(line for line in listing.splitlines() if secret in line)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
 
 
 def derived_image(docker_engine, project, tag: str, dockerfile_lines: list[str]) -> str:
@@ -58,61 +118,90 @@ def derived_image(docker_engine, project, tag: str, dockerfile_lines: list[str])
     return tag
 
 
-def live_version(docker_engine) -> str:
-    container = docker_engine.client().containers.get("churn-predictor")
+def live_version(vm) -> str:
+    container = vm.client().containers.get("churn-predictor")
     return container.labels["org.opencontainers.image.version"]
 
 
-def test_deploy_then_predict_through_the_host(shipped_project, deploy_env):
+def refused(address: str, port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(3)
+        return sock.connect_ex((address, port)) != 0
+
+
+def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(shipped_project, deploy_env, vm):
+    assert vm.client().images.list() == [], "the VM's engine starts empty (no base image)"
     started = time.monotonic()
-    result = make(shipped_project, deploy_env, "deploy")
+    with watching_ps(FIRST_KEY) as leaks:
+        result = make(shipped_project, deploy_env, "deploy")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    MEASUREMENTS["ssh deploy (loopback, image cached)"] = f"{time.monotonic() - started:.0f}s"
-    assert "Live:" in result.stdout and "answers /readyz" in result.stdout
+    MEASUREMENTS["ssh deploy to the separate host (image shipped)"] = f"{time.monotonic() - started:.0f}s"
+    assert "shipped in" in result.stdout and "Live:" in result.stdout
     # Which model it ships: said by the image build, then by the deploy itself.
     assert "Model: churn-predictor v1" in result.stdout
     assert "model churn-predictor v1" in result.stdout
-    assert predict(deploy_env, shipped_project)["model_version"] == "1"
+    assert leaks == [], "the API key showed up in ps"
+    port = int(deploy_env["DEPLOY_REMOTE_PORT"])
+    assert refused(vm.address, port) and refused("127.0.0.1", port), "only the tunnel reaches it"
+    with tunnel(shipped_project, deploy_env) as url:
+        assert predict(shipped_project, url, FIRST_KEY)[1]["model_version"] == "1"
+        assert predict(shipped_project, url, "wrong")[0] == 401
+    files = list(SECRETS.glob("*.env"))
+    assert len(files) == 1 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert files[0].read_text() == f"API_KEY={FIRST_KEY}\n"
 
 
-def test_redeploying_the_same_image_is_a_no_op(shipped_project, deploy_env):
+def test_same_image_and_settings_is_a_no_op(shipped_project, deploy_env):
     result = make(shipped_project, deploy_env, "deploy")
     assert result.returncode == 0 and "Nothing to do." in result.stdout
 
 
-def test_second_release_broken_release_and_rollback(shipped_project, deploy_env, docker_engine):
-    second = derived_image(
-        docker_engine,
-        shipped_project,
-        "churn-predictor:second",
-        ['LABEL org.opencontainers.image.version="2"'],
-    )
-    result = make(shipped_project, deploy_env, "deploy", DEPLOY_IMAGE=second)
+def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(shipped_project, deploy_env, vm):
+    env = deploy_env | {"DEPLOY_API_KEY": SECOND_KEY}
+    with watching_ps(SECOND_KEY) as leaks:
+        result = make(shipped_project, env, "deploy")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert live_version(docker_engine) == "2"
+    assert "Nothing to do." not in result.stdout and leaks == []
+    with tunnel(shipped_project, env) as url:
+        assert predict(shipped_project, url, FIRST_KEY)[0] == 401
+        assert predict(shipped_project, url, SECOND_KEY)[0] == 200
+    # One secrets file per release on the host: live and previous (kept for rollback).
+    assert len(list(SECRETS.glob("*.env"))) == 2
 
-    # A release whose model cannot load (neither the ONNX graph nor the pipeline):
-    # /livez is fine, /readyz is not.
+
+def test_second_release_broken_release_and_rollback(shipped_project, deploy_env, docker_engine, vm):
+    env = deploy_env | {"DEPLOY_API_KEY": SECOND_KEY}
+    second = derived_image(
+        docker_engine, shipped_project, "churn-predictor:second",
+        ['LABEL org.opencontainers.image.version="2"'],
+    )  # fmt: skip
+    result = make(shipped_project, env, "deploy", DEPLOY_IMAGE=second)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert live_version(vm) == "2"
+    # The release before the first-key one is gone, and so is its secrets file.
+    assert len(list(SECRETS.glob("*.env"))) == 2
+
+    # A release whose model cannot load: /livez is fine, /readyz is not.
     broken = derived_image(
         docker_engine, shipped_project, "churn-predictor:broken",
         ["USER root", "RUN echo broken > /app/model/model.onnx && echo broken > /app/model/pipeline.skops", "USER 10001:10001",
          'LABEL org.opencontainers.image.version="3"'],
     )  # fmt: skip
-    result = make(shipped_project, deploy_env, "deploy", DEPLOY_IMAGE=broken)
+    result = make(shipped_project, env, "deploy", DEPLOY_IMAGE=broken)
     assert result.returncode != 0
     assert "The new release failed" in result.stderr and "v2" in result.stderr
-    assert live_version(docker_engine) == "2", "the good release keeps serving"
-    assert predict(deploy_env, shipped_project)["model_version"] == "1"  # the bundle inside is v1
-    assert "churn-predictor-candidate" not in [
-        c.name for c in docker_engine.client().containers.list(all=True)
-    ]
+    assert live_version(vm) == "2", "the good release keeps serving"
+    assert "churn-predictor-candidate" not in [c.name for c in vm.client().containers.list(all=True)]
 
     started = time.monotonic()
-    result = make(shipped_project, deploy_env, "rollback")
+    result = make(shipped_project, env, "rollback")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    MEASUREMENTS["rollback (loopback)"] = f"{time.monotonic() - started:.0f}s"
-    assert live_version(docker_engine) == "1"
-    assert predict(deploy_env, shipped_project)["prediction"] in ("yes", "no")
+    MEASUREMENTS["rollback on the separate host"] = f"{time.monotonic() - started:.0f}s"
+    assert live_version(vm) == "1"
+    with tunnel(shipped_project, env) as url:
+        assert predict(shipped_project, url, SECOND_KEY)[1]["prediction"] in ("yes", "no")
 
 
 def test_status_and_logs(shipped_project, deploy_env):
@@ -123,37 +212,26 @@ def test_status_and_logs(shipped_project, deploy_env):
     assert logs.returncode == 0 and "Application startup complete" in logs.stdout
 
 
-def test_make_ssh_and_tunnel(shipped_project, deploy_env):
-    # `make ssh` opens a shell on the host; fed from a pipe, it runs what it reads.
+def test_status_says_when_docker_on_the_host_is_down(shipped_project, tmp_path):
+    host = start_sshd(tmp_path / "sshd", f"unix://{tmp_path / 'no-docker.sock'}")
+    try:
+        result = make(shipped_project, host.env(), "status")
+    finally:
+        host.stop()
+    assert result.returncode != 0
+    assert "Docker on 127.0.0.1 is unreachable" in " ".join(result.stderr.split())
+    assert "Nothing deployed" not in result.stdout
+
+
+def test_make_ssh_lands_on_the_vm(shipped_project, deploy_env, vm):
     shell = subprocess.run(
-        ["make", "ssh", f"PY={sys.executable}", "TARGET=ssh"],
-        input="docker ps --format '{{.Names}}'\n",
+        ["make", "ssh", f"PY={sys.executable}", "DEPLOY_TARGET=ssh"],
+        input="docker ps --format '{{.Names}}'; ip -4 -o addr show\n",
         cwd=shipped_project, env=project_env(shipped_project) | deploy_env,
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert shell.returncode == 0, shell.stderr
-    assert "churn-predictor" in shell.stdout.split()
-    local = free_port()
-    tunnel = subprocess.Popen(
-        ["make", "tunnel", f"PY={sys.executable}", "TARGET=ssh", f"PORT={local}"],
-        cwd=shipped_project, env=project_env(shipped_project) | deploy_env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{local}/readyz", timeout=3
-                ) as response:
-                    assert json.load(response)["status"] == "ready"
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the tunnel never forwarded /readyz"
-                time.sleep(0.5)
-    finally:
-        os.killpg(tunnel.pid, signal.SIGTERM)
-        tunnel.wait(timeout=20)
+    assert "churn-predictor" in shell.stdout.split() and vm.address in shell.stdout
 
 
 def test_unknown_host_key_is_refused(shipped_project, deploy_env, tmp_path):
@@ -164,11 +242,31 @@ def test_unknown_host_key_is_refused(shipped_project, deploy_env, tmp_path):
     assert "host key" in result.stderr and "ssh-keyscan" in result.stderr
 
 
-def test_destroy_removes_every_release(shipped_project, deploy_env, docker_engine):
+def test_destroy_removes_every_release_and_its_secrets(shipped_project, deploy_env, vm):
     result = make(shipped_project, deploy_env, "destroy")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "removed container churn-predictor" in result.stdout
-    left = docker_engine.client().containers.list(
-        all=True, filters={"label": "io.coldstart.app=churn-predictor"}
-    )
-    assert left == []
+    left = vm.client().containers.list(all=True, filters={"label": "io.coldstart.app=churn-predictor"})
+    assert left == [] and not SECRETS.exists()
+
+
+def test_an_ssh_project_carries_nothing_of_aws(baker):
+    project = baker(deploy_target="ssh")
+    readme = (project / "README.md").read_text()
+    deploy_section = readme[readme.index("## 6. Deploy") :].split("\n## ", 1)[0]
+    texts = {
+        "README deploy section": deploy_section,
+        "Makefile": (project / "Makefile").read_text(),
+        ".env.example": (project / ".env.example").read_text(),
+        "pyproject deploy group": (project / "pyproject.toml").read_text().split("deploy = [")[1].split("]")[0],
+    }
+    deploy_files = [*(project / "src/churn_predictor/deploy").glob("*.py"),
+                    *(project / "tests/deploy").glob("*.py")]  # fmt: skip
+    texts |= {str(path.relative_to(project)): path.read_text() for path in deploy_files}
+    for name, text in texts.items():
+        for word in ("aws", "ec2", "boto", "make extend"):
+            assert word not in text.lower(), f"{word!r} in {name} of an ssh-only project"
+    assert "TARGET=" not in texts["Makefile"].replace("DEPLOY_TARGET", "").split("# Deploy")[1]
+    result = run_in(project, sys.executable, "-m", "churn_predictor.deploy", "status", "--target", "aws")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Unknown deploy target 'aws': this project deploys to ssh" in " ".join(result.stderr.split())

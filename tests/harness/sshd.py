@@ -1,7 +1,8 @@
-"""A real OpenSSH server on 127.0.0.1 standing in for the VM, with throwaway keys and config.
+"""A real OpenSSH server standing in for the VM's, with throwaway keys and config.
 
-Its sessions talk to the tests' Docker engine (SetEnv DOCKER_HOST), so a deploy
-over SSH lands in a real engine. Started per test session, stopped by PID.
+Its sessions talk to the Docker engine named by SetEnv DOCKER_HOST. On 127.0.0.1
+by default; vm.py starts it inside the test VM's network namespace instead.
+Stopped by PID.
 """
 
 import getpass
@@ -51,7 +52,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_sshd(folder: Path, docker_host: str) -> SshServer:
+def start_sshd(
+    folder: Path, docker_host: str, address: str = "127.0.0.1", netns: str | None = None
+) -> SshServer:
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not Path(sshd).exists() or shutil.which("ssh-keygen") is None:
         raise SshdUnavailable("sshd is not installed (Debian: openssh-server)")
@@ -61,10 +64,10 @@ def start_sshd(folder: Path, docker_host: str) -> SshServer:
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True
         )
     shutil.copy(folder / "user_key.pub", folder / "authorized_keys")
-    port = free_port()
+    port = free_port() if netns is None else 22  # a namespace of its own: the usual port
     config = folder / "sshd_config"
     config.write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host_key'}\n"
+        f"Port {port}\nListenAddress {address}\nHostKey {folder / 'host_key'}\n"
         f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPidFile {folder / 'sshd.pid'}\n"
         "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "PermitRootLogin prohibit-password\nUsePAM no\n"
@@ -74,20 +77,20 @@ def start_sshd(folder: Path, docker_host: str) -> SshServer:
     )
     Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
     log = open(folder / "sshd.log", "wb")  # noqa: SIM115 - lives as long as sshd
+    enter = ["nsenter", f"--net=/var/run/netns/{netns}"] if netns else []  # execs sshd: same PID
     process = subprocess.Popen(
-        [sshd, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=log
+        [*enter, sshd, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=log
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SshdUnavailable(f"sshd exited: {(folder / 'sshd.log').read_text()[-2000:]}")
         with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+            if sock.connect_ex((address, port)) == 0:
                 break
         time.sleep(0.2)
     host_key = (folder / "host_key.pub").read_text().split()
     known_hosts = folder / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
-    return SshServer(
-        "127.0.0.1", port, getpass.getuser(), folder / "user_key", known_hosts, process
-    )
+    name = address if port == 22 else f"[{address}]:{port}"
+    known_hosts.write_text(f"{name} {host_key[0]} {host_key[1]}\n")
+    return SshServer(address, port, getpass.getuser(), folder / "user_key", known_hosts, process)

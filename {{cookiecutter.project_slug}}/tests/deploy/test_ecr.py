@@ -10,10 +10,11 @@ import urllib.request
 
 import boto3
 import pytest
+from rich.console import Console
 
-from {{ cookiecutter.package_name }}.deploy.aws import CREATED_BY
-from {{ cookiecutter.package_name }}.deploy.ecr import REPOSITORY, EcrRepository, delete_repository
-from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
+from {{ cookiecutter.package_name }}.deploy.aws import CREATED_BY, AwsTarget
+from {{ cookiecutter.package_name }}.deploy.ecr import REPOSITORY, EcrRepository
+from {{ cookiecutter.package_name }}.deploy.aws_settings import AwsSettings
 
 from ..conftest import moto_server, use_fake_aws
 
@@ -28,7 +29,7 @@ def moto_endpoint():
 def settings(moto_endpoint, monkeypatch):
     use_fake_aws(monkeypatch, moto_endpoint)
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"))
-    return DeploySettings(_env_file=None, app="learner-app", owner="ada@example.com")
+    return AwsSettings(_env_file=None, app="learner-app", owner="ada@example.com")
 
 
 def test_repository_is_created_tagged_scanned_and_pruned(settings):
@@ -58,18 +59,21 @@ def test_login_comes_from_an_authorization_token(settings):
     assert auth["serveraddress"].startswith("https://")
 
 
-def test_destroy_deletes_only_the_repository_it_made(settings):
-    uri = EcrRepository(settings, "learner-app").ensure(keep=5)
+def test_destroy_deletes_only_the_repository_it_made(settings, tmp_path):
+    EcrRepository(settings, "learner-app").ensure(keep=5)
     ecr = boto3.client("ecr")
     ecr.create_repository(repositoryName="someone-elses")
-    assert delete_repository(settings, "someone-elses") == []
-    assert delete_repository(settings, "learner-app") == [f"ECR repository {uri}"]
+    target = AwsTarget(settings.model_copy(update={"state_dir": tmp_path}), Console(quiet=True))
+    teardown = target.destroy()
+    assert teardown.removed == ["ECR repository learner-app"] and teardown.left == []
     names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
     assert names == ["someone-elses"]
-    assert delete_repository(settings, "learner-app") == []  # nothing left: nothing to do
+    assert target.destroy().removed == []  # nothing left: nothing to do
 
 
-def test_destroy_finds_the_repository_make_push_uses(settings):
-    defaults = DeploySettings(_env_file=None)  # the app and repository names as baked
-    uri = EcrRepository(defaults, REPOSITORY).ensure(keep=5)
-    assert delete_repository(defaults) == [f"ECR repository {uri}"]
+def test_destroy_finds_the_repository_make_push_uses(tmp_path, settings):
+    defaults = AwsSettings(_env_file=None, state_dir=tmp_path)  # the names as baked
+    EcrRepository(defaults, REPOSITORY).ensure(keep=5)
+    assert AwsTarget(defaults, Console(quiet=True)).destroy().removed == [
+        f"ECR repository {REPOSITORY}"
+    ]

@@ -2,8 +2,9 @@
 
 import pytest
 
+from {{ cookiecutter.package_name }}.deploy.errors import DeployError
 from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
-from {{ cookiecutter.package_name }}.deploy.ssh import DeployError, Remote
+from {{ cookiecutter.package_name }}.deploy.ssh import Remote
 
 from ..conftest import free_port, require_tool
 

@@ -66,16 +66,16 @@ def check_registry(registry: str) -> str:
 def ecr_repository(keep_images: int) -> tuple[str, dict]:
     """ECR's repository URI and a login for it (the repository is created if missing)."""
     try:
+        from ..deploy.aws_settings import AwsSettings
         from ..deploy.ecr import REPOSITORY, EcrRepository  # boto3, only with AWS deploys
-        from ..deploy.settings import DeploySettings
-        from ..deploy.ssh import DeployError
+        from ..deploy.errors import DeployError
     except ImportError as error:
         raise PushError(
             "DEPLOY_REGISTRY=ecr needs the AWS deploy code (bake with deploy_target=aws or "
             "both); set DEPLOY_REGISTRY=host[:port]/namespace instead."
         ) from error
     try:
-        ecr = EcrRepository(DeploySettings(), REPOSITORY)
+        ecr = EcrRepository(AwsSettings(), REPOSITORY)
         return ecr.ensure(keep_images), ecr.login()
     except DeployError as error:
         raise PushError(str(error)) from error

@@ -1,4 +1,5 @@
-"""Deploy: ship the image to a VM over SSH, or provision one on AWS EC2 first.
+"""Deploy: ship the image to a machine and switch to it once it answers /readyz.
 
-Imports neither the model nor the serving code: it deals only in images.
+One module per target (target_<name>.py); imports neither the model nor the
+serving code: it deals only in images.
 """

@@ -14,8 +14,8 @@ import boto3
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
 from .aws import CREATED_BY
-from .settings import DeploySettings
-from .ssh import DeployError
+from .aws_settings import AwsSettings
+from .errors import DeployError
 
 # The repository `make push` uses: named after the image.
 REPOSITORY = "{{ cookiecutter.project_slug }}"
@@ -32,7 +32,7 @@ def lifecycle_policy(keep: int) -> str:
 
 
 class EcrRepository:
-    def __init__(self, settings: DeploySettings, name: str):
+    def __init__(self, settings: AwsSettings, name: str):
         region = settings.aws_region or os.environ.get("AWS_REGION") or None
         try:
             self.ecr = boto3.Session(region_name=region).client("ecr")
@@ -62,9 +62,7 @@ class EcrRepository:
         return found["repositories"][0]
 
     def is_ours(self, repository: dict) -> bool:
-        listed = self.ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"])
-        tags = {t["Key"]: t["Value"] for t in listed.get("tags", [])}
-        return tags.get("created-by") == CREATED_BY and tags.get("project") == self.settings.app
+        return is_ours(self.ecr, repository, self.settings.app)
 
     def ensure(self, keep: int) -> str:
         """The repository's URI, creating it (tagged, scan on push) if missing."""
@@ -93,11 +91,14 @@ class EcrRepository:
         return {"username": username, "password": password, "serveraddress": data["proxyEndpoint"]}
 
 
-def delete_repository(settings: DeploySettings, name: str = REPOSITORY) -> list[str]:
-    """`make destroy`: delete the repository and its images, only if this project created it."""
-    ecr = EcrRepository(settings, name)
-    repository = ecr.find()
-    if repository is None or not ecr.is_ours(repository):
-        return []
-    ecr.ecr.delete_repository(repositoryName=name, force=True)
-    return [f"ECR repository {repository['repositoryUri']}"]
+def is_ours(ecr, repository: dict, app: str) -> bool:
+    """Tagged by this project's deploy code (ECR cannot filter repositories by tag)."""
+    listed = ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"])
+    tags = {t["Key"]: t["Value"] for t in listed.get("tags", [])}
+    return tags.get("created-by") == CREATED_BY and tags.get("project") == app
+
+
+def tagged_repositories(ecr, app: str) -> list[str]:
+    """For `make destroy`'s list of resources: the names of this project's repositories."""
+    pages = ecr.get_paginator("describe_repositories").paginate()
+    return [r["repositoryName"] for page in pages for r in page["repositories"] if is_ours(ecr, r, app)]

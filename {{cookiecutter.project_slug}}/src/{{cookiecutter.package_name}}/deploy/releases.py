@@ -4,24 +4,36 @@
     <app>-previous    the one before, stopped, kept for `make rollback`
     <app>-candidate   a new release under test, without a port; removed after
 
+A release is the image *and* its run settings (port, GPU, API key): their hash is
+the release id, a container label, so changing a setting (rotating the API key)
+deploys a new release even with the same image. Secrets never go on a command
+line: they are written to ~/.coldstart/<app>/<release id>.env on the host (mode
+600), passed with --env-file, and deleted with the last container of the release.
+
 A new release first runs as a candidate. Only when it answers /readyz (a real
 prediction) does it replace the live one; a release that fails is removed and
 the live one keeps serving. Without a proxy in front, the switch itself takes
 the service away for the second or two a container needs to start.
 """
 
+import hashlib
 import json
 import re
+import shlex
 import time
 
 import docker
 from docker.errors import DockerException, ImageNotFound
 from rich.console import Console
+from rich.table import Table
 
+from .errors import DeployError
 from .settings import DeploySettings
-from .ssh import DeployError, Remote
+from .ssh import Remote
 
 LABEL = "io.coldstart.app"
+RELEASE_LABEL = "io.coldstart.release"
+SECRETS_DIR = ".coldstart"  # in the deploy user's home on the host
 # Run inside the container with its own Python (the host needs no curl). Exit 0: ready;
 # 1: not yet; 2: the model failed to load, which waiting will not fix.
 READY_CHECK = """
@@ -56,6 +68,26 @@ class Releases:
             else None
         )
 
+    def release_id(self, image_id: str) -> str:
+        """The image and every run setting: change any of them and it is a new release."""
+        s = self.settings
+        secret = s.api_key.get_secret_value() if s.api_key else ""
+        run = [image_id, s.publish_address, s.remote_port, s.gpu, secret]
+        return hashlib.sha256(json.dumps(run).encode()).hexdigest()[:12]
+
+    def env_file(self, release: str) -> str:
+        return f"{SECRETS_DIR}/{self.settings.app}/{release}.env"
+
+    def check_docker(self) -> str:
+        """Docker's version on the host; a clear error when it does not answer."""
+        found = re.search(r"Server Version:\s*(\S+)", self.docker("info", check=False))
+        if not found:
+            raise DeployError(
+                f"Docker on {self.remote.host} is unreachable: it is not running, or "
+                f"{self.remote.user} may not use it (sudo usermod -aG docker {self.remote.user})."
+            )
+        return found.group(1)
+
     def release_of(self, container: dict) -> str:
         labels = container["Config"]["Labels"] or {}
         return (
@@ -64,12 +96,7 @@ class Releases:
 
     # --- steps ---------------------------------------------------------------
     def check_host(self) -> None:
-        found = re.search(r"Server Version:\s*(\S+)", self.docker("info", check=False))
-        version = found.group(1) if found else ""
-        if not version:
-            raise DeployError(
-                f"Docker is not running on {self.remote.host}, or {self.remote.user} may not use it."
-            )
+        version = self.check_docker()
         free_kb = int(self.remote.run("df", "-Pk", "/").splitlines()[-1].split()[3])
         if free_kb < 2_000_000:
             raise DeployError(
@@ -100,8 +127,10 @@ class Releases:
 
     def start(self, name: str, image_id: str, publish: bool) -> None:
         s = self.settings
+        release = self.release_id(image_id)
         args = [
             "run", "--detach", "--name", name, "--label", f"{LABEL}={s.app}",
+            "--label", f"{RELEASE_LABEL}={release}",
             "--restart", "unless-stopped", "--read-only", "--tmpfs", "/tmp",
             "--health-interval", "2s", "--health-start-period", "60s",
         ]  # fmt: skip
@@ -110,7 +139,10 @@ class Releases:
         if s.gpu:
             args += ["--gpus", "all"]
         if s.api_key:
-            args += ["--env", f"API_KEY={s.api_key.get_secret_value()}"]
+            self.remote.write_private_file(
+                self.env_file(release), f"API_KEY={s.api_key.get_secret_value()}\n"
+            )
+            args += ["--env-file", self.env_file(release)]
         self.docker(*args, image_id)
 
     def wait_ready(self, name: str) -> None:
@@ -139,23 +171,39 @@ class Releases:
         )
 
     def remove(self, name: str) -> None:
+        """Remove a container, and its release's secrets once no container of it is left."""
+        container = self.inspect(name)
         self.docker("rm", "--force", name, check=False)
+        release = ((container or {}).get("Config", {}).get("Labels") or {}).get(RELEASE_LABEL)
+        if (
+            release
+            and not self.docker(
+                "ps", "--all", "--quiet", "--filter", f"label={RELEASE_LABEL}={release}"
+            ).strip()
+        ):
+            self.remote.run("rm", "-f", self.env_file(release))
 
     # --- commands ------------------------------------------------------------
     def deploy(self, image_name: str) -> str:
         image = local_image(image_name)
+        self.check_host()
         labels = image.labels or {}
         self.console.print(
             f"Shipping {image_name}: model {labels.get('io.coldstart.model.name', '?')} "
             f"v{labels.get('io.coldstart.model.version', '?')}"
         )
         live = self.inspect(self.live)
-        if live and live["Image"] == image.id and live["State"]["Running"]:
+        labels = (live or {}).get("Config", {}).get("Labels") or {}
+        if (
+            live
+            and labels.get(RELEASE_LABEL) == self.release_id(image.id)
+            and live["State"]["Running"]
+        ):
             self.console.print(
-                f"Already live: {image_name} {self.release_of(live)}. Nothing to do."
+                f"Already live: {image_name} {self.release_of(live)} with the same settings. "
+                "Nothing to do."
             )
             return "unchanged"
-        self.check_host()
         self.ship(image)
 
         self.remove(self.candidate)
@@ -210,6 +258,7 @@ class Releases:
         )
 
     def status(self) -> list[dict]:
+        self.check_docker()
         rows = []
         for name in (self.live, self.previous):
             container = self.inspect(name)
@@ -243,7 +292,19 @@ class Releases:
         for image in self.docker("image", "ls", "--quiet", repository).split():
             if self.docker("image", "rm", "--force", image, check=False):
                 removed.append(f"image {image[:12]}")
+        secrets = f"{SECRETS_DIR}/{self.settings.app}"
+        self.remote.run("sh", "-c", f"rm -rf {shlex.quote(secrets)}")
         return removed
+
+
+def show_releases(releases: Releases, console: Console) -> None:
+    rows = releases.status()
+    table = Table(title=f"Releases on {releases.remote.host}")
+    for column in ("container", "release", "state", "health"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row.values())
+    console.print(table if rows else "Nothing deployed on the host.")
 
 
 def local_image(name: str):

@@ -6,16 +6,14 @@ known-hosts file means an unknown or changed host key stops the deploy instead
 of being trusted silently.
 """
 
+import posixpath
 import shlex
 import shutil
 import subprocess
 from collections.abc import Iterable
 
+from .errors import DeployError
 from .settings import DeploySettings
-
-
-class DeployError(RuntimeError):
-    """A deploy step failed; the message says what to do."""
 
 
 class Remote:
@@ -64,6 +62,12 @@ class Remote:
                 f"`{' '.join(args[:3])}` failed on {self.host}: {stderr.strip() or stdout.strip()}"
             )
         return stdout
+
+    def write_private_file(self, path: str, content: str) -> None:
+        """Write a file only the login user can read; the content travels on stdin, never argv."""
+        folder, file = shlex.quote(posixpath.dirname(path) or "."), shlex.quote(path)
+        script = f"umask 077 && mkdir -p {folder} && cat > {file} && chmod 600 {file}"
+        self.run("sh", "-c", script, stdin=[content.encode()])
 
     def exit_code(self, *args: str) -> tuple[int, str]:
         """Run a command; return its exit status and output (a broken connection still raises)."""

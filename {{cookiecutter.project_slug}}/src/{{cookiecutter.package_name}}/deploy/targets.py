@@ -1,0 +1,71 @@
+"""Find the deploy targets this project has (one module `target_<name>.py` each) and pick one.
+
+A project generated for one target has only that module, so it accepts only that
+target; the recorded target of the last deploy (.deploy/state.json) wins when
+you do not name one, so `make destroy` removes what was really deployed.
+"""
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from types import ModuleType
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from . import state
+from .errors import DeployError
+from .settings import DeploySettings
+
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def available() -> dict[str, ModuleType]:
+    package = __name__.rsplit(".", 1)[0]
+    names = [m.name for m in pkgutil.iter_modules(importlib.import_module(package).__path__)]
+    return {
+        name.removeprefix("target_"): importlib.import_module(f"{package}.{name}")
+        for name in sorted(names)
+        if name.startswith("target_")
+    }
+
+
+def choose(
+    target: str | None, recorded_wins: bool = False, **overrides
+) -> tuple[ModuleType, DeploySettings]:
+    """The target module and its settings: --target, else the recorded one, else DEPLOY_TARGET."""
+    base = DeploySettings()
+    recorded = state.load(base.state_dir).get("target")
+    name = target or base.target
+    if recorded and (recorded_wins or (target is None and "target" not in base.model_fields_set)):
+        if recorded != name:
+            console.print(f"Using the recorded target '{recorded}' (.deploy/state.json).")
+        name = recorded
+    modules = available()
+    if name not in modules:
+        raise DeployError(
+            f"Unknown deploy target '{name}': this project deploys to {', '.join(modules)}. "
+            "Set DEPLOY_TARGET in .env (or make ... DEPLOY_TARGET=...)."
+        )
+    module = modules[name]
+    settings = module.SETTINGS(**overrides)
+    return module, settings.model_copy(update={"target": name})
+
+
+def guarded(action: Callable[[], bool | None]) -> None:
+    """Run a command; turn its errors into one clear message and an exit code."""
+    try:
+        succeeded = action()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{e['loc'][0] if e['loc'] else ''} {e['msg']}".strip() for e in error.errors()
+        )
+        errors.print(f"[red]Bad deploy setting:[/] {problems} (see .env.example)")
+        raise typer.Exit(2) from None
+    except DeployError as error:
+        errors.print(f"[red]Deploy error:[/] {error}")
+        raise typer.Exit(1) from None
+    if succeeded is False:
+        raise typer.Exit(1)
