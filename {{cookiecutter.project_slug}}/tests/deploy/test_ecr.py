@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 
 from {{ cookiecutter.package_name }}.deploy.aws import CREATED_BY, AwsTarget
-from {{ cookiecutter.package_name }}.deploy.ecr import REPOSITORY, EcrRepository
 from {{ cookiecutter.package_name }}.deploy.aws_settings import AwsSettings
+from {{ cookiecutter.package_name }}.deploy.ecr import REPOSITORY, EcrRepository
 
 from ..conftest import moto_server, use_fake_aws
 

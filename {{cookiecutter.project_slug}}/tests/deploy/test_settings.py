@@ -1,5 +1,7 @@
 """Every deploy setting is documented in .env.example, and nothing there is stale."""
 
+import importlib
+import importlib.util
 import re
 from pathlib import Path
 
@@ -8,8 +10,17 @@ from {{ cookiecutter.package_name }}.deploy.targets import available
 ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 
 
+def deploy_settings_classes() -> list:
+    classes = [module.SETTINGS for module in available().values()]
+    # `make push` (in projects baked with kubernetes=yes) reads DEPLOY_ settings too.
+    push = "{{ cookiecutter.package_name }}.container.push"
+    if importlib.util.find_spec(push):
+        classes.append(importlib.import_module(push).PushSettings)
+    return classes
+
+
 def test_every_deploy_setting_is_in_env_example_with_a_comment():
-    fields = {name for module in available().values() for name in module.SETTINGS.model_fields}
+    fields = {name for settings in deploy_settings_classes() for name in settings.model_fields}
     documented = {}
     for line in ENV_EXAMPLE.read_text().splitlines():
         found = re.match(r"#\s*DEPLOY_([A-Z_]+)=", line)

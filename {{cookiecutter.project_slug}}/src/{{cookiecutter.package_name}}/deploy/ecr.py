@@ -101,4 +101,6 @@ def is_ours(ecr, repository: dict, app: str) -> bool:
 def tagged_repositories(ecr, app: str) -> list[str]:
     """For `make destroy`'s list of resources: the names of this project's repositories."""
     pages = ecr.get_paginator("describe_repositories").paginate()
-    return [r["repositoryName"] for page in pages for r in page["repositories"] if is_ours(ecr, r, app)]
+    return [
+        r["repositoryName"] for page in pages for r in page["repositories"] if is_ours(ecr, r, app)
+    ]
