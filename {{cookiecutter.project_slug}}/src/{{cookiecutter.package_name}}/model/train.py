@@ -37,6 +37,7 @@ from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
 from .plots import evaluation_plots
+from .reference import build_reference, served_answers
 from .registry import (
     champion_lock,
     check_tracking_store,
@@ -127,6 +128,7 @@ class Fitted:
     metric: str
     metrics: dict
     rows_used: int
+    X_train: Any = None  # the training split, for the monitoring reference
 
 
 def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_test, y_train, y_test):
@@ -150,7 +152,7 @@ def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_tes
         test = held_out(pipeline, X_test, y_test, task)
         baseline_test = held_out(make_baseline(task).fit(X_train, y_train), X_test, y_test, task)
     metrics = cv | test | {f"baseline_{k}": v for k, v in (baseline_cv | baseline_test).items()}
-    return Fitted(pipeline, metric, metrics, rows_used=len(X_train) + len(X_test))
+    return Fitted(pipeline, metric, metrics, len(X_train) + len(X_test), X_train)
 
 
 def track_and_publish(
@@ -186,7 +188,10 @@ def track_and_publish(
         head = X_test.head(1)
         example = head.astype(object).where(head.notna(), None).to_dict("records")
         staged = Path(tempfile.mkdtemp(prefix="train-")) / "bundle"
-        write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model)
+        reference = build_reference(
+            schema, fitted.X_train, served_answers(fitted.pipeline, X_test, schema)
+        )
+        write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model, reference)
         mlflow.log_artifacts(str(staged), "bundle")
         score = fitted.metrics[f"test_{fitted.metric}"]
         # Compare, move the alias and export as one step: no other `make train` in between.

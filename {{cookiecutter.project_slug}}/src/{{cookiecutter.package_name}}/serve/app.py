@@ -32,6 +32,7 @@ from .metrics import (
 )
 from .model_source import resolve_bundle
 from .predictor import Predictor
+from .request_log import RequestLog
 from .schemas import batch_model, record_model, response_models
 from .settings import ServeSettings
 
@@ -65,6 +66,7 @@ def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
     loaded, problem = load_bundle(settings)
+    request_log = RequestLog(settings, loaded) if loaded is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,7 +76,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         app.state.predictor, app.state.load_error = None, problem
         if loaded is not None:
             load_predictor(app, loaded)
+            request_log.start()
         yield
+        if request_log is not None:
+            request_log.stop()
         mark_this_process_dead()
 
     title = f"{loaded.metadata.name} prediction service" if loaded else "Prediction service"
@@ -95,7 +100,7 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
     add_health_routes(app)
     guarded = api_key_guard(settings)
     if loaded is not None:
-        add_model_routes(app, loaded, settings, guarded)
+        add_model_routes(app, loaded, settings, guarded, request_log)
     else:
         add_unavailable_routes(app, guarded)
     return app
@@ -181,7 +186,9 @@ def add_health_routes(app: FastAPI) -> None:
         return RedirectResponse("/docs")
 
 
-def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded) -> None:
+def add_model_routes(
+    app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded, request_log: RequestLog
+) -> None:
     Ready = Annotated[Predictor, Depends(ready_predictor)]
     Record = record_model(loaded.schema, loaded.example[0])
     Batch = batch_model(Record, settings.max_batch_size)
@@ -196,8 +203,10 @@ def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guar
     )  # fmt: skip
     async def predict(record: Record, predictor: Ready):
         # One row takes ~1 ms: cheaper to run here than to hop to a thread.
-        result = predictor.predict([record.model_dump(by_alias=True)])[0]
+        row = record.model_dump(by_alias=True)
+        result = predictor.predict([row])[0]
         PREDICTIONS.labels("/predict").inc()
+        request_log.record([row], [result])
         return result | {"model_version": predictor.version}
 
     @app.post(
@@ -209,6 +218,7 @@ def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guar
         # Large batches take longer: run them off the event loop so health checks stay quick.
         results = await run_in_threadpool(predictor.predict, records)
         PREDICTIONS.labels("/predict/batch").inc(len(records))
+        request_log.record(records, results)
         return {"predictions": results, "model_version": predictor.version}
 
     # Categories, ranges and the run id: behind the key too, when there is one.

@@ -1,0 +1,126 @@
+"""What "the data has drifted" means here: one set of rules, used live (/metrics) and offline
+(`make monitor`), against the reference statistics training stores in the bundle.
+
+Every feature (and the model's prediction) is cut into bins: quantile bins of the training
+values for numbers, one bin per category for text (plus one for categories training never
+saw), and one bin for missing values. PSI, the population stability index, compares the
+share of rows per bin: sum((live - ref) * ln(live / ref)). Rule of thumb: below 0.1 stable,
+0.1-0.2 moderate, above 0.2 a real shift.
+"""
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+# A bin with no rows would make ln(0): shares are floored at this before PSI.
+EPSILON = 1e-4
+UNSEEN = "<unseen>"
+MISSING = "<missing>"
+PREDICTION = "prediction"
+
+
+class Distribution(BaseModel):
+    """The training distribution of one column: numeric bins, or category shares."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: Literal["numeric", "categorical"]
+    missing: float = Field(0.0, ge=0, le=1)
+    # numeric: bin edges (first = training minimum, last = maximum) and each bin's share
+    edges: list[float] = Field(default_factory=list)
+    proportions: list[float] = Field(default_factory=list)
+    # categorical: each category's share of the non-missing rows
+    frequencies: dict[str, float] = Field(default_factory=dict)
+
+    def labels(self) -> list[str]:
+        """One name per bin, in the order `bin_of` numbers them."""
+        if self.kind == "numeric":
+            inner = [f"{low:.4g} to {high:.4g}" for low, high in zip(self.edges, self.edges[1:])]
+            return [*inner, MISSING]
+        return [*self.frequencies, UNSEEN, MISSING]
+
+    def expected(self) -> np.ndarray:
+        """The share of all rows per bin (missing included), as in `labels`."""
+        present = 1.0 - self.missing
+        if self.kind == "numeric":
+            shares = [p * present for p in self.proportions]
+        else:
+            shares = [p * present for p in self.frequencies.values()] + [0.0]
+        return np.array([*shares, self.missing])
+
+    def bin_of(self, value: Any) -> int:
+        """The bin a single value falls into (the last bin is "missing")."""
+        if self.kind == "numeric":
+            number = as_number(value)
+            if number is None:
+                return len(self.proportions)
+            inner = self.edges[1:-1]
+            return int(np.searchsorted(inner, number, side="right"))
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return len(self.frequencies) + 1
+        try:
+            return self._index()[str(normalise_category(value))]
+        except KeyError:
+            return len(self.frequencies)
+
+    def _index(self) -> dict[str, int]:
+        if "_positions" not in self.__dict__:
+            self.__dict__["_positions"] = {name: i for i, name in enumerate(self.frequencies)}
+        return self.__dict__["_positions"]
+
+    def is_unexpected(self, value: Any) -> bool:
+        """Outside the training range (numbers), or a category training never saw."""
+        if self.kind == "numeric":
+            number = as_number(value)
+            return number is not None and not self.edges[0] <= number <= self.edges[-1]
+        return value is not None and str(normalise_category(value)) not in self._index()
+
+
+class Reference(BaseModel):
+    """reference.json in the bundle: every feature's training distribution, and the
+    distribution of the model's predictions on the test split."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rows: int = Field(ge=1)
+    features: dict[str, Distribution]
+    prediction: Distribution
+
+
+def as_number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def psi(expected: np.ndarray, counts: np.ndarray) -> float:
+    """Population stability index of observed bin counts against expected bin shares."""
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    live = np.maximum(counts / total, EPSILON)
+    ref = np.maximum(expected, EPSILON)
+    return float(np.sum((live - ref) * np.log(live / ref)))
+
+
+def prediction_value(task: str, classes: list | None, answer: dict) -> Any:
+    """What drift watches of one answer: the value (regression), the probability of the
+    last class (two classes: the "positive" one), or else the predicted label."""
+    if task == "regression":
+        return answer.get("prediction")
+    probabilities = answer.get("probabilities") or {}
+    if classes and len(classes) == 2 and str(classes[-1]) in probabilities:
+        return probabilities[str(classes[-1])]
+    return answer.get("prediction")
+
+
+def normalise_category(value: Any) -> Any:
+    """Live categories compared as training saw them. Data preparation's own normalisation,
+    when it has one, belongs here, so serving and the monitor apply exactly the same."""
+    return value
