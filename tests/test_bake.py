@@ -30,6 +30,15 @@ BASE_FILES = {
     f"{PKG}/deploy/state.py", f"{PKG}/deploy/targets.py",
     "tests/deploy/test_releases.py", "tests/deploy/test_settings.py", "tests/deploy/test_ssh.py",
     "tests/deploy/test_targets.py",
+    f"{PKG}/drift_rules.py", f"{PKG}/model/reference.py", f"{PKG}/serve/request_log.py",
+    f"{PKG}/serve/drift.py", f"{PKG}/monitor/__init__.py", f"{PKG}/monitor/__main__.py",
+    f"{PKG}/monitor/errors.py", f"{PKG}/monitor/settings.py", f"{PKG}/monitor/read_log.py",
+    f"{PKG}/monitor/compare.py", f"{PKG}/monitor/plots.py", f"{PKG}/monitor/report.py",
+    f"{PKG}/monitor/run.py", f"{PKG}/monitor/evidently_report.py",
+    f"{PKG}/monitor/drift_demo.py", f"{PKG}/monitor/fetch.py",
+    "monitoring/prometheus.yml", "monitoring/alerts.yml", "monitoring/grafana-dashboard.json",
+    "tests/model/test_reference.py", "tests/serve/test_request_log.py",
+    "tests/monitor/test_monitor.py", "tests/test_monitoring_config.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
@@ -91,6 +100,7 @@ def expected_files(
         files -= {f"src/{package}/deploy/ecr.py", "tests/deploy/test_ecr.py"}
     if deploy_target == "none":
         files = {f for f in files if "/deploy/" not in f}
+        files.remove(f"src/{package}/monitor/fetch.py")
     if license == "none":
         files.remove("LICENSE")
     if include_github_actions == "no":
