@@ -37,7 +37,10 @@ class Distribution(BaseModel):
     def labels(self) -> list[str]:
         """One name per bin, in the order `bin_of` numbers them."""
         if self.kind == "numeric":
-            inner = [f"{low:.4g} to {high:.4g}" for low, high in zip(self.edges, self.edges[1:])]
+            inner = [
+                f"{low:.4g} to {high:.4g}"
+                for low, high in zip(self.edges, self.edges[1:], strict=False)
+            ]
             return [*inner, MISSING]
         return [*self.frequencies, UNSEEN, MISSING]
 

@@ -35,7 +35,9 @@ def categorical_distribution(values: pd.Series) -> Distribution:
     missing = 1 - len(present) / max(len(values), 1)
     shares = present.value_counts(normalize=True).sort_index()
     return Distribution(
-        kind="categorical", missing=missing, frequencies={str(k): float(v) for k, v in shares.items()}
+        kind="categorical",
+        missing=missing,
+        frequencies={str(k): float(v) for k, v in shares.items()},
     )
 
 
@@ -51,7 +53,9 @@ def build_reference(schema: Schema, X_train: pd.DataFrame, answers: list[dict]) 
     kind = "categorical" if watched.map(lambda v: isinstance(v, str)).any() else "numeric"
     if schema.task == "classification" and not (schema.classes and len(schema.classes) == 2):
         kind = "categorical"
-    return Reference(rows=len(X_train), features=features, prediction=distribution_of(watched, kind))
+    return Reference(
+        rows=len(X_train), features=features, prediction=distribution_of(watched, kind)
+    )
 
 
 def served_answers(pipeline, X_test: pd.DataFrame, schema: Schema) -> list[dict]:
@@ -60,6 +64,9 @@ def served_answers(pipeline, X_test: pd.DataFrame, schema: Schema) -> list[dict]
         return [{"prediction": float(v)} for v in pipeline.predict(X_test)]
     classes = list(pipeline.classes_)
     return [
-        {"prediction": classes[int(np.argmax(row))], "probabilities": dict(zip(map(str, classes), row))}
+        {
+            "prediction": classes[int(np.argmax(row))],
+            "probabilities": dict(zip(map(str, classes), row, strict=True)),
+        }
         for row in pipeline.predict_proba(X_test)
     ]

@@ -58,7 +58,8 @@ def send(url: str, frame: pd.DataFrame, api_key: str | None) -> None:
 
 
 def live_psi(url: str) -> dict[str, float]:
-    time.sleep(1.5)  # the service refreshes its drift gauges every second    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+    time.sleep(1.5)  # the service refreshes its drift gauges every second
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         text = response.read().decode()
     return {name: float(value) for name, value in PSI_LINE.findall(text)}
 

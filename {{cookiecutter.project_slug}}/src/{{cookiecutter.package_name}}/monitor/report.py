@@ -67,7 +67,11 @@ def write_report(
         lines += [f"### {result.name}", "", f"PSI {result.psi:.2f}: {why(result)}.", ""]
         lines += [f"![{result.name}]({plot.relative_to(folder).as_posix()})", ""]
     plot = predictions_over_time(rows.times, predictions, figures)
-    lines += ["## Predictions over time", "", f"![predictions]({plot.relative_to(folder).as_posix()})"]
+    lines += [
+        "## Predictions over time",
+        "",
+        f"![predictions]({plot.relative_to(folder).as_posix()})",
+    ]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "monitoring.md"
     path.write_text("\n".join(lines) + "\n")

@@ -17,7 +17,9 @@ from prometheus_client import Counter, Gauge
 from ..drift_rules import PREDICTION, Reference, prediction_value, psi
 
 # With several workers each process has its own window: the worst one is what to look at.
-PSI = Gauge("model_drift_psi", "PSI of recent rows vs training", ["feature"], multiprocess_mode="max")
+PSI = Gauge(
+    "model_drift_psi", "PSI of recent rows vs training", ["feature"], multiprocess_mode="max"
+)
 UNEXPECTED = Counter(
     "model_drift_unexpected_values", "Values outside the training range or unseen", ["feature"]
 )
