@@ -51,6 +51,8 @@ EXERCISED = {
     "k8s-status": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
     "k8s-delete": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
     "k8s-measure": "test_kubernetes::test_measured_use_fits_the_manifest_limits",
+    "monitor": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
+    "drift-demo": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
 }
 OPTIONS = [
     {"deploy_target": "both"},
