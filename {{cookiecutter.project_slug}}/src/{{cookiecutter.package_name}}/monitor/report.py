@@ -15,8 +15,8 @@ def why(result: ColumnDrift) -> str:
     """The bin whose share moved most, in words."""
     moved = int(np.argmax(np.abs(result.observed - result.expected)))
     return (
-        f"`{result.labels[moved]}` went from {result.expected[moved]:.1%} of rows in training "
-        f"to {result.observed[moved]:.1%} live"
+        f"`{result.labels[moved]}` went from {100 * result.expected[moved]:.1f}% of rows in training "
+        f"to {100 * result.observed[moved]:.1f}% live"
     )
 
 
