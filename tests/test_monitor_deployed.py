@@ -42,7 +42,9 @@ def test_make_monitor_fetches_the_deployed_log_and_reports(shipped_project, depl
         lines = (HOST_LOGS / "requests.jsonl").read_text().splitlines()
         assert len(lines) == 2040 and json.loads(lines[0])["model_version"] == "1"
 
-        monitor = make(shipped_project, deploy_env, "monitor")
+        # The most recent rows: drift-demo's shifted phase (1,000 rows and the generator's 2%
+        # duplicates), as the README's exercise does.
+        monitor = make(shipped_project, deploy_env, "monitor", MONITOR_ROWS="1020")
         assert monitor.returncode == 1, monitor.stdout[-3000:] + monitor.stderr[-3000:]
         assert f"Fetched 1 log file(s) from {vm.address}" in monitor.stdout
         report = (shipped_project / "reports" / "monitoring.md").read_text()
