@@ -8,6 +8,7 @@ share of rows per bin: sum((live - ref) * ln(live / ref)). Rule of thumb: below 
 0.1-0.2 moderate, above 0.2 a real shift.
 """
 
+import bisect
 import math
 from typing import Any, Literal
 
@@ -59,8 +60,8 @@ class Distribution(BaseModel):
             number = as_number(value)
             if number is None:
                 return len(self.proportions)
-            inner = self.edges[1:-1]
-            return int(np.searchsorted(inner, number, side="right"))
+            # bisect on the inner edges: numpy's searchsorted, without an array per value.
+            return bisect.bisect_right(self.edges, number, 1, len(self.edges) - 1) - 1
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return len(self.frequencies) + 1
         try:
