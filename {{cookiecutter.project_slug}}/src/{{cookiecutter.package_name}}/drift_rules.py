@@ -10,10 +10,11 @@ share of rows per bin: sum((live - ref) * ln(live / ref)). Rule of thumb: below 
 
 import bisect
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 # A bin with no rows would make ln(0): shares are floored at this before PSI.
 EPSILON = 1e-4
@@ -34,6 +35,7 @@ class Distribution(BaseModel):
     proportions: list[float] = Field(default_factory=list)
     # categorical: each category's share of the non-missing rows
     frequencies: dict[str, float] = Field(default_factory=dict)
+    _binner: Callable[[Any], tuple[int, bool]] | None = PrivateAttr(None)
 
     def labels(self) -> list[str]:
         """One name per bin, in the order `bin_of` numbers them."""
@@ -56,30 +58,43 @@ class Distribution(BaseModel):
 
     def bin_of(self, value: Any) -> int:
         """The bin a single value falls into (the last bin is "missing")."""
-        if self.kind == "numeric":
-            number = as_number(value)
-            if number is None:
-                return len(self.proportions)
-            # bisect on the inner edges: numpy's searchsorted, without an array per value.
-            return bisect.bisect_right(self.edges, number, 1, len(self.edges) - 1) - 1
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return len(self.frequencies) + 1
-        try:
-            return self._index()[str(normalise_category(value))]
-        except KeyError:
-            return len(self.frequencies)
-
-    def _index(self) -> dict[str, int]:
-        if "_positions" not in self.__dict__:
-            self.__dict__["_positions"] = {name: i for i, name in enumerate(self.frequencies)}
-        return self.__dict__["_positions"]
+        return self.binner()(value)[0]
 
     def is_unexpected(self, value: Any) -> bool:
         """Outside the training range (numbers), or a category training never saw."""
-        if self.kind == "numeric":
+        return self.binner()(value)[1]
+
+    def binner(self) -> Callable[[Any], tuple[int, bool]]:
+        """value -> (bin, unexpected): the one rule, built once per column, cheap per value
+        (the service runs it for every logged value)."""
+        if self._binner is None:
+            self._binner = self._numeric() if self.kind == "numeric" else self._categorical()
+        return self._binner
+
+    def _numeric(self) -> Callable[[Any], tuple[int, bool]]:
+        edges, last, missing = list(self.edges), len(self.edges) - 1, len(self.proportions)
+        low, high = edges[0], edges[-1]
+
+        def numeric(value: Any) -> tuple[int, bool]:
             number = as_number(value)
-            return number is not None and not self.edges[0] <= number <= self.edges[-1]
-        return value is not None and str(normalise_category(value)) not in self._index()
+            if number is None:
+                return missing, False
+            # bisect on the inner edges: numpy's searchsorted(side="right"), per value.
+            return bisect.bisect_right(edges, number, 1, last) - 1, not low <= number <= high
+
+        return numeric
+
+    def _categorical(self) -> Callable[[Any], tuple[int, bool]]:
+        positions = {name: i for i, name in enumerate(self.frequencies)}
+        unseen, missing = len(positions), len(positions) + 1
+
+        def categorical(value: Any) -> tuple[int, bool]:
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                return missing, False
+            position = positions.get(str(normalise_category(value)))
+            return (unseen, True) if position is None else (position, False)
+
+        return categorical
 
 
 class Reference(BaseModel):
@@ -94,6 +109,8 @@ class Reference(BaseModel):
 
 
 def as_number(value: Any) -> float | None:
+    if type(value) is float:  # the usual case, first: NaN is the one float not equal to itself
+        return value if value == value else None
     if value is None or isinstance(value, bool):
         return None
     try:

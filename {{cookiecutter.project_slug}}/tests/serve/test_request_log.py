@@ -67,7 +67,7 @@ def send(url: str, rows: list[dict], batch: int = 100) -> None:
 
 
 def live_psi(url: str, rows: int) -> dict[str, float]:
-    """The PSI gauges, once the window holds every row sent (refreshed every second)."""
+    """The PSI gauges, once the window holds every row sent (refreshed twice a second)."""
     deadline = time.monotonic() + 20
     while True:
         with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:

@@ -58,7 +58,7 @@ def send(url: str, frame: pd.DataFrame, api_key: str | None) -> None:
 
 
 def live_psi(url: str) -> dict[str, float]:
-    time.sleep(1.5)  # the service refreshes its drift gauges every second
+    time.sleep(1.5)  # the service refreshes its drift gauges twice a second
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         text = response.read().decode()
     return {name: float(value) for name, value in PSI_LINE.findall(text)}
@@ -89,7 +89,7 @@ def main() -> None:
                   "set to its rarest training category.")  # fmt: skip
         send(args.url, frame, key)
         print(f"Sent {len(frame):,} {phase} rows. Live PSI (the last DRIFT_WINDOW rows, "
-              "refreshed every second):")  # fmt: skip
+              "refreshed twice a second):")  # fmt: skip
         print(json.dumps(live_psi(args.url), indent=2))
 
 

@@ -34,22 +34,27 @@ class LiveDrift:
         # One row of bin numbers per request row, in the order of self.columns.
         self.window: deque[tuple[int, ...]] = deque(maxlen=window)
         self.unexpected = {name: UNEXPECTED.labels(name) for name in self.columns}
+        self.binners = [(name, d.binner()) for name, d in self.columns.items()]
+        self.published = 0  # rows seen at the last publish
+        self.seen = 0
 
     def observe(self, inputs: dict, answer: dict) -> None:
-        values = {**inputs, PREDICTION: prediction_value(self.task, self.classes, answer)}
+        values = inputs | {PREDICTION: prediction_value(self.task, self.classes, answer)}
         bins = []
-        for name, distribution in self.columns.items():
-            value = values.get(name)
-            if distribution.is_unexpected(value):
+        for name, binner in self.binners:
+            position, unexpected = binner(values.get(name))
+            if unexpected:
                 self.unexpected[name].inc()
-            bins.append(distribution.bin_of(value))
+            bins.append(position)
         self.window.append(tuple(bins))
+        self.seen += 1
 
     def publish(self) -> None:
         """Set the PSI gauges from the window (cheap: a bincount per column)."""
         WINDOW_ROWS.set(len(self.window))
-        if not self.window:
+        if not self.window or self.seen == self.published:
             return
+        self.published = self.seen
         table = np.array(self.window)
         for column, name in enumerate(self.columns):
             expected = self.expected[name]

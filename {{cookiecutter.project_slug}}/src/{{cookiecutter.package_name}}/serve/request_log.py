@@ -3,10 +3,10 @@
     {"time": "2026-11-21T15:40:00.123+00:00", "model_version": "3",
      "inputs": {...one record...}, "output": {"prediction": ...}}
 
-A request only puts a tuple on a bounded queue (a full queue drops the row and counts
-it: serving never waits for a disk). One background thread writes the lines with the
-standard library's RotatingFileHandler (LOG_MAX_MB in all: the live file and its
-backups) and feeds the live drift window (serve/drift.py). LOG_PREDICTIONS=false
+A request only appends a tuple to a bounded queue (when full, the rows are dropped and
+counted: serving never waits for a disk). One background thread drains it twice a
+second, writes the lines with the standard library's RotatingFileHandler (LOG_MAX_MB in
+all: the live file and its backups) and feeds the live drift window (serve/drift.py). LOG_PREDICTIONS=false
 writes nothing to disk; the drift metrics still work, in memory.
 """
 
@@ -14,10 +14,10 @@ import json
 import logging
 import logging.handlers
 import os
-import queue
 import random
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,10 +30,9 @@ from .settings import ServeSettings
 log = logging.getLogger(__name__)
 LOG_NAME = "requests"
 BACKUPS = 4  # the live file and four rotated ones share LOG_MAX_MB
-QUEUE_LIMIT = 10_000
-PUBLISH_EVERY_S = 1.0
+QUEUE_LIMIT = 10_000  # requests waiting to be written; more are dropped and counted
+DRAIN_EVERY_S = 0.5  # how often the thread writes the log and refreshes the drift gauges
 DROPPED = Counter("request_log_dropped", "Rows not logged because the log queue was full")
-_STOP = object()
 
 
 def log_file(settings: ServeSettings) -> Path:
@@ -59,13 +58,18 @@ class RequestLog:
         self.rate = settings.log_sample_rate
         self.version = loaded.metadata.version
         self.file = rotating_handler(settings) if settings.log_predictions else None
+        # Lines written at once: a fraction of one file, so rotation keeps files under size.
+        self.chunk_bytes = max(int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1) / 4), 1)
         self.drift = (
             LiveDrift(loaded.reference, loaded.schema.task, loaded.schema.classes,
                       settings.drift_window)
             if loaded.reference is not None
             else None
         )  # fmt: skip
-        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
+        # A deque, not a Queue: append is atomic and wakes no one. The thread drains it on
+        # its own clock, so requests never hand the interpreter to it one by one.
+        self.pending: deque = deque()
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="request-log", daemon=True)
 
     @property
@@ -77,48 +81,60 @@ class RequestLog:
             self.thread.start()
 
     def record(self, records: list[dict], answers: list[dict]) -> None:
-        """On the request path: a coin toss and a queue put, nothing else."""
+        """On the request path: a coin toss and an append, nothing else."""
         if not self.active or (self.rate < 1.0 and random.random() >= self.rate):
             return
-        try:
-            self.queue.put_nowait((time.time(), records, answers))
-        except queue.Full:
+        if len(self.pending) >= QUEUE_LIMIT:  # the disk cannot keep up: drop, count
             DROPPED.inc(len(records))
+            return
+        self.pending.append((time.time(), records, answers))
 
     def stop(self) -> None:
-        """Write what is queued, then stop the thread (at shutdown)."""
+        """Write what is pending, then stop the thread (at shutdown)."""
         if self.thread.is_alive():
-            self.queue.put(_STOP)
+            self.stopping.set()
             self.thread.join(timeout=10)
         if self.file is not None:
             self.file.close()
 
     def _run(self) -> None:
-        published = 0.0
-        while True:
+        while not self.stopping.wait(DRAIN_EVERY_S):
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        lines: list[str] = []
+        while self.pending:
+            at, records, answers = self.pending.popleft()
             try:
-                item = self.queue.get(timeout=PUBLISH_EVERY_S)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
-                break
-            if item is not None:
-                self._handle(*item)
-            if self.drift is not None and time.monotonic() - published >= PUBLISH_EVERY_S:
-                self.drift.publish()
-                published = time.monotonic()
+                lines += self._handle(at, records, answers)
+            except Exception:  # a log must never stop the service
+                log.exception("Could not log a request")
+        if self.file is not None and lines:
+            self._write(lines)
         if self.drift is not None:
             self.drift.publish()
 
-    def _handle(self, at: float, records: list[dict], answers: list[dict]) -> None:
+    def _handle(self, at: float, records: list[dict], answers: list[dict]) -> list[str]:
         stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+        lines = []
         for inputs, answer in zip(records, answers, strict=True):
-            try:
-                if self.drift is not None:
-                    self.drift.observe(inputs, answer)
-                if self.file is not None:
-                    line = {"time": stamp, "model_version": self.version}
-                    line |= {"inputs": inputs, "output": answer}
-                    self.file.emit(logging.makeLogRecord({"msg": json.dumps(line, default=str)}))
-            except Exception:  # a log must never stop the service
-                log.exception("Could not log a request row")
+            if self.drift is not None:
+                self.drift.observe(inputs, answer)
+            if self.file is not None:
+                line = {"time": stamp, "model_version": self.version}
+                line |= {"inputs": inputs, "output": answer}
+                lines.append(json.dumps(line, default=str))
+        return lines
+
+    def _write(self, lines: list[str]) -> None:
+        """Several lines per write; the handler rotates between chunks."""
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) + 1 > self.chunk_bytes:
+                self.file.emit(logging.makeLogRecord({"msg": "\n".join(chunk)}))
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line) + 1
+        self.file.emit(logging.makeLogRecord({"msg": "\n".join(chunk)}))
