@@ -37,7 +37,9 @@ def make(project, env, *targets: str, **extra_env: str):
 
 
 def predict(env, project) -> dict:
-    example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
+    example = json.loads(
+        (project / "models" / "churn-predictor" / "input_example.json").read_text()
+    )[0]
     request = urllib.request.Request(
         f"http://127.0.0.1:{env['DEPLOY_REMOTE_PORT']}/predict",
         json.dumps(example).encode(),
