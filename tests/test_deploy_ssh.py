@@ -75,7 +75,9 @@ def tunnel(project, env):
 
 
 def predict(project, url: str, key: str) -> tuple[int, dict]:
-    example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
+    example = json.loads(
+        (project / "models" / "churn-predictor" / "input_example.json").read_text()
+    )[0]
     request = urllib.request.Request(
         f"{url}/predict", json.dumps(example).encode(),
         {"Content-Type": "application/json", "X-API-Key": key},
