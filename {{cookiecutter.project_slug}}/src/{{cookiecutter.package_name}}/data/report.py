@@ -19,16 +19,47 @@ OUTLIER_IQR_FACTOR = 3.0
 CLIP_QUANTILES = (0.01, 0.99)  # the pipeline's QuantileClipper defaults
 
 
+def cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
+
+
+def decisions_table(prepared: Prepared) -> pd.DataFrame:
+    """The column decisions table: column -> kind -> why -> what was done (data/decisions.py)."""
+    schema = prepared.schema
+    rows = [(schema["target"], "target", schema.get("task_reason", schema["task"]), "rows without a value dropped")]
+    rows += [
+        (d.column, d.kind if d.used else f"{d.kind} (left out)", d.why, d.done)
+        for d in prepared.cleaning.decisions
+    ]
+    return pd.DataFrame(rows, columns=["column", "kind", "why", "what was done"])
+
+
+def merged_spellings(prepared: Prepared) -> str:
+    lines = [
+        f"- `{column['name']}`: " + "; ".join(
+            f"{' / '.join(repr(v) for v in variants)} -> {name!r}"
+            for name, variants in column["merged"].items()
+        )
+        for column in prepared.schema["features"]
+        if column.get("merged")
+    ]
+    return "\n".join(lines) or "- none: every category had one spelling"
 
 
 def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
     kinds = {c["name"]: c["kind"] for c in prepared.schema["features"]}
-    handling = {"numeric": "median + was-missing flag", "categorical": 'filled with "missing"'}
+    handling = {
+        "numeric": "median + was-missing flag",
+        "categorical": 'filled with "missing"',
+        "date": "median of the date features",
+    }
     missing = raw.isna().sum()
     return pd.DataFrame(
         {
@@ -102,8 +133,11 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
     plt.close(figure)
 
     cleaning = prepared.cleaning
-    excluded = (
-        "\n".join(f"- `{name}`: {why}" for name, why in cleaning.excluded.items()) or "- none"
+    csv = cleaning.csv
+    read_as = (
+        f"Read as {csv['encoding']}, {csv['delimiter']}-separated, decimal point '{csv['decimal']}'."
+        if csv
+        else ""
     )
     sections = [
         "# Data report",
@@ -111,8 +145,12 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
         "## Rows",
         f"- rows in the file: {cleaning.rows_in:,}\n- exact duplicates dropped: {cleaning.duplicates_dropped:,}\n"
         f"- rows without a target dropped: {cleaning.missing_target_dropped:,}\n- rows used: {cleaning.rows_out:,}",
-        "## Columns left out of the features",
-        excluded,
+        "## Column decisions",
+        f"{read_as} Every rule is explained in `data/decisions.py`; schema.json keeps these "
+        "decisions, and the saved pipeline applies them to every request.",
+        markdown_table(decisions_table(prepared)),
+        "### Merged spellings of categories",
+        merged_spellings(prepared),
         "## Missing values",
         "Imputation happens inside the model pipeline, learned on the training split only.",
         markdown_table(missing),

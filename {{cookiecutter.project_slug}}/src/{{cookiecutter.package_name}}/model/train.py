@@ -26,7 +26,7 @@ from ..bundle import save_bundle
 from ..config import ModelKind, Settings, Task
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
-from ..data.report import write_report
+from ..data.report import decisions_table, write_report
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
@@ -82,6 +82,7 @@ def train(settings: Settings) -> dict:
         f"{cleaning.missing_target_dropped} unlabelled rows dropped; {len(schema['features'])} features, "
         f"task: [bold]{task}[/]; left out: {', '.join(cleaning.excluded) or 'nothing'}"
     )
+    print_decisions(prepared)
 
     X_train, X_test, y_train, y_test = train_test_split(
         prepared.features,
@@ -189,6 +190,17 @@ def train(settings: Settings) -> dict:
         "schema": schema,
         "onnx": onnx_scope,
     }
+
+
+def print_decisions(prepared: Prepared) -> None:
+    """The column decisions table (data/decisions.py), also in reports/data_report.md."""
+    table = Table(title="Column decisions", title_justify="left")
+    frame = decisions_table(prepared)
+    for column in frame.columns:
+        table.add_column(column, overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(value) for value in row))
+    console.print(table)
 
 
 def print_summary(result: dict) -> None:
