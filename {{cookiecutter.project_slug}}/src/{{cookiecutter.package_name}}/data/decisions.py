@@ -99,8 +99,10 @@ class Decision:
 
 def is_missing_text(values: pd.Series) -> pd.Series:
     """NaN, or text that people type for "no value"."""
-    text = values.astype("string").str.strip().str.lower()
-    return values.isna() | text.isin(MISSING_MARKERS).fillna(False)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.isna()
+    markers = [v for v in pd.unique(values.dropna()) if str(v).strip().lower() in MISSING_MARKERS]
+    return values.isna() | values.isin(markers)
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
@@ -109,14 +111,16 @@ def parse_numbers(values: pd.Series) -> pd.Series:
         return pd.Series(float("nan"), index=values.index)
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
-    text = values.astype("string").str.strip()
+    distinct = pd.Series(pd.unique(values.dropna()), dtype=object)  # parse each value once
+    text = distinct.astype("string").str.strip()
     cleaned = (
         text.str.replace(CURRENCY, "", regex=True)
         .str.replace(THOUSANDS, "", regex=True)
         .str.removesuffix("%")
         .str.strip()
     )
-    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    return values.map(dict(zip(distinct, numbers, strict=True))).astype("float64")
 
 
 def examples(values: pd.Series, count: int = 3) -> str:
@@ -174,7 +178,8 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
     is_number = numbers.notna()[~missing]
     if name in options.numeric:
         return numeric(name, values, numbers, infinite, missing, "listed in NUMERIC_COLUMNS")
-    distinct = present.map(normalise_category).nunique()
+    unique = pd.Series(pd.unique(present))
+    distinct = unique.nunique() if is_number.all() else unique.map(normalise_category).nunique()
     if distinct == 1:
         return Decision(name, "constant", f"the same value on every row ({present.iloc[0]!r})"), values
     if is_number.all():
@@ -274,9 +279,10 @@ def text(name, values, missing, distinct, options) -> tuple[Decision, pd.Series]
     if ID_NAME.search(name.strip()) and unique_share > ID_UNIQUE_SHARE:
         return Decision(name, "id", "ID name and a different value on (nearly) every row"), values
     many = distinct > options.max_categories or distinct > len(present) / 2
-    long = present.str.len().mean() >= FREE_TEXT_CHARACTERS
-    wordy = present.str.split().str.len().mean() >= FREE_TEXT_WORDS
-    if many and (long or wordy):
+    if many and (
+        present.str.len().mean() >= FREE_TEXT_CHARACTERS
+        or present.str.split().str.len().mean() >= FREE_TEXT_WORDS
+    ):
         why = f"free text ({distinct:,} distinct values, {present.str.len().mean():.0f} characters on average)"
         return Decision(name, "text", why, "left out: add a text model in model/pipeline.py"), values
     if unique_share == 1 and len(present) >= MIN_ROWS_FOR_UNIQUENESS:
