@@ -224,8 +224,10 @@ def numeric(name, values, numbers, infinite, missing, why) -> tuple[Decision, pd
     junk = present[numbers[~missing].isna()]
     done = []
     if not pd.api.types.is_numeric_dtype(values):
-        written = (present.astype(str).str.strip() != numbers[~missing].astype(str)).sum()
-        done.append(f"read as numbers from text ({examples(present)})" if written else "")
+        plain = pd.to_numeric(present, errors="coerce")  # what a plain number reader gets
+        written = present[plain.isna() & numbers[~missing].notna()]
+        if len(written):
+            done.append(f"{len(written):,} numbers written as text read ({examples(written)})")
     if len(junk):
         done.append(f"{len(junk):,} text values made missing ({examples(junk)})")
     if infinite.any():
