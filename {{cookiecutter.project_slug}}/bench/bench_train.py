@@ -40,7 +40,9 @@ def long_file(path: Path, rows: int = 200_000, seed: int = 0) -> str:
         frame[f"c{i}"] = rng.choice([f"Level {j}" for j in range(size)] + [" level 0 "], rows)
     frame["amount"] = [f"${v:,.2f}" for v in rng.uniform(100, 90_000, rows)]
     frame.loc[rng.random(rows) < 0.05, "x0"] = np.nan
-    frame["target"] = numbers[:, :4].sum(axis=1) + (frame["c0"] == "Level 1") + rng.normal(0, 0.5, rows)
+    frame["target"] = (
+        numbers[:, :4].sum(axis=1) + (frame["c0"] == "Level 1") + rng.normal(0, 0.5, rows)
+    )
     frame.to_csv(path, index=False)
     return "target"
 

@@ -78,7 +78,12 @@ def test_decision_details(tmp_path):
     area = next(c for c in prepared.schema["features"] if c["name"] == "area")
     assert area["categories"] == ["downtown", "riverside"]
     # The file's " downtown " reaches us as "downtown " (pandas skips the initial space).
-    assert sorted(area["merged"]["downtown"]) == ["DOWNTOWN", "Downtown", "downtown ", "Ｄｏｗｎｔｏｗｎ"]
+    assert sorted(area["merged"]["downtown"]) == [
+        "DOWNTOWN",
+        "Downtown",
+        "downtown ",
+        "Ｄｏｗｎｔｏｗｎ",
+    ]
     decisions, prepared = decided(by_name["numbers written as text"], tmp_path)
     budget = prepared.features["budget"]
     assert budget.iloc[:3].tolist() == [1234.0, 3.5, 45.0] and budget.iloc[3:6].isna().all()

@@ -137,7 +137,7 @@ def check_width(frame: pd.DataFrame, target: str, options: Options, source: str)
             f"{source} has {len(names):,} feature columns for {len(frame):,} rows: more than "
             f"MAX_COLUMNS={options.max_columns:,}. Training would take a long time, and so many "
             "columns on so few rows mostly teach a model noise. Choose the columns to use with "
-            "FEATURE_COLUMNS='[\"a\", \"b\"]' (or DROP_COLUMNS) in .env, or raise MAX_COLUMNS."
+            'FEATURE_COLUMNS=\'["a", "b"]\' (or DROP_COLUMNS) in .env, or raise MAX_COLUMNS.'
         )
 
 
@@ -181,7 +181,9 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
     unique = pd.Series(pd.unique(present))
     distinct = unique.nunique() if is_number.all() else unique.map(normalise_category).nunique()
     if distinct == 1:
-        return Decision(name, "constant", f"the same value on every row ({present.iloc[0]!r})"), values
+        return Decision(
+            name, "constant", f"the same value on every row ({present.iloc[0]!r})"
+        ), values
     if is_number.all():
         return numbers_only(name, values, numbers, infinite, missing)
     if is_number.any():
@@ -255,7 +257,9 @@ def categorical(name, values, missing, options, why) -> tuple[Decision, pd.Serie
         return high_cardinality(name, values, len(categories), options)
     done = [f"{len(categories)} categories"]
     if merged:
-        shown = "; ".join(f"{' / '.join(map(repr, v))} -> {k!r}" for k, v in list(merged.items())[:3])
+        shown = "; ".join(
+            f"{' / '.join(map(repr, v))} -> {k!r}" for k, v in list(merged.items())[:3]
+        )
         done.append(f"{sum(map(len, merged.values())):,} spellings merged ({shown})")
     if missing.any():
         done.append(f"{missing.mean():.1%} missing")
@@ -286,7 +290,9 @@ def text(name, values, missing, distinct, options) -> tuple[Decision, pd.Series]
         or present.str.split().str.len().mean() >= FREE_TEXT_WORDS
     ):
         why = f"free text ({distinct:,} distinct values, {present.str.len().mean():.0f} characters on average)"
-        return Decision(name, "text", why, "left out: add a text model in model/pipeline.py"), values
+        return Decision(
+            name, "text", why, "left out: add a text model in model/pipeline.py"
+        ), values
     if unique_share == 1 and len(present) >= MIN_ROWS_FOR_UNIQUENESS:
         return Decision(name, "id", "a different text value on every row"), values
     if distinct > 10 and distinct > len(present) / 2:
@@ -301,9 +307,13 @@ def find_date_format(present: pd.Series) -> str | None:
     with warnings.catch_warnings():  # pandas warns when dayfirst does not fit a guess
         warnings.simplefilter("ignore")
         guesses = {
-            guess_datetime_format(v, dayfirst=first) for v in sample.head(5) for first in (False, True)
+            guess_datetime_format(v, dayfirst=first)
+            for v in sample.head(5)
+            for first in (False, True)
         }
-    formats = [f for f in guesses if f and ("%Y" in f or "%y" in f) and "%m" in f or f and "%b" in str(f)]
+    formats = [
+        f for f in guesses if f and ("%Y" in f or "%y" in f) and "%m" in f or f and "%b" in str(f)
+    ]
     best, best_share = None, 0.0
     for candidate in sorted(formats):
         share = pd.to_datetime(sample, format=candidate, errors="coerce").notna().mean()
@@ -320,7 +330,9 @@ def date(name, values, missing, date_format, options) -> tuple[Decision, pd.Seri
     why = f"dates written as {date_format}"
     if options.dates == "drop":
         return Decision(name, "date", why, "left out (DATE_COLUMNS=drop)"), values
-    first, last = (pd.Timestamp("1970-01-01") + pd.Timedelta(days=d) for d in (days.min(), days.max()))
+    first, last = (
+        pd.Timestamp("1970-01-01") + pd.Timedelta(days=d) for d in (days.min(), days.max())
+    )
     done = f"year, month, day of week, days since {first:%Y-%m-%d} (to {last:%Y-%m-%d})"
     if unreadable:
         done += f"; {unreadable:,} unreadable dates made missing ({examples(present[days.isna()])})"
@@ -339,7 +351,9 @@ def check_target(frame: pd.DataFrame, target: str, source: str) -> None:
         )
     values = frame[target]
     if is_missing_text(values).all():
-        raise DataError(f"Target column {target!r} is entirely missing. Choose a column with values.")
+        raise DataError(
+            f"Target column {target!r} is entirely missing. Choose a column with values."
+        )
     present = values[~is_missing_text(values)].astype(str).str.strip()
     if parse_numbers(values).notna().mean() >= AMBIGUOUS_FROM:
         return
@@ -379,7 +393,11 @@ def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.
             )
         if task == "classification" or (whole and finite.nunique() <= MAX_CLASSES):
             why = f"classification: {finite.nunique()} distinct whole-number values"
-            return numbers.astype("Int64"), "classification", why + ("" if task is None else " (TASK)")
+            return (
+                numbers.astype("Int64"),
+                "classification",
+                why + ("" if task is None else " (TASK)"),
+            )
         return numbers, "regression", regression_reason(finite, task)
     labels = values.mask(missing).map(lambda v: v if pd.isna(v) else category_text(v).strip())
     why = f"classification: text labels, {labels.nunique()} classes"

@@ -33,7 +33,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def decisions_table(prepared: Prepared) -> pd.DataFrame:
     """The column decisions table: column -> kind -> why -> what was done (data/decisions.py)."""
     schema = prepared.schema
-    rows = [(schema["target"], "target", schema.get("task_reason", schema["task"]), "rows without a value dropped")]
+    rows = [
+        (
+            schema["target"],
+            "target",
+            schema.get("task_reason", schema["task"]),
+            "rows without a value dropped",
+        )
+    ]
     rows += [
         (d.column, d.kind if d.used else f"{d.kind} (left out)", d.why, d.done)
         for d in prepared.cleaning.decisions
@@ -43,7 +50,8 @@ def decisions_table(prepared: Prepared) -> pd.DataFrame:
 
 def merged_spellings(prepared: Prepared) -> str:
     lines = [
-        f"- `{column['name']}`: " + "; ".join(
+        f"- `{column['name']}`: "
+        + "; ".join(
             f"{' / '.join(repr(v) for v in variants)} -> {name!r}"
             for name, variants in column["merged"].items()
         )

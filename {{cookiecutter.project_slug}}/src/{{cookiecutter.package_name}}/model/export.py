@@ -132,7 +132,9 @@ def _date_converter(scope, operator, container):
     era = floor_div(z, 146097.0)
     doe = sub(z, mul(era, 146097.0))
     yoe = floor_div(
-        sub(add(sub(doe, floor_div(doe, 1460.0)), floor_div(doe, 36524.0)), floor_div(doe, 146096.0)),
+        sub(
+            add(sub(doe, floor_div(doe, 1460.0)), floor_div(doe, 36524.0)), floor_div(doe, 146096.0)
+        ),
         365.0,
     )
     doy = sub(doe, sub(add(mul(yoe, 365.0), floor_div(yoe, 4.0)), floor_div(yoe, 100.0)))
@@ -144,7 +146,9 @@ def _date_converter(scope, operator, container):
     weekday = sub(add(days, const(3.0)), mul(floor_div(add(days, const(3.0)), 7.0), 7.0))
     since = sub(days, np.asarray(dates.reference_days, dtype=np.float64))
     parts = OnnxConcat(year, month, weekday, since, axis=1, op_version=opset)
-    node = OnnxCast(parts, to=TensorProto.FLOAT, op_version=opset, output_names=operator.outputs[:1])
+    node = OnnxCast(
+        parts, to=TensorProto.FLOAT, op_version=opset, output_names=operator.outputs[:1]
+    )
     node.add_to(scope, container)
 
 
@@ -184,7 +188,9 @@ def _initial_types(schema: dict) -> list:
     return [
         (
             c["name"],
-            StringTensorType([None, 1]) if c["kind"] == "categorical" else FloatTensorType([None, 1]),
+            StringTensorType([None, 1])
+            if c["kind"] == "categorical"
+            else FloatTensorType([None, 1]),
         )
         for c in schema["features"]
     ]

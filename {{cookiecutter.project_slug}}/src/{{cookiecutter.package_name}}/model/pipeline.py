@@ -57,7 +57,11 @@ def make_preprocessor(schema: dict, scale: bool) -> ColumnTransformer:
             ("numeric", Pipeline(numeric_steps), numeric),
             # A separate indicator (not add_indicator=True) so the pipeline converts to ONNX.
             ("was_missing", MissingIndicator(error_on_new=False), numeric),
-            ("categorical", categorical_steps(schema), [c["name"] for c in of_kind(schema, "categorical")]),
+            (
+                "categorical",
+                categorical_steps(schema),
+                [c["name"] for c in of_kind(schema, "categorical")],
+            ),
             ("dates", date_steps(schema, scale), [c["name"] for c in of_kind(schema, "date")]),
         ],
         sparse_threshold=0,
