@@ -88,3 +88,26 @@ def test_ids_and_free_text_are_not_api_fields(client):
     assert known == ["downtown", "old town", "riverside"]
     response = client.post("/predict", json=record(client, **{"Listing ID": 10_001}))
     assert response.status_code == 422
+
+
+def test_scikit_learn_and_onnx_normalise_alike(spreadsheet, client):
+    """Both serving paths: the pipeline's own steps, and values.py before the ONNX graph."""
+    import numpy as np
+    import onnxruntime
+    import pandas as pd
+    import skops.io
+
+    from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
+
+    settings, _ = spreadsheet
+    path = settings.champion_dir / "pipeline.skops"
+    pipeline = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    schema = read_json(settings.champion_dir, "schema.json")
+    spellings = ["Downtown", " downtown ", "DOWNTOWN", "Ｄｏｗｎｔｏｗｎ"]
+    records = [record(client, Neighbourhood=s, Bedrooms=b) for s in spellings for b in (2, "2")]
+    expected = pipeline.predict(
+        pd.DataFrame(records, columns=[c["name"] for c in schema["features"]])
+    )
+    session = onnxruntime.InferenceSession(str(settings.champion_dir / "model.onnx"))
+    served = session.run(None, onnx_feed(session, schema, records))[0].ravel()
+    assert np.allclose(expected, expected[0]) and np.allclose(served, expected, rtol=1e-4)
