@@ -53,7 +53,7 @@ def test_number_as_text_is_not_coerced(client, example, columns):
     }
 
 
-@pytest.mark.parametrize("value", [True, [1], {"a": 1}])
+@pytest.mark.parametrize("value", [[1], {"a": 1}, ""])
 def test_category_must_be_text_or_a_number(client, example, columns, value):
     body = example | {columns["categorical"]: value}
     assert fields(problem(client.post("/predict", json=body))) == {columns["categorical"]}

@@ -21,7 +21,7 @@ Text = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 
 def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
     """2, 2.0 and "2" are one category: a number becomes the category it equals in training
-    ("2", or "2.0" if the file wrote that), else its plain text."""
+    ("2", or "2.0" if the file wrote that), else its plain text; true becomes "True"."""
     by_number = {}
     for category in categories:
         try:
@@ -30,7 +30,9 @@ def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
             continue
 
     def coerce(value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, bool):  # a column of True/False in the file
+            return category_text(value)
+        if isinstance(value, int | float):
             return by_number.get(float(value), category_text(value))
         return value
 
