@@ -311,9 +311,8 @@ def find_date_format(present: pd.Series) -> str | None:
             for v in sample.head(5)
             for first in (False, True)
         }
-    formats = [
-        f for f in guesses if f and ("%Y" in f or "%y" in f) and "%m" in f or f and "%b" in str(f)
-    ]
+    # A date has a year and a month: "Jan" alone or "10:30" are not dates.
+    formats = [f for f in guesses if f and re.search("%[Yy]", f) and re.search("%[mbB]", f)]
     best, best_share = None, 0.0
     for candidate in sorted(formats):
         share = pd.to_datetime(sample, format=candidate, errors="coerce").notna().mean()

@@ -4,6 +4,7 @@ Writes reports/data_report.md with PNG plots beside it. Training writes and
 logs the same report with every MLflow run.
 """
 
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -184,7 +185,8 @@ def main() -> None:
     try:
         raw, prepared = load_and_prepare(settings)
     except DataError as error:
-        raise SystemExit(f"Data error: {error}") from error
+        print(f"Data error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error  # 2: bad data, as `make train` says it
     print(f"Wrote {write_report(raw, prepared, settings.reports_dir)}")
 
 
