@@ -118,3 +118,19 @@ def test_schema_records_types_categories_and_ranges(sample_frame):
         else:
             assert column["categories"] and all(isinstance(c, str) for c in column["categories"])
     assert len(schema["fingerprint"]) == 12
+
+
+def test_settings_steer_the_decisions(monkeypatch):
+    from {{ cookiecutter.package_name }}.config import Settings
+    from {{ cookiecutter.package_name }}.data.prepare import options_from
+
+    monkeypatch.setenv("FEATURE_COLUMNS", '["colour"]')
+    monkeypatch.setenv("NORMALISE_CATEGORIES", "false")
+    monkeypatch.setenv("MAX_CATEGORIES", "7")
+    monkeypatch.setenv("DATE_COLUMNS", "drop")
+    options = options_from(Settings(_env_file=None))
+    assert (options.features, options.normalise_categories) == (["colour"], False)
+    assert (options.max_categories, options.dates) == (7, "drop")
+    prepared = prepare(frame(), "label", options=options)
+    assert [c["name"] for c in prepared.schema["features"]] == ["colour"]
+    assert prepared.cleaning.excluded["Amount ($)"] == "dropped: not listed in FEATURE_COLUMNS"

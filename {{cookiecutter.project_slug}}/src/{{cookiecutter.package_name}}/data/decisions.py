@@ -123,6 +123,10 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     return values.map(dict(zip(distinct, numbers, strict=True))).astype("float64")
 
 
+def percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
 def examples(values: pd.Series, count: int = 3) -> str:
     return ", ".join(repr(v) for v in pd.unique(values)[:count])
 
@@ -213,7 +217,7 @@ def numbers_and_text(name, values, numbers, infinite, missing, distinct, options
         return numeric(name, values, numbers, infinite, missing, "numbers, with a few text values")
     if text_share <= 1 - AMBIGUOUS_FROM:
         raise DataError(
-            f"Column {name!r} is neither clearly numeric nor a category: {text_share:.1%} of its "
+            f"Column {name!r} is neither clearly numeric nor a category: {percent(text_share)} of its "
             f"values are text (e.g. {examples(text_values)}) among {distinct:,} distinct values. "
             f"Fix those values in the file, or choose one of: NUMERIC_COLUMNS='[\"{name}\"]' "
             f"(the text becomes missing) or DROP_COLUMNS='[\"{name}\"]' (leave the column out)."
@@ -236,7 +240,7 @@ def numeric(name, values, numbers, infinite, missing, why) -> tuple[Decision, pd
         done.append(f"{int(infinite.sum()):,} infinite values made missing")
     cleaned = numbers.mask(infinite)
     if cleaned.isna().any():
-        done.append(f"{cleaned.isna().mean():.1%} missing")
+        done.append(f"{percent(cleaned.isna().mean())} missing")
     details = {"junk": int(len(junk)), "infinite": int(infinite.sum())}
     summary = "; ".join(d for d in done if d) or "-"
     return Decision(name, "numeric", why, summary, True, details), cleaned
@@ -262,7 +266,7 @@ def categorical(name, values, missing, options, why) -> tuple[Decision, pd.Serie
         )
         done.append(f"{sum(map(len, merged.values())):,} spellings merged ({shown})")
     if missing.any():
-        done.append(f"{missing.mean():.1%} missing")
+        done.append(f"{percent(missing.mean())} missing")
     details = {"categories": categories, "merged": merged,
                "normalise": options.normalise_categories}  # fmt: skip
     return Decision(name, "categorical", why, "; ".join(done), True, details), cleaned
@@ -378,7 +382,7 @@ def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.
         if not is_number.all():
             text = present[~is_number]
             raise DataError(
-                f"Target {target!r} must be numbers for regression, but {len(text) / len(present):.1%} "
+                f"Target {target!r} must be numbers for regression, but {percent(len(text) / len(present))} "
                 f"of its values are text (e.g. {examples(text)}). Fix or blank those values in the "
                 "file (rows without a target are dropped), or set TASK=classification if they are labels."
             )
