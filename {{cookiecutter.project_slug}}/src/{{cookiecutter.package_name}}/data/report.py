@@ -18,6 +18,7 @@ from .prepare import Prepared  # noqa: E402
 # Beyond 3 inter-quartile ranges from the middle half: a gross outlier, not just a large value.
 OUTLIER_IQR_FACTOR = 3.0
 CLIP_QUANTILES = (0.01, 0.99)  # the pipeline's QuantileClipper defaults
+MAX_BARS = 30  # a chart shows the 30 columns with the most missing values
 
 
 def cell(value) -> str:
@@ -134,8 +135,8 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
     missing = missing_values(raw, prepared)
     outlier_table = outliers(prepared)
 
-    figure, axis = plt.subplots(figsize=(6, 0.3 * len(missing) + 1.5))
-    missing.set_index("column")["missing"].sort_values().plot.barh(ax=axis)
+    figure, axis = plt.subplots(figsize=(6, 0.3 * min(len(missing), MAX_BARS) + 1.5))
+    missing.set_index("column")["missing"].sort_values().tail(MAX_BARS).plot.barh(ax=axis)
     axis.set_title("Missing values per column (raw data)")
     figure.tight_layout()
     figure.savefig(figures / "missing_values.png", dpi=100)

@@ -38,6 +38,7 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 app = typer.Typer(add_completion=False, help=__doc__)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+MAX_TABLE_ROWS = 40  # column decisions shown in the terminal; the report has them all
 
 
 class BaselineNotBeaten(RuntimeError):
@@ -198,9 +199,11 @@ def print_decisions(prepared: Prepared) -> None:
     frame = decisions_table(prepared)
     for column in frame.columns:
         table.add_column(column, overflow="fold")
-    for row in frame.itertuples(index=False):
+    for row in frame.head(MAX_TABLE_ROWS).itertuples(index=False):
         table.add_row(*(str(value) for value in row))
     console.print(table)
+    if len(frame) > MAX_TABLE_ROWS:
+        console.print(f"  ... and {len(frame) - MAX_TABLE_ROWS:,} more columns in the data report")
 
 
 def print_summary(result: dict) -> None:
