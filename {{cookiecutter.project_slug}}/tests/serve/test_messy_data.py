@@ -4,12 +4,11 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.bundle import read_json
 from {{ cookiecutter.package_name }}.model.train import train
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
-from ..conftest import make_settings
+from ..conftest import make_settings, read_json
 from ..data.corpus import spreadsheet_export
 
 
@@ -24,15 +23,16 @@ def spreadsheet(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(spreadsheet):
-    settings, _ = spreadsheet
-    app = create_app(ServeSettings(_env_file=None, model_uri=str(settings.champion_dir)))
+    _, summary = spreadsheet
+    app = create_app(ServeSettings(_env_file=None, model_uri=str(summary["bundle_dir"])))
     with TestClient(app) as client:
         yield client
 
 
 def test_spreadsheet_export_trains_first_try(spreadsheet):
     settings, summary = spreadsheet
-    kinds = {d["column"]: d["kind"] for d in summary["schema"]["decisions"]}
+    schema = summary["schema"].model_dump()
+    kinds = {d["column"]: d["kind"] for d in schema["decisions"]}
     assert kinds == {
         "Listing ID": "id",
         "Listed on": "date",
@@ -44,15 +44,15 @@ def test_spreadsheet_export_trains_first_try(spreadsheet):
         "Let within a month": "categorical",
     }
     assert summary["task"] == "regression" and summary["promotion"].promoted
-    assert summary["schema"]["task_reason"].startswith("regression: ")
+    assert schema["task_reason"].startswith("regression: ")
     report = (settings.reports_dir / "data_report.md").read_text()
     assert "## Column decisions" in report and "Read as UTF-8 with BOM, comma-separated" in report
     assert "'DOWNTOWN' / 'Downtown' / 'Downtown ' / 'downtown' -> 'downtown'" in report
 
 
 def test_serving_runs_the_whole_pipeline_in_onnx(spreadsheet):
-    settings, _ = spreadsheet
-    assert read_json(settings.champion_dir, "metadata.json")["onnx"] == "full"
+    _, summary = spreadsheet
+    assert read_json(summary["bundle_dir"], "metadata.json")["onnx"] == "pipeline"
 
 
 def record(client, **changes) -> dict:
@@ -95,19 +95,17 @@ def test_scikit_learn_and_onnx_normalise_alike(spreadsheet, client):
     import numpy as np
     import onnxruntime
     import pandas as pd
-    import skops.io
 
+    from {{ cookiecutter.package_name }}.bundle import Bundle
     from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
 
-    settings, _ = spreadsheet
-    path = settings.champion_dir / "pipeline.skops"
-    pipeline = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
-    schema = read_json(settings.champion_dir, "schema.json")
+    _, summary = spreadsheet
+    bundle = Bundle.load(summary["bundle_dir"])
+    pipeline = bundle.load_pipeline()  # the allow-list must cover the new transformers too
+    schema = bundle.schema
     spellings = ["Downtown", " downtown ", "DOWNTOWN", "Ｄｏｗｎｔｏｗｎ"]
     records = [record(client, Neighbourhood=s, Bedrooms=b) for s in spellings for b in (2, "2")]
-    expected = pipeline.predict(
-        pd.DataFrame(records, columns=[c["name"] for c in schema["features"]])
-    )
-    session = onnxruntime.InferenceSession(str(settings.champion_dir / "model.onnx"))
+    expected = pipeline.predict(pd.DataFrame(records, columns=schema.names))
+    session = onnxruntime.InferenceSession(str(bundle.onnx_path))
     served = session.run(None, onnx_feed(session, schema, records))[0].ravel()
     assert np.allclose(expected, expected[0]) and np.allclose(served, expected, rtol=1e-4)

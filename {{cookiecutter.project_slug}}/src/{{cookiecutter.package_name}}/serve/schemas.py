@@ -26,13 +26,10 @@ def encodable(text: str) -> str:
     return text
 
 
-
 # strict: "12" is not a number; no silent coercion. A category may come as a number
 # (2 for "2"): it is turned into the text training saw (see as_training_text).
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Text = Annotated[
-    str, Field(strict=True, min_length=1, max_length=200), AfterValidator(encodable)
-]
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(encodable)]
 
 
 def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
