@@ -24,6 +24,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
+from .processes import stop_process
 from .sshd import SshdUnavailable, SshServer, start_sshd
 
 SUBNET = "10.213"  # test-owned addresses: 10.213.N.0/30 per VM
@@ -54,13 +55,8 @@ class Vm:
     def stop(self) -> None:
         if self.sshd is not None:
             self.sshd.stop()
-        if self.dockerd is not None and self.dockerd.poll() is None:
-            self.dockerd.terminate()  # by PID; it stops its containers and containerd
-            try:
-                self.dockerd.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.dockerd.kill()
-                self.dockerd.wait()
+        if self.dockerd is not None:
+            stop_process(self.dockerd, timeout=60)  # it stops its containers and containerd
         run("ip", "netns", "delete", self.name, check=False)
         run("ip", "link", "delete", self.host_veth, check=False)  # gone with the netns, normally
         shutil.rmtree(self.folder / "engine", ignore_errors=True)
