@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from .values import category_text, days_since_epoch, is_missing, normalise_category
+
 # A bin with no rows would make ln(0): shares are floored at this before PSI.
 EPSILON = 1e-4
 UNSEEN = "<unseen>"
@@ -35,6 +37,10 @@ class Distribution(BaseModel):
     proportions: list[float] = Field(default_factory=list)
     # categorical: each category's share of the non-missing rows
     frequencies: dict[str, float] = Field(default_factory=dict)
+    # How a raw value becomes what the model saw: categories normalised (NFKC, spaces,
+    # case) as the pipeline does; a date column as days since 1970 in this format.
+    normalise: bool = False
+    date_format: str | None = None
     _binner: Callable[[Any], tuple[int, bool]] | None = PrivateAttr(None)
 
     def labels(self) -> list[str]:
@@ -75,8 +81,10 @@ class Distribution(BaseModel):
         edges, last, missing = list(self.edges), len(self.edges) - 1, len(self.proportions)
         low, high = edges[0], edges[-1]
 
+        date_format = self.date_format
+
         def numeric(value: Any) -> tuple[int, bool]:
-            number = as_number(value)
+            number = as_number(value if date_format is None else as_days(value, date_format))
             if number is None:
                 return missing, False
             # bisect on the inner edges: numpy's searchsorted(side="right"), per value.
@@ -87,11 +95,13 @@ class Distribution(BaseModel):
     def _categorical(self) -> Callable[[Any], tuple[int, bool]]:
         positions = {name: i for i, name in enumerate(self.frequencies)}
         unseen, missing = len(positions), len(positions) + 1
+        rule = normalise_category if self.normalise else category_text
 
         def categorical(value: Any) -> tuple[int, bool]:
-            if value is None or (isinstance(value, float) and math.isnan(value)):
+            text = None if is_missing(value) else rule(value)
+            if text is None:
                 return missing, False
-            position = positions.get(str(normalise_category(value)))
+            position = positions.get(text)
             return (unseen, True) if position is None else (position, False)
 
         return categorical
@@ -141,7 +151,6 @@ def prediction_value(task: str, classes: list | None, answer: dict) -> Any:
     return answer.get("prediction")
 
 
-def normalise_category(value: Any) -> Any:
-    """Live categories compared as training saw them. Data preparation's own normalisation,
-    when it has one, belongs here, so serving and the monitor apply exactly the same."""
-    return value
+def as_days(value: Any, date_format: str) -> float | None:
+    days = days_since_epoch(value, date_format)
+    return None if math.isnan(days) else days

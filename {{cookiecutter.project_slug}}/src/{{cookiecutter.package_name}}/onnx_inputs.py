@@ -10,12 +10,23 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from .values import category_text, days_since_epoch, is_missing, normalise_category
+
 # ONNX string tensors cannot hold NaN, so a missing category travels as "".
 MISSING_CATEGORY = ""
 
 
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
+def category_input(column, values: list) -> np.ndarray:
+    """What the pipeline's CategoryNormaliser does, done before the graph (ONNX has no NFKC)."""
+    rule = normalise_category if column.normalise else category_text
+    texts = [None if is_missing(v) else rule(v) for v in values]
+    return np.asarray([t or MISSING_CATEGORY for t in texts], dtype=object).reshape(-1, 1)
+
+
+def date_input(column, values: list) -> np.ndarray:
+    """Dates enter the graph as days since 1970-01-01; the graph computes the date features."""
+    days = [days_since_epoch(v, column.date_format) for v in values]
+    return np.asarray(days, dtype=np.float32).reshape(-1, 1)
 
 
 # Probabilities may differ by this much; predicted values by this much of their magnitude
@@ -40,15 +51,14 @@ def onnx_feed(session, schema, rows) -> dict[str, np.ndarray]:
     records = list(records)
     feed = {}
     for node, column in zip(session.get_inputs(), schema.features, strict=True):
-        name = column.name
+        values = [r.get(column.name) for r in records]
         if column.kind == "numeric":
-            values = [np.nan if _is_missing(r.get(name)) else r[name] for r in records]
-            feed[node.name] = np.asarray(values, dtype=np.float32).reshape(-1, 1)
+            numbers = [np.nan if is_missing(v) else v for v in values]
+            feed[node.name] = np.asarray(numbers, dtype=np.float32).reshape(-1, 1)
+        elif column.kind == "date":
+            feed[node.name] = date_input(column, values)
         else:
-            values = [
-                MISSING_CATEGORY if _is_missing(r.get(name)) else str(r[name]) for r in records
-            ]
-            feed[node.name] = np.asarray(values, dtype=object).reshape(-1, 1)
+            feed[node.name] = category_input(column, values)
     return feed
 
 

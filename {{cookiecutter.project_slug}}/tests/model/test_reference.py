@@ -18,7 +18,8 @@ def test_training_writes_a_small_reference_for_every_feature(bundle_dir):
     assert os.path.getsize(bundle_dir / REFERENCE_FILE) < 32_000, "bins and shares, never rows"
     for feature in bundle.schema.features:
         distribution = reference.features[feature.name]
-        assert distribution.kind == feature.kind
+        # Dates are watched as the model sees them: days since 1970, a number.
+        assert distribution.kind == ("numeric" if feature.kind == "date" else feature.kind)
         assert abs(distribution.expected().sum() - 1) < 1e-9
         if feature.kind == "categorical":
             # Category shares as training saw them: the schema's categories, no others.
@@ -49,5 +50,8 @@ def test_binning_rules():
     words = Distribution(kind="categorical", frequencies={"a": 0.7, "b": 0.3})
     assert [words.bin_of(v) for v in ("a", "b", "new", None)] == [0, 1, 2, 3]
     assert words.is_unexpected("new") and not words.is_unexpected("a")
+    # Live values are compared as the pipeline saw them: normalised like training's.
+    normalised = Distribution(kind="categorical", frequencies={"downtown": 1.0}, normalise=True)
+    assert normalised.bin_of(" DOWNTOWN ") == 0 and not normalised.is_unexpected("Downtown")
     assert psi(words.expected(), np.array([0, 100, 0, 0])) > 1  # all "b": a large shift
     assert json.loads(words.model_dump_json())["kind"] == "categorical"

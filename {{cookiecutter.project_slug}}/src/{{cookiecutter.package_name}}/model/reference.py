@@ -8,8 +8,9 @@ A few kilobytes: bins and shares, never rows (no personal data leaves training).
 import numpy as np
 import pandas as pd
 
-from ..bundle import Schema
+from ..bundle import Feature, Schema
 from ..drift_rules import Distribution, Reference, prediction_value
+from ..values import category_text, days_since_epoch, is_missing, normalise_category
 
 # Ten quantile bins: enough to see a shift, few enough to fill with a few hundred requests.
 BINS = 10
@@ -30,15 +31,28 @@ def numeric_distribution(values: pd.Series) -> Distribution:
     return draft.model_copy(update={"missing": missing, "proportions": shares.tolist()})
 
 
-def categorical_distribution(values: pd.Series) -> Distribution:
-    present = values.dropna().astype(str)
-    missing = 1 - len(present) / max(len(values), 1)
-    shares = present.value_counts(normalize=True).sort_index()
+def categorical_distribution(values: pd.Series, normalise: bool = False) -> Distribution:
+    """Category shares as the model sees them: normalised like the pipeline's
+    CategoryNormaliser where the schema says so (values.py, the one rule)."""
+    rule = normalise_category if normalise else category_text
+    texts = values.map(lambda v: None if is_missing(v) else rule(v)).dropna()
+    missing = 1 - len(texts) / max(len(values), 1)
+    shares = texts.value_counts(normalize=True).sort_index()
     return Distribution(
         kind="categorical",
         missing=missing,
         frequencies={str(k): float(v) for k, v in shares.items()},
+        normalise=normalise,
     )
+
+
+def feature_distribution(values: pd.Series, feature: Feature) -> Distribution:
+    if feature.kind == "categorical":
+        return categorical_distribution(values, feature.normalise)
+    if feature.kind == "date":  # as the model sees it: days since 1970
+        days = values.map(lambda v: days_since_epoch(v, feature.date_format))
+        return numeric_distribution(days).model_copy(update={"date_format": feature.date_format})
+    return numeric_distribution(values)
 
 
 def distribution_of(values: pd.Series, kind: str) -> Distribution:
@@ -48,7 +62,7 @@ def distribution_of(values: pd.Series, kind: str) -> Distribution:
 def build_reference(schema: Schema, X_train: pd.DataFrame, answers: list[dict]) -> Reference:
     """Training columns as the pipeline saw them; `answers` are the served answers
     (Predictor's format) on the test split."""
-    features = {f.name: distribution_of(X_train[f.name], f.kind) for f in schema.features}
+    features = {f.name: feature_distribution(X_train[f.name], f) for f in schema.features}
     watched = pd.Series([prediction_value(schema.task, schema.classes, a) for a in answers])
     kind = "categorical" if watched.map(lambda v: isinstance(v, str)).any() else "numeric"
     if schema.task == "classification" and not (schema.classes and len(schema.classes) == 2):
