@@ -30,7 +30,9 @@ def make(project, *targets: str, env: dict):
 @pytest.fixture(scope="module")
 def pushed(shipped_project, registry, docker_engine) -> dict:
     env = {"DOCKER_HOST": docker_engine.url, "DEPLOY_REGISTRY": f"{registry.host}/team"}
-    make(shipped_project, "push", "k8s", env=env)
+    # docker-build first, as a learner would: other tests' projects build images under the
+    # same name (churn-predictor:v1), and `make push` must push this project's own.
+    make(shipped_project, "docker-build", "push", "k8s", env=env)
     return json.loads((shipped_project / "build" / "push.json").read_text())
 
 
