@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from .. import __version__
 from ..bundle import Metadata, Schema, publish, trusted_types_of, write_bundle
-from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task
+from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, Task, load_settings
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
 from ..data.report import decisions_table, write_report
@@ -283,8 +283,16 @@ def print_summary(result: dict) -> None:
     if promotion.promoted:
         console.print(f"[green]Promoted[/] v{promotion.version} to @champion: {promotion.reason}.")
         console.print(f"Exported to {result['bundle_dir']}/")
+    elif promotion.previous_version is None:
+        console.print(
+            f"[yellow]Not promoted[/]: {promotion.reason}. There is no champion yet, so nothing "
+            f"was exported to {result['bundle_dir']}/ and there is nothing to serve."
+        )
     else:
-        console.print(f"[yellow]Not promoted[/]: {promotion.reason}. @champion stays as it was.")
+        console.print(
+            f"[yellow]Not promoted[/]: {promotion.reason}. "
+            f"@champion stays v{promotion.previous_version}."
+        )
 
 
 def settings_from_command_line(**overrides) -> Settings:
@@ -294,7 +302,7 @@ def settings_from_command_line(**overrides) -> Settings:
     gets a registered name (and models/ folder) of its own unless MODEL_NAME is set.
     """
     given = {key: value for key, value in overrides.items() if value is not None}
-    settings = Settings(**given)
+    settings = load_settings(**given)
     other_data = "data_path" in given or "target" in given
     if other_data and settings.model_name == PROJECT_MODEL_NAME:
         settings.model_name = ""
@@ -308,7 +316,11 @@ def main(
     model: Annotated[ModelKind | None, typer.Option(help="Model to train")] = None,
     task: Annotated[Task | None, typer.Option(help="Override the inferred task")] = None,
 ) -> None:
-    settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
+    try:
+        settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
+    except SettingsProblem as error:
+        errors.print(f"[red]Setting error:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # MLflow probes git; stay quiet without it
     # Every MLflow error becomes one message below; its store logs a full traceback first.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
