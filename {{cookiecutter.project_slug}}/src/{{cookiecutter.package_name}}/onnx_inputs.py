@@ -6,8 +6,6 @@ graph the same way and judge it by the same rule. No pandas here: for one row,
 building a DataFrame costs more than the whole ONNX preprocessing.
 """
 
-from collections.abc import Iterable, Mapping
-
 import numpy as np
 
 # ONNX string tensors cannot hold NaN, so a missing category travels as "".
@@ -34,32 +32,74 @@ def agrees(served, expected, task: str) -> bool:
     return bool(np.allclose(served, expected, rtol=0, atol=AGREEMENT_TOLERANCE * scale))
 
 
+class OnnxFeed:
+    """Builds the graph's inputs from rows; made once per session, used for every request.
+
+    Rows are tuples of values in the schema's feature order (what serving has after
+    validation), so no per-row dict or DataFrame is built.
+    """
+
+    def __init__(self, session, schema):
+        # get_inputs() builds new Python objects on every call: read the names once.
+        names = [node.name for node in session.get_inputs()]
+        columns = list(zip(names, schema.features, strict=True))
+        self.numeric = [(i, name) for i, (name, f) in enumerate(columns) if f.kind == "numeric"]
+        self.text = [(i, name) for i, (name, f) in enumerate(columns) if f.kind != "numeric"]
+
+    def __call__(self, rows: list[tuple]) -> dict[str, np.ndarray]:
+        # One array per kind, one row per column: a column is then a contiguous slice, and
+        # one numpy call replaces one per column. numpy turns None into NaN for floats.
+        numbers = np.array([[row[i] for row in rows] for i, _ in self.numeric], dtype=np.float32)
+        texts = np.array(
+            [[MISSING_CATEGORY if _is_missing(row[i]) else str(row[i]) for row in rows]
+             for i, _ in self.text],
+            dtype=object,
+        )  # fmt: skip
+        feed = {name: numbers[j].reshape(-1, 1) for j, (_, name) in enumerate(self.numeric)}
+        feed |= {name: texts[j].reshape(-1, 1) for j, (_, name) in enumerate(self.text)}
+        return feed
+
+
+def as_rows(schema, rows) -> list[tuple]:
+    """A list of dicts (column name -> value) or a DataFrame, as tuples in feature order."""
+    names = schema.names
+    if hasattr(rows, "to_dict"):
+        frame = rows[names].astype(object)
+        return list(frame.where(frame.notna(), None).itertuples(index=False, name=None))
+    return [tuple(record.get(name) for name in names) for record in rows]
+
+
 def onnx_feed(session, schema, rows) -> dict[str, np.ndarray]:
     """`rows` is a list of dicts or a DataFrame; input order follows the (bundle.Schema) features."""
-    records: Iterable[Mapping] = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
-    records = list(records)
-    feed = {}
-    for node, column in zip(session.get_inputs(), schema.features, strict=True):
-        name = column.name
-        if column.kind == "numeric":
-            values = [np.nan if _is_missing(r.get(name)) else r[name] for r in records]
-            feed[node.name] = np.asarray(values, dtype=np.float32).reshape(-1, 1)
-        else:
-            values = [
-                MISSING_CATEGORY if _is_missing(r.get(name)) else str(r[name]) for r in records
-            ]
-            feed[node.name] = np.asarray(values, dtype=object).reshape(-1, 1)
-    return feed
+    return OnnxFeed(session, schema)(as_rows(schema, rows))
 
 
-def onnx_scores(session, scope: str, model, schema, rows) -> np.ndarray:
+class OnnxScorer:
     """Probabilities (classification) or values (regression) through the ONNX graph.
 
     scope "pipeline": the graph is the whole pipeline. "preprocessing": the graph makes
     the feature matrix and `model` (the fitted final estimator) predicts from it.
+    Everything that does not change between calls is looked up once, here.
     """
-    outputs = session.run(None, onnx_feed(session, schema, rows))
-    classification = schema.task == "classification"
-    if scope == "preprocessing":
-        return model.predict_proba(outputs[0]) if classification else model.predict(outputs[0])
-    return outputs[1] if classification else outputs[0].ravel()
+
+    def __init__(self, session, scope: str, model, schema):
+        self.session, self.scope, self.model = session, scope, model
+        self.classification = schema.task == "classification"
+        self.feed = OnnxFeed(session, schema)
+        outputs = [node.name for node in session.get_outputs()]
+        # Pipeline graphs answer (label, probabilities): ask only for the probabilities,
+        # as the label is a string tensor that is slow to copy out.
+        wanted = outputs[1] if self.classification and scope == "pipeline" else outputs[0]
+        self.outputs = [wanted]
+
+    def __call__(self, rows: list[tuple]) -> np.ndarray:
+        (result,) = self.session.run(self.outputs, self.feed(rows))
+        if self.scope == "preprocessing":
+            model = self.model
+            return model.predict_proba(result) if self.classification else model.predict(result)
+        return result if self.classification else result.ravel()
+
+
+def onnx_scores(session, scope: str, model, schema, rows) -> np.ndarray:
+    """`rows` is a list of dicts or a DataFrame (see OnnxScorer)."""
+    return OnnxScorer(session, scope, model, schema)(as_rows(schema, rows))
