@@ -21,6 +21,7 @@ BASE_FILES = {
     "README.md", "pyproject.toml",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
+    "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",
     f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
     f"{PKG}/transformers.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",

@@ -128,15 +128,19 @@ class Predictor:
         scores = self.onnx(rows) if self.onnx is not None else self._sklearn_scores(rows)
         if self.task == "regression":
             return [{"prediction": value} for value in self.as_served_all(scores)]
-        # One argmax, one rounding and one tolist() for the whole array: converting numpy
-        # scalars one at a time costs more than the model itself.
-        labels = [self.classes[i] for i in np.argmax(scores, axis=1).tolist()]
-        rounded = np.asarray(scores, dtype=np.float64).round(6).tolist()
+        # One argmax and one tolist() for the whole array: numpy scalars one at a time cost
+        # more than the model itself. Python's round() on plain floats is cheap and exact.
+        labels = [self.classes[i] for i in scores.argmax(axis=1).tolist()]
         keys = self.class_keys
         return [
             {"prediction": label, "probabilities": dict(zip(keys, row, strict=True))}
-            for label, row in zip(labels, rounded, strict=True)
+            for label, row in zip(labels, self.rounded(scores), strict=True)
         ]
+
+    @staticmethod
+    def rounded(scores: np.ndarray) -> list[list[float]]:
+        """Probabilities to 6 decimals, as plain floats (round() on floats is exact and cheap)."""
+        return [[round(p, 6) for p in row] for row in scores.tolist()]
 
     @staticmethod
     def as_served_all(values: np.ndarray) -> list[float]:
