@@ -39,6 +39,7 @@ BASE_FILES = {
     f"{PKG}/serve/__init__.py", f"{PKG}/serve/errors.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
     f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
     f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
+    f"{PKG}/serve/fast_lane.py",
     f"{PKG}/serve/settings.py",
     "tests/conftest.py",
     "tests/data/test_load.py", "tests/data/test_prepare.py", "tests/data/test_report.py",
@@ -47,7 +48,8 @@ BASE_FILES = {
     "tests/model/test_registry.py", "tests/model/test_train.py", "tests/model/test_evaluate.py",
     "tests/test_bundle.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
-    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py",
+    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
+    "tests/test_onnx_inputs.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {
