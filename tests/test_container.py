@@ -55,7 +55,9 @@ def test_container_becomes_healthy_and_predicts(container, project):
     _, url = container
     with urllib.request.urlopen(f"{url}/readyz", timeout=10) as response:
         assert json.load(response)["status"] == "ready"
-    example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
+    example = json.loads(
+        (project / "models" / "churn-predictor" / "input_example.json").read_text()
+    )[0]
     request = urllib.request.Request(
         f"{url}/predict", json.dumps(example).encode(), {"Content-Type": "application/json"}
     )

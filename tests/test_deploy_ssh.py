@@ -75,7 +75,9 @@ def tunnel(project, env):
 
 
 def predict(project, url: str, key: str) -> tuple[int, dict]:
-    example = json.loads((project / "models" / "churn-predictor" / "input_example.json").read_text())[0]
+    example = json.loads(
+        (project / "models" / "churn-predictor" / "input_example.json").read_text()
+    )[0]
     request = urllib.request.Request(
         f"{url}/predict", json.dumps(example).encode(),
         {"Content-Type": "application/json", "X-API-Key": key},
@@ -137,7 +139,9 @@ def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(shipped_project
     with watching_ps(FIRST_KEY) as leaks:
         result = make(shipped_project, deploy_env, "deploy")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    MEASUREMENTS["ssh deploy to the separate host (image shipped)"] = f"{time.monotonic() - started:.0f}s"
+    MEASUREMENTS["ssh deploy to the separate host (image shipped)"] = (
+        f"{time.monotonic() - started:.0f}s"
+    )
     assert "shipped in" in result.stdout and "Live:" in result.stdout
     # Which model it ships: said by the image build, then by the deploy itself.
     assert "Model: churn-predictor v1" in result.stdout
@@ -193,7 +197,9 @@ def test_second_release_broken_release_and_rollback(shipped_project, deploy_env,
     assert result.returncode != 0
     assert "The new release failed" in result.stderr and "v2" in result.stderr
     assert live_version(vm) == "2", "the good release keeps serving"
-    assert "churn-predictor-candidate" not in [c.name for c in vm.client().containers.list(all=True)]
+    assert "churn-predictor-candidate" not in [
+        c.name for c in vm.client().containers.list(all=True)
+    ]
 
     started = time.monotonic()
     result = make(shipped_project, env, "rollback")
@@ -246,7 +252,9 @@ def test_destroy_removes_every_release_and_its_secrets(shipped_project, deploy_e
     result = make(shipped_project, deploy_env, "destroy")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "removed container churn-predictor" in result.stdout
-    left = vm.client().containers.list(all=True, filters={"label": "io.coldstart.app=churn-predictor"})
+    left = vm.client().containers.list(
+        all=True, filters={"label": "io.coldstart.app=churn-predictor"}
+    )
     assert left == [] and not SECRETS.exists()
 
 
@@ -258,7 +266,10 @@ def test_an_ssh_project_carries_nothing_of_aws(baker):
         "README deploy section": deploy_section,
         "Makefile": (project / "Makefile").read_text(),
         ".env.example": (project / ".env.example").read_text(),
-        "pyproject deploy group": (project / "pyproject.toml").read_text().split("deploy = [")[1].split("]")[0],
+        "pyproject deploy group": (project / "pyproject.toml")
+        .read_text()
+        .split("deploy = [")[1]
+        .split("]")[0],
     }
     deploy_files = [*(project / "src/churn_predictor/deploy").glob("*.py"),
                     *(project / "tests/deploy").glob("*.py")]  # fmt: skip
@@ -267,6 +278,10 @@ def test_an_ssh_project_carries_nothing_of_aws(baker):
         for word in ("aws", "ec2", "boto", "make extend"):
             assert word not in text.lower(), f"{word!r} in {name} of an ssh-only project"
     assert "TARGET=" not in texts["Makefile"].replace("DEPLOY_TARGET", "").split("# Deploy")[1]
-    result = run_in(project, sys.executable, "-m", "churn_predictor.deploy", "status", "--target", "aws")
+    result = run_in(
+        project, sys.executable, "-m", "churn_predictor.deploy", "status", "--target", "aws"
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "Unknown deploy target 'aws': this project deploys to ssh" in " ".join(result.stderr.split())
+    assert "Unknown deploy target 'aws': this project deploys to ssh" in " ".join(
+        result.stderr.split()
+    )

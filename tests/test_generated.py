@@ -104,7 +104,34 @@ def test_train_on_your_own_csv(tmp_path):
     assert sample["name"] == "churn-predictor" and sample["version"] == "1"
     schema = json.loads((own / "schema.json").read_text())
     assert [c["name"] for c in schema["features"]] == ["Driver Age (yrs)", "Car Value €", "Région"]
-    assert schema["excluded"] == {"Policy #": "ID-like: a different text value on every row"}
+    assert schema["excluded"] == {
+        "Policy #": "id: ID name and a different value on (nearly) every row"
+    }
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_messy_corpus_and_a_spreadsheet_export(tmp_path, task):
+    """The messy-data corpus in each bake, and the spreadsheet export through `make train`
+    on the first try, with no settings."""
+    project = bake(tmp_path / "bake", task=task)
+    suites = [
+        "tests/data/test_corpus.py",
+        "tests/data/test_readme.py",
+        "tests/serve/test_messy_data.py",
+    ]
+    result = run_in(
+        project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout
+    write = "from tests.data.corpus import spreadsheet_export as f; open('listings.csv', 'wb').write(f())"
+    assert run_in(project, sys.executable, "-c", write).returncode == 0
+    result = make(project, "train", DATA="listings.csv", TARGET="Monthly rent")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Column decisions" in result.stdout and "Promoted v1 to @champion" in result.stdout
+    report = (project / "reports" / "data_report.md").read_text()
+    for column in ("Listing ID", "Listed on", "Neighbourhood", "Bedrooms", "Notes"):
+        assert f"| {column} |" in report
 
 
 def test_bad_csv_fails_with_the_fix_and_exit_code(tmp_path):

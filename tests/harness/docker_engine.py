@@ -24,6 +24,8 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException, ImageNotFound
 
+from .processes import stop_process
+
 CACHE = Path(os.environ.get("COLDSTART_CACHE", Path.home() / ".cache" / "coldstart"))
 SOCKET = Path("/tmp/coldstart-docker.sock")
 EXEC_ROOT = Path("/tmp/coldstart-docker-exec")  # short: unix socket paths are limited to 108 bytes
@@ -52,12 +54,7 @@ class Engine:
         # Our own engine's cache outlives the run: drop the layers no tag uses any more.
         with contextlib.suppress(DockerException):
             self.client().images.prune(filters={"dangling": True})
-        self.process.terminate()  # by PID; dockerd stops its containerd and containers
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=60)  # dockerd stops its containerd and containers
 
 
 def _answers(url: str) -> bool:

@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .processes import stop_process
 from .sshd import free_port
 
 CONFIG = """version: 0.1
@@ -37,12 +38,7 @@ class Registry:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_registry(folder: Path) -> Registry:

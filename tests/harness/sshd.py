@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .processes import stop_process
+
 
 class SshdUnavailable(RuntimeError):
     pass
@@ -28,12 +30,7 @@ class SshServer:
     process: subprocess.Popen
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def env(self) -> dict[str, str]:
         """The deploy settings that point a baked project at this server."""

@@ -24,7 +24,8 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from .sshd import SshServer, SshdUnavailable, start_sshd
+from .processes import stop_process
+from .sshd import SshdUnavailable, SshServer, start_sshd
 
 SUBNET = "10.213"  # test-owned addresses: 10.213.N.0/30 per VM
 
@@ -54,13 +55,8 @@ class Vm:
     def stop(self) -> None:
         if self.sshd is not None:
             self.sshd.stop()
-        if self.dockerd is not None and self.dockerd.poll() is None:
-            self.dockerd.terminate()  # by PID; it stops its containers and containerd
-            try:
-                self.dockerd.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.dockerd.kill()
-                self.dockerd.wait()
+        if self.dockerd is not None:
+            stop_process(self.dockerd, timeout=60)  # it stops its containers and containerd
         run("ip", "netns", "delete", self.name, check=False)
         run("ip", "link", "delete", self.host_veth, check=False)  # gone with the netns, normally
         shutil.rmtree(self.folder / "engine", ignore_errors=True)
@@ -113,7 +109,9 @@ def start_engine(vm: Vm) -> None:
             vm.client().ping()
             return
         if vm.dockerd.poll() is not None or time.monotonic() > deadline:
-            raise VmUnavailable(f"dockerd in {vm.name} did not start: {tail(vm.folder / 'dockerd.log')}")
+            raise VmUnavailable(
+                f"dockerd in {vm.name} did not start: {tail(vm.folder / 'dockerd.log')}"
+            )
         time.sleep(0.3)
 
 
@@ -124,7 +122,9 @@ def tail(path: Path) -> str:
 def start_vm(folder: Path) -> Vm:
     for tool in ("ip", "nsenter", "dockerd"):
         if shutil.which(tool) is None:
-            raise VmUnavailable(f"`{tool}` is not installed (Debian: iproute2, util-linux, docker.io)")
+            raise VmUnavailable(
+                f"`{tool}` is not installed (Debian: iproute2, util-linux, docker.io)"
+            )
     if os.geteuid() != 0:
         raise VmUnavailable("the separate test host needs root (network namespaces, dockerd)")
     folder.mkdir(parents=True, exist_ok=True)

@@ -53,11 +53,18 @@ class Feature(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     name: str = Field(min_length=1)
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "date"]
     nullable: bool
+    # numeric: the range seen in training.
     min: float | None = None
     max: float | None = None
+    # categorical: the known values (normalised when `normalise` is on).
     categories: list[Any] = Field(default_factory=list)
+    normalise: bool = True
+    # date: how the file wrote it (a strftime format) and the span seen in training.
+    date_format: str | None = None
+    earliest: str | None = None
+    latest: str | None = None
 
 
 class Schema(BaseModel):

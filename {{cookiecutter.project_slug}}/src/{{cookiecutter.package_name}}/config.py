@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     categorical_columns: list[str] = Field(default_factory=list)
     numeric_columns: list[str] = Field(default_factory=list)
     drop_columns: list[str] = Field(default_factory=list)
+    # Use only these columns as features (empty: every column the decisions keep).
+    feature_columns: list[str] = Field(default_factory=list)
+    # Column decisions (data/decisions.py explains each rule).
+    normalise_categories: bool = True  # " DOWNTOWN " and "downtown" are one category
+    max_categories: int = Field(50, ge=2)  # more distinct values: left out, never one-hot
+    min_category_count: int = Field(5, ge=1)  # rarer categories are grouped together
+    date_columns: Literal["features", "drop"] = "features"
+    max_columns: int = Field(1000, ge=1)  # wider files are refused up front
+    # The file's text encoding when it is not UTF-8, e.g. cp1252 (Excel on Windows).
+    csv_encoding: str | None = None
 
     # Model and evaluation.
     model: ModelKind = "{{ cookiecutter.model }}"

@@ -8,6 +8,8 @@ building a DataFrame costs more than the whole ONNX preprocessing.
 
 import numpy as np
 
+from .values import category_text, days_since_epoch, is_missing, normalise_category
+
 # ONNX string tensors cannot hold NaN, so a missing category travels as "".
 MISSING_CATEGORY = ""
 
@@ -38,11 +40,16 @@ class OnnxFeed:
     def __init__(self, session, schema):
         # get_inputs() builds new Python objects on every call: read the names once.
         inputs = zip(session.get_inputs(), schema.features, strict=True)
-        # (position in a row, graph input name), one list per kind of column.
-        self.numeric, self.text = [], []
+        # (position in a row, graph input name, ...), one list per kind of column.
+        self.numeric, self.dates, self.text = [], [], []
         for position, (node, column) in enumerate(inputs):
-            kind = self.numeric if column.kind == "numeric" else self.text
-            kind.append((position, node.name))
+            if column.kind == "numeric":
+                self.numeric.append((position, node.name))
+            elif column.kind == "date":
+                self.dates.append((position, node.name, column.date_format))
+            else:  # what the pipeline's CategoryNormaliser does (ONNX has no NFKC)
+                rule = normalise_category if column.normalise else category_text
+                self.text.append((position, node.name, rule))
 
     def __call__(self, rows: list[tuple]) -> dict[str, np.ndarray]:
         # Per request this runs once per kind, not once per column or value where it can:
@@ -55,14 +62,18 @@ class OnnxFeed:
             # (columns, rows, 1): each column comes out as a contiguous (rows, 1) view.
             by_column = numbers.reshape(len(self.numeric), -1, 1)
             feed.update(zip([name for _, name in self.numeric], by_column, strict=True))
+        for position, name, date_format in self.dates:
+            # Dates enter the graph as days since 1970-01-01; the graph computes the features.
+            days = [days_since_epoch(v, date_format) for v in columns[position]]
+            feed[name] = np.array(days, dtype=np.float32).reshape(-1, 1)
         if self.text:
             texts = [
-                MISSING_CATEGORY if v is None or v != v else str(v)  # v != v: NaN
-                for i, _ in self.text
-                for v in columns[i]
+                MISSING_CATEGORY if is_missing(v) else rule(v) or MISSING_CATEGORY
+                for position, _, rule in self.text
+                for v in columns[position]
             ]
             block = np.array(texts, dtype=object).reshape(len(self.text), -1, 1)
-            feed.update(zip([name for _, name in self.text], block, strict=True))
+            feed.update(zip([name for _, name, _ in self.text], block, strict=True))
         return feed
 
 

@@ -13,9 +13,10 @@ ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
 def deploy_settings_classes() -> list:
     classes = [module.SETTINGS for module in available().values()]
     # `make push` (in projects baked with kubernetes=yes) reads DEPLOY_ settings too.
-    push = "{{ cookiecutter.package_name }}.container.push"
-    if importlib.util.find_spec(push):
-        classes.append(importlib.import_module(push).PushSettings)
+    for module, name in (("container.push", "PushSettings"), ("deploy.ecr", "EcrSettings")):
+        found = f"{{ cookiecutter.package_name }}.{module}"
+        if importlib.util.find_spec(found):
+            classes.append(getattr(importlib.import_module(found), name))
     return classes
 
 

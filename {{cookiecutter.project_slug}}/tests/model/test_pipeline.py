@@ -57,3 +57,28 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
         served_values = [r["prediction"] for r in served]
         np.testing.assert_allclose(served_values, predicted, rtol=0, atol=1e-5 * np.std(predicted))
     assert read_json(bundle_dir, "schema.json")["fingerprint"] == prepared.schema["fingerprint"]
+
+
+def test_pipeline_normalises_groups_rare_categories_and_reads_dates():
+    rows = 200
+    frame = pd.DataFrame(
+        {
+            "area": ["Downtown", " downtown ", "DOWNTOWN", "Riverside"] * 49 + ["Dock"] * 4,
+            "visited": ["2024-01-01", "2024-02-29", "2025-12-31", "2024-06-01"] * 49
+            + ["bad date", "2024-03-01", "2024-03-02", "2024-03-03"],
+            "size": np.arange(rows, dtype=float),
+            "label": ["a", "b"] * (rows // 2),
+        }
+    )
+    prepared = prepare(frame, "label")
+    pipeline = make_pipeline(prepared.schema, "linear", seed=0).fit(
+        prepared.features, prepared.target
+    )
+    preprocess = pipeline.named_steps["preprocess"]
+    onehot = preprocess.named_transformers_["categorical"].named_steps["onehot"]
+    assert onehot.categories_[0].tolist() == ["dock", "downtown", "riverside"]
+    assert onehot.infrequent_categories_[0].tolist() == ["dock"]  # 4 rows, fewer than 5
+    dates = preprocess.named_transformers_["dates"].named_steps["features"]
+    parts = dates.transform(np.array([["2024-02-29"], ["2025-12-31"], ["bad date"]], dtype=object))
+    assert parts[:2].tolist() == [[2024, 2, 3, 59], [2025, 12, 2, 730]]  # Thursday, Wednesday
+    assert np.isnan(parts[2]).all()

@@ -54,10 +54,12 @@ def test_number_as_text_is_not_coerced(client, example, columns):
     }
 
 
-def test_category_must_be_text(client, example, columns):
-    assert fields(problem(client.post("/predict", json=example | {columns["categorical"]: 3}))) == {
-        columns["categorical"]
-    }
+@pytest.mark.parametrize("value", [[1], {"a": 1}, ""])
+def test_category_must_be_text_or_a_number(client, example, columns, value):
+    body = example | {columns["categorical"]: value}
+    assert fields(problem(client.post("/predict", json=body))) == {columns["categorical"]}
+    # A number is a category's text: 3 is "3" (tests/serve/test_messy_data.py).
+    assert client.post("/predict", json=example | {columns["categorical"]: 3}).status_code == 200
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

@@ -24,8 +24,6 @@ class PushSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
 
     registry: str = "{{ 'ecr' if cookiecutter.deploy_target in ['aws', 'both'] else '' }}"
-    # ECR's lifecycle policy keeps this many images; older ones are deleted by AWS.
-    ecr_keep_images: int = 10
 
 
 class PushError(Exception):
@@ -63,11 +61,10 @@ def check_registry(registry: str) -> str:
     return registry
 
 
-def ecr_repository(keep_images: int) -> tuple[str, dict]:
+def ecr_repository() -> tuple[str, dict]:
     """ECR's repository URI and a login for it (the repository is created if missing)."""
     try:
-        from ..deploy.aws_settings import AwsSettings
-        from ..deploy.ecr import REPOSITORY, EcrRepository  # boto3, only with AWS deploys
+        from ..deploy.ecr import REPOSITORY, EcrRepository, EcrSettings  # boto3: AWS deploys
         from ..deploy.errors import DeployError
     except ImportError as error:
         raise PushError(
@@ -75,8 +72,9 @@ def ecr_repository(keep_images: int) -> tuple[str, dict]:
             "both); set DEPLOY_REGISTRY=host[:port]/namespace instead."
         ) from error
     try:
-        ecr = EcrRepository(AwsSettings(), REPOSITORY)
-        return ecr.ensure(keep_images), ecr.login()
+        settings = EcrSettings()
+        ecr = EcrRepository(settings, REPOSITORY)
+        return ecr.ensure(settings.ecr_keep_images), ecr.login()
     except DeployError as error:
         raise PushError(str(error)) from error
 
@@ -104,7 +102,7 @@ def push_tags(client, image, repository: str, tags: list[str], auth: dict | None
 def push(client: docker.DockerClient, settings: PushSettings) -> dict:
     image, tags = local_image(client)
     if settings.registry == "ecr":
-        repository, auth = ecr_repository(settings.ecr_keep_images)
+        repository, auth = ecr_repository()
     else:
         repository, auth = f"{check_registry(settings.registry)}/{IMAGE}", None
     digest = push_tags(client, image, repository, tags, auth)

@@ -1,7 +1,7 @@
 """From a raw table to features, target and schema: the cleaning that happens before the pipeline.
 
-Only row-level decisions live here (drop duplicates, drop rows without a
-label, leave out ID and date columns). Everything learned from the data
+Only row-level work lives here (drop rows without a label, drop duplicates) and
+the column decisions (decisions.py). Everything learned from the data
 (imputation, clipping, encoding) lives inside the model pipeline instead, so
 that serving applies exactly what training did.
 """
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .decisions import Options, check_target, check_width, decide_columns, decide_target
 from .load import DataError
-from .schema import Cleaning, apply_schema, build_schema, check_target, classify_columns, infer_task
+from .schema import Cleaning, build_schema
 
 
 @dataclass
@@ -28,47 +29,35 @@ def prepare(
     *,
     source: str = "the data",
     task: str | None = None,
-    categorical: list[str] | None = None,
-    numeric: list[str] | None = None,
-    drop: list[str] | None = None,
+    options: Options | None = None,
     cv_folds: int = 5,
+    **overrides,
 ) -> Prepared:
+    """`overrides` are Options fields, e.g. prepare(frame, "label", drop=["notes"])."""
+    options = options or Options(**overrides)
     check_target(frame, target, source)
-    cleaning = Cleaning(rows_in=len(frame))
+    check_width(frame, target, options, source)
+    cleaning = Cleaning(rows_in=len(frame), csv=frame.attrs.get("csv", {}))
 
-    labelled = frame.dropna(subset=[target])
+    y, task, cleaning.task_reason = decide_target(frame[target], target, task)
+    labelled = frame[y.notna()].assign(**{target: y[y.notna()]})
     cleaning.missing_target_dropped = len(frame) - len(labelled)
     deduplicated = labelled.drop_duplicates()
     cleaning.duplicates_dropped = len(labelled) - len(deduplicated)
 
-    numeric_columns, categorical_columns, cleaning.excluded = classify_columns(
-        deduplicated, target, categorical or [], numeric or [], drop or []
-    )
-    task = task or infer_task(deduplicated[target])
+    cleaning.decisions, features = decide_columns(deduplicated, target, options)
+    cleaning.excluded = {d.column: f"{d.kind}: {d.why}" for d in cleaning.decisions if not d.used}
     y = deduplicated[target]
+    y = y.astype("int64") if task == "classification" and y.dtype == "Int64" else y
+    y = y.astype("float64") if task == "regression" else y
     if task == "classification":
-        y = y.astype(object) if not pd.api.types.is_numeric_dtype(y) else y.astype("int64")
         check_classes(y, target, cv_folds)
-    else:
-        if not pd.api.types.is_numeric_dtype(y):
-            raise DataError(
-                f"Target {target!r} holds text, so it cannot be a regression target. "
-                "Set TASK=classification, or choose a numeric target."
-            )
-        y = y.astype("float64")
     if len(y) < 2 * cv_folds:
         raise DataError(
             f"Only {len(y)} usable rows after cleaning: too few for {cv_folds}-fold cross-validation "
             "and a test split. Add rows, or lower CV_FOLDS."
         )
-
-    ordered = numeric_columns + categorical_columns
-    draft = {"features": [{"name": n, "kind": "numeric"} for n in numeric_columns]}
-    draft["features"] += [{"name": n, "kind": "categorical"} for n in categorical_columns]
-    features = apply_schema(deduplicated[ordered], draft)
-    schema = build_schema(
-        features, y, numeric_columns, categorical_columns, task, cleaning.excluded
-    )
+    schema = build_schema(features, y, task, cleaning, options.min_category_count)
     return Prepared(features.reset_index(drop=True), y.reset_index(drop=True), schema, cleaning)
 
 
@@ -86,19 +75,31 @@ def check_classes(y: pd.Series, target: str, cv_folds: int) -> None:
         )
 
 
+def options_from(settings) -> Options:
+    return Options(
+        categorical=settings.categorical_columns,
+        numeric=settings.numeric_columns,
+        drop=settings.drop_columns,
+        features=settings.feature_columns,
+        normalise_categories=settings.normalise_categories,
+        max_categories=settings.max_categories,
+        dates=settings.date_columns,
+        max_columns=settings.max_columns,
+        min_category_count=settings.min_category_count,
+    )
+
+
 def load_and_prepare(settings) -> tuple[pd.DataFrame, Prepared]:
     """Read the CSV that the settings name and prepare it as they say. Returns (raw, prepared)."""
     from .load import read_csv
 
-    raw = read_csv(settings.data_path)
+    raw = read_csv(settings.data_path, encoding=settings.csv_encoding)
     prepared = prepare(
         raw,
         settings.target,
         source=settings.data_path,
         task=settings.task,
-        categorical=settings.categorical_columns,
-        numeric=settings.numeric_columns,
-        drop=settings.drop_columns,
+        options=options_from(settings),
         cv_folds=settings.cv_folds,
     )
     return raw, prepared

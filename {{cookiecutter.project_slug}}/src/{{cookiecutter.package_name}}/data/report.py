@@ -4,6 +4,7 @@ Writes reports/data_report.md with PNG plots beside it. Training writes and
 logs the same report with every MLflow run.
 """
 
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -17,18 +18,58 @@ from .prepare import Prepared  # noqa: E402
 # Beyond 3 inter-quartile ranges from the middle half: a gross outlier, not just a large value.
 OUTLIER_IQR_FACTOR = 3.0
 CLIP_QUANTILES = (0.01, 0.99)  # the pipeline's QuantileClipper defaults
+MAX_BARS = 30  # a chart shows the 30 columns with the most missing values
+
+
+def cell(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
+
+
+def decisions_table(prepared: Prepared) -> pd.DataFrame:
+    """The column decisions table: column -> kind -> why -> what was done (data/decisions.py)."""
+    schema = prepared.schema
+    rows = [
+        (
+            schema["target"],
+            "target",
+            schema.get("task_reason", schema["task"]),
+            "rows without a value dropped",
+        )
+    ]
+    rows += [
+        (d.column, d.kind if d.used else f"{d.kind} (left out)", d.why, d.done)
+        for d in prepared.cleaning.decisions
+    ]
+    return pd.DataFrame(rows, columns=["column", "kind", "why", "what was done"])
+
+
+def merged_spellings(prepared: Prepared) -> str:
+    lines = [
+        f"- `{column['name']}`: "
+        + "; ".join(
+            f"{' / '.join(repr(v) for v in variants)} -> {name!r}"
+            for name, variants in column["merged"].items()
+        )
+        for column in prepared.schema["features"]
+        if column.get("merged")
+    ]
+    return "\n".join(lines) or "- none: every category had one spelling"
 
 
 def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
     kinds = {c["name"]: c["kind"] for c in prepared.schema["features"]}
-    handling = {"numeric": "median + was-missing flag", "categorical": 'filled with "missing"'}
+    handling = {
+        "numeric": "median + was-missing flag",
+        "categorical": 'filled with "missing"',
+        "date": "median of the date features",
+    }
     missing = raw.isna().sum()
     return pd.DataFrame(
         {
@@ -94,16 +135,19 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
     missing = missing_values(raw, prepared)
     outlier_table = outliers(prepared)
 
-    figure, axis = plt.subplots(figsize=(6, 0.3 * len(missing) + 1.5))
-    missing.set_index("column")["missing"].sort_values().plot.barh(ax=axis)
+    figure, axis = plt.subplots(figsize=(6, 0.3 * min(len(missing), MAX_BARS) + 1.5))
+    missing.set_index("column")["missing"].sort_values().tail(MAX_BARS).plot.barh(ax=axis)
     axis.set_title("Missing values per column (raw data)")
     figure.tight_layout()
     figure.savefig(figures / "missing_values.png", dpi=100)
     plt.close(figure)
 
     cleaning = prepared.cleaning
-    excluded = (
-        "\n".join(f"- `{name}`: {why}" for name, why in cleaning.excluded.items()) or "- none"
+    csv = cleaning.csv
+    read_as = (
+        f"Read as {csv['encoding']}, {csv['delimiter']}-separated, decimal point '{csv['decimal']}'."
+        if csv
+        else ""
     )
     sections = [
         "# Data report",
@@ -111,8 +155,12 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
         "## Rows",
         f"- rows in the file: {cleaning.rows_in:,}\n- exact duplicates dropped: {cleaning.duplicates_dropped:,}\n"
         f"- rows without a target dropped: {cleaning.missing_target_dropped:,}\n- rows used: {cleaning.rows_out:,}",
-        "## Columns left out of the features",
-        excluded,
+        "## Column decisions",
+        f"{read_as} Every rule is explained in `data/decisions.py`; schema.json keeps these "
+        "decisions, and the saved pipeline applies them to every request.",
+        markdown_table(decisions_table(prepared)),
+        "### Merged spellings of categories",
+        merged_spellings(prepared),
         "## Missing values",
         "Imputation happens inside the model pipeline, learned on the training split only.",
         markdown_table(missing),
@@ -138,7 +186,8 @@ def main() -> None:
     try:
         raw, prepared = load_and_prepare(settings)
     except DataError as error:
-        raise SystemExit(f"Data error: {error}") from error
+        print(f"Data error: {error}", file=sys.stderr)
+        raise SystemExit(2) from error  # 2: bad data, as `make train` says it
     print(f"Wrote {write_report(raw, prepared, settings.reports_dir)}")
 
 

@@ -2,7 +2,7 @@
 
 Real data is never clean, so this sample is not either: it has missing values,
 impossible outliers, duplicated rows, a few wrong labels, an ID column and a
-date column that must not be used as features, a column name with spaces and
+date column (it becomes date features), a column name with spaces and
 symbols, and fewer churners than stayers. Same seed, same file, every time.
 """
 

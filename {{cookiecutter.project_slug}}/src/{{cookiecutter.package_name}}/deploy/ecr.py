@@ -12,6 +12,7 @@ import os
 
 import boto3
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
+from pydantic import Field
 
 from .aws import CREATED_BY
 from .aws_settings import AwsSettings
@@ -19,6 +20,11 @@ from .errors import DeployError
 
 # The repository `make push` uses: named after the image.
 REPOSITORY = "{{ cookiecutter.project_slug }}"
+
+
+class EcrSettings(AwsSettings):
+    # ECR's lifecycle policy keeps this many images; older ones are deleted by AWS.
+    ecr_keep_images: int = Field(10, ge=1)
 
 
 def lifecycle_policy(keep: int) -> str:

@@ -1,10 +1,12 @@
 """Convert the fitted pipeline to ONNX, for fast serving, and check the copy is faithful.
 
 onnxruntime runs the preprocessing of one row in ~0.1 ms where pandas and
-scikit-learn take ~7 ms. Two pipeline steps have no converter in skl2onnx, so
-we register small ones here. Normally the whole pipeline converts and serving
-runs only ONNX (scope "pipeline"). If only the preprocessing converts ("preprocessing"),
-serving runs it and hands
+scikit-learn take ~7 ms. Four pipeline steps have no converter in skl2onnx, so
+we register small ones here. Two of them lean on onnx_inputs.py: it normalises
+category text and reads dates (days since 1970) before the graph, with the same
+functions (values.py) that the scikit-learn steps use. Normally the whole pipeline
+converts and serving runs only ONNX (scope "pipeline"). If only the preprocessing
+converts ("preprocessing"), serving runs it and hands
 the model a numpy array; if nothing converts (or the copy disagrees with
 scikit-learn on the test rows), the bundle has no ONNX file and serving uses
 scikit-learn: slower, never wrong.
@@ -17,7 +19,22 @@ import numpy as np
 import pandas as pd
 from onnx import TensorProto
 from skl2onnx import to_onnx, update_registered_converter
-from skl2onnx.algebra.onnx_ops import OnnxCast, OnnxGather, OnnxIsNaN, OnnxMax, OnnxMin
+from skl2onnx.algebra.onnx_ops import (
+    OnnxAdd,
+    OnnxCast,
+    OnnxConcat,
+    OnnxDiv,
+    OnnxFloor,
+    OnnxGather,
+    OnnxGreaterOrEqual,
+    OnnxIdentity,
+    OnnxIsNaN,
+    OnnxLessOrEqual,
+    OnnxMax,
+    OnnxMin,
+    OnnxMul,
+    OnnxSub,
+)
 from skl2onnx.common import tree_ensemble
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.impute import MissingIndicator
@@ -25,7 +42,7 @@ from sklearn.pipeline import Pipeline
 
 from ..bundle import OnnxScope, Schema
 from ..onnx_inputs import agrees, onnx_scores
-from ..transformers import QuantileClipper
+from ..transformers import CategoryNormaliser, DateFeatures, QuantileClipper
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +79,80 @@ def _indicator_converter(scope, operator, container):
     node.add_to(scope, container)
 
 
+def _normaliser_shape(operator):
+    width = operator.raw_operator.n_features_in_
+    operator.outputs[0].type = StringTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _normaliser_parser(scope, model, inputs, custom_parsers=None):
+    """Declare a text output: skl2onnx would otherwise guess that a step outputs floats."""
+    operator = scope.declare_local_operator("ColdstartCategoryNormaliser", model)
+    operator.inputs = inputs
+    output = scope.declare_local_variable("normalised", StringTensorType())
+    operator.outputs.append(output)
+    return operator.outputs
+
+
+def _normaliser_converter(scope, operator, container):
+    """Identity: onnx_inputs.OnnxFeed has already normalised the text."""
+    node = OnnxIdentity(
+        operator.inputs[0], op_version=container.target_opset, output_names=operator.outputs[:1]
+    )
+    node.add_to(scope, container)
+
+
+def _date_shape(operator):
+    width = 4 * operator.raw_operator.n_features_in_
+    operator.outputs[0].type = FloatTensorType([operator.inputs[0].get_first_dimension(), width])
+
+
+def _date_converter(scope, operator, container):
+    """transformers.date_parts, operation for operation, in float64 (days since 1970 in)."""
+    dates, opset = operator.raw_operator, container.target_opset
+
+    def const(value):
+        return np.asarray([value], dtype=np.float64)
+
+    def floor_div(x, divisor):
+        return OnnxFloor(OnnxDiv(x, const(divisor), op_version=opset), op_version=opset)
+
+    def add(a, b):
+        return OnnxAdd(a, b, op_version=opset)
+
+    def sub(a, b):
+        return OnnxSub(a, b, op_version=opset)
+
+    def mul(a, value):
+        return OnnxMul(a, const(value), op_version=opset)
+
+    def flag(node):
+        return OnnxCast(node, to=TensorProto.DOUBLE, op_version=opset)
+
+    days = OnnxCast(operator.inputs[0], to=TensorProto.DOUBLE, op_version=opset)
+    z = add(days, const(719468.0))
+    era = floor_div(z, 146097.0)
+    doe = sub(z, mul(era, 146097.0))
+    yoe = floor_div(
+        sub(
+            add(sub(doe, floor_div(doe, 1460.0)), floor_div(doe, 36524.0)), floor_div(doe, 146096.0)
+        ),
+        365.0,
+    )
+    doy = sub(doe, sub(add(mul(yoe, 365.0), floor_div(yoe, 4.0)), floor_div(yoe, 100.0)))
+    mp = floor_div(add(mul(doy, 5.0), const(2.0)), 153.0)
+    late = flag(OnnxGreaterOrEqual(mp, const(10.0), op_version=opset))
+    month = sub(add(mp, const(3.0)), mul(late, 12.0))
+    early = flag(OnnxLessOrEqual(month, const(2.0), op_version=opset))
+    year = add(add(yoe, mul(era, 400.0)), early)
+    weekday = sub(add(days, const(3.0)), mul(floor_div(add(days, const(3.0)), 7.0), 7.0))
+    since = sub(days, np.asarray(dates.reference_days, dtype=np.float64))
+    parts = OnnxConcat(year, month, weekday, since, axis=1, op_version=opset)
+    node = OnnxCast(
+        parts, to=TensorProto.FLOAT, op_version=opset, output_names=operator.outputs[:1]
+    )
+    node.add_to(scope, container)
+
+
 def _leaf_flags_as_integers() -> None:
     """Work around skl2onnx 1.20 with HistGradientBoosting: it passes a Python `False` as the
     missing-value flag of leaf nodes, which protobuf now refuses ("Expected an int, got a
@@ -86,13 +177,19 @@ update_registered_converter(
 update_registered_converter(
     MissingIndicator, "ColdstartMissingIndicator", _indicator_shape, _indicator_converter
 )
+update_registered_converter(
+    CategoryNormaliser, "ColdstartCategoryNormaliser", _normaliser_shape, _normaliser_converter,
+    parser=_normaliser_parser,
+)  # fmt: skip
+update_registered_converter(DateFeatures, "ColdstartDateFeatures", _date_shape, _date_converter)
 
 
 def _initial_types(schema: Schema) -> list:
+    """Numbers and dates (as days since 1970, see onnx_inputs.py) are floats; categories text."""
     return [
         (
             c.name,
-            FloatTensorType([None, 1]) if c.kind == "numeric" else StringTensorType([None, 1]),
+            StringTensorType([None, 1]) if c.kind == "categorical" else FloatTensorType([None, 1]),
         )
         for c in schema.features
     ]

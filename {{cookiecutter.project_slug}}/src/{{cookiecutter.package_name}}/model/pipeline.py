@@ -2,7 +2,9 @@
 
     numeric columns      -> fill gaps with the median -> clip outliers -> (scale, linear model only)
     numeric columns      -> one 0/1 "was missing" column for each that had gaps in training
-    categorical columns  -> fill gaps with "missing" -> one-hot encode (unseen values -> all zeros)
+    categorical columns  -> normalise (" DOWNTOWN " -> "downtown") -> fill gaps with "missing"
+                            -> one-hot encode (rare values grouped; unseen values -> all zeros)
+    date columns         -> year, month, day of week, days since the earliest date -> median fill
 
 Everything is learned in `fit` on the training rows only, and saved inside the
 pipeline, so serving transforms a request exactly as training did.
@@ -21,7 +23,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..transformers import QuantileClipper
+from ..transformers import CategoryNormaliser, DateFeatures, QuantileClipper
 
 
 def make_estimator(model: str, task: str, seed: int):
@@ -41,25 +43,58 @@ def make_estimator(model: str, task: str, seed: int):
     )
 
 
+def of_kind(schema: dict, kind: str) -> list[dict]:
+    return [c for c in schema["features"] if c["kind"] == kind]
+
+
 def make_preprocessor(schema: dict, scale: bool) -> ColumnTransformer:
-    numeric = [c["name"] for c in schema["features"] if c["kind"] == "numeric"]
-    categorical = [c["name"] for c in schema["features"] if c["kind"] == "categorical"]
+    numeric = [c["name"] for c in of_kind(schema, "numeric")]
     numeric_steps = [("impute", SimpleImputer(strategy="median")), ("clip", QuantileClipper())]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
-    categorical_steps = [
-        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-    ]
     return ColumnTransformer(
         [
             ("numeric", Pipeline(numeric_steps), numeric),
             # A separate indicator (not add_indicator=True) so the pipeline converts to ONNX.
             ("was_missing", MissingIndicator(error_on_new=False), numeric),
-            ("categorical", Pipeline(categorical_steps), categorical),
+            (
+                "categorical",
+                categorical_steps(schema),
+                [c["name"] for c in of_kind(schema, "categorical")],
+            ),
+            ("dates", date_steps(schema, scale), [c["name"] for c in of_kind(schema, "date")]),
         ],
         sparse_threshold=0,
     )
+
+
+def categorical_steps(schema: dict) -> Pipeline:
+    columns = of_kind(schema, "categorical")
+    normalise = all(c.get("normalise", True) for c in columns)
+    onehot = OneHotEncoder(
+        handle_unknown="ignore",
+        min_frequency=schema.get("rare_category_rows"),
+        sparse_output=False,
+    )
+    return Pipeline(
+        [
+            ("normalise", CategoryNormaliser(normalise=normalise)),
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            ("onehot", onehot),
+        ]
+    )
+
+
+def date_steps(schema: dict, scale: bool) -> Pipeline:
+    columns = of_kind(schema, "date")
+    features = DateFeatures(
+        date_formats=tuple(c["date_format"] for c in columns),
+        reference_days=tuple(c["reference_days"] for c in columns),
+    )
+    steps = [("features", features), ("impute", SimpleImputer(strategy="median"))]
+    if scale:
+        steps.append(("scale", StandardScaler()))
+    return Pipeline(steps)
 
 
 def make_pipeline(schema: dict, model: str, seed: int) -> Pipeline:

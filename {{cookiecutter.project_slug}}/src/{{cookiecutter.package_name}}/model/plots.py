@@ -47,8 +47,14 @@ def evaluation_plots(
         )
         figure.suptitle("Predictions on the test split")
         paths.append(save(figure, folder / "residuals.png"))
-    paths.append(feature_importance_plot(pipeline, X, y, folder, seed))
+    if X.shape[1] <= MAX_IMPORTANCE_COLUMNS:
+        paths.append(feature_importance_plot(pipeline, X, y, folder, seed))
     return paths
+
+
+MAX_BARS = 30
+# Permutation importance predicts once per column: past this many it would take minutes.
+MAX_IMPORTANCE_COLUMNS = 300
 
 
 def feature_importance_plot(
@@ -56,10 +62,12 @@ def feature_importance_plot(
 ) -> Path:
     """Permutation importance on the raw columns: how much the score drops when one is shuffled."""
     sample = X.sample(n=min(len(X), 500), random_state=seed)
+    repeats = 3 if X.shape[1] <= 100 else 1  # wide tables: one shuffle per column
     result = permutation_importance(
-        pipeline, sample, y.loc[sample.index], n_repeats=3, random_state=seed, n_jobs=1
+        pipeline, sample, y.loc[sample.index], n_repeats=repeats, random_state=seed, n_jobs=1
     )
     importances = pd.Series(result.importances_mean, index=X.columns).sort_values()
+    importances = importances.tail(MAX_BARS)  # the most important ones; a chart stays readable
     figure, axis = plt.subplots(figsize=(6, 0.3 * len(importances) + 1.5))
     importances.plot.barh(ax=axis)
     axis.set_xlabel("drop in score when the column is shuffled")

@@ -30,8 +30,8 @@ from .. import __version__
 from ..bundle import Metadata, Schema, publish, trusted_types_of, write_bundle
 from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task
 from ..data.load import DataError
-from ..data.prepare import load_and_prepare
-from ..data.report import write_report
+from ..data.prepare import Prepared, load_and_prepare
+from ..data.report import decisions_table, write_report
 from .errors import BaselineNotBeaten, TrackingStoreError, TrainingError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
@@ -51,6 +51,7 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 app = typer.Typer(add_completion=False, help=__doc__)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+MAX_TABLE_ROWS = 40  # column decisions shown in the terminal; the report has them all
 
 
 @contextmanager
@@ -94,6 +95,8 @@ def train(settings: Settings) -> dict:
         f"{cleaning.missing_target_dropped} unlabelled rows dropped; {len(schema.features)} features, "
         f"task: [bold]{schema.task}[/]; left out: {', '.join(cleaning.excluded) or 'nothing'}"
     )
+    print_decisions(prepared)
+
     split = train_test_split(
         prepared.features,
         prepared.target,
@@ -241,6 +244,19 @@ def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_s
         mlflow.log_artifact(str(path), "plots")
     mlflow.log_artifacts(str(report.parent), "data_report")
     mlflow.log_dict(schema.model_dump(mode="json"), "schema.json")
+
+
+def print_decisions(prepared: Prepared) -> None:
+    """The column decisions table (data/decisions.py), also in reports/data_report.md."""
+    table = Table(title="Column decisions", title_justify="left")
+    frame = decisions_table(prepared)
+    for column in frame.columns:
+        table.add_column(column, overflow="fold")
+    for row in frame.head(MAX_TABLE_ROWS).itertuples(index=False):
+        table.add_row(*(str(value) for value in row))
+    console.print(table)
+    if len(frame) > MAX_TABLE_ROWS:
+        console.print(f"  ... and {len(frame) - MAX_TABLE_ROWS:,} more columns in the data report")
 
 
 def print_summary(result: dict) -> None:

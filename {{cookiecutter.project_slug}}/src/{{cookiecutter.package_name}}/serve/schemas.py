@@ -6,11 +6,13 @@ A column that had gaps in the training data is optional (the pipeline fills
 it); one that never had gaps is required. Unknown fields are refused.
 """
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from ..bundle import Schema
+from ..bundle import Feature, Schema
+from ..values import category_text
 
 
 def encodable(text: str) -> str:
@@ -24,22 +26,55 @@ def encodable(text: str) -> str:
     return text
 
 
-# strict: "12" is not a number and 12 is not a category; no silent coercion.
+# strict: "12" is not a number; no silent coercion. A category may come as a number
+# (2 for "2"): it is turned into the text training saw (see as_training_text).
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
-Category = Annotated[
-    str, Field(strict=True, min_length=1, max_length=200), AfterValidator(encodable)
-]
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(encodable)]
+
+
+def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
+    """2, 2.0 and "2" are one category: a number becomes the category it equals in training
+    ("2", or "2.0" if the file wrote that), else its plain text; true becomes "True"."""
+    by_number = {}
+    for category in categories:
+        try:
+            by_number.setdefault(float(category), category)
+        except ValueError:
+            continue
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, bool):  # a column of True/False in the file
+            return category_text(value)
+        if isinstance(value, int | float):
+            return by_number.get(float(value), category_text(value))
+        return value
+
+    return coerce
+
+
+def category_type(column: Feature) -> Any:
+    return Annotated[Text, BeforeValidator(as_training_text(column.categories))]
+
+
+def describe_category(column: Feature) -> str:
+    shown = ", ".join(str(c) for c in column.categories[:10])
+    more = ", ..." if len(column.categories) > 10 else ""
+    return f"Text (or a number), one of: {shown}{more} (others allowed; case and spaces ignored)."
 
 
 def record_model(schema: Schema, example: dict) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for index, column in enumerate(schema.features):
-        kind = Number if column.kind == "numeric" else Category
+        known = None
         if column.kind == "numeric":
+            kind = Number
             described = f"Number; seen in training from {column.min:g} to {column.max:g}."
-        else:
-            shown = ", ".join(str(c) for c in column.categories[:10])
-            described = f"Text, one of: {shown}{', ...' if len(column.categories) > 10 else ''} (others allowed)."
+        elif column.kind == "categorical":
+            kind, known = category_type(column), column.categories[:50]
+            described = describe_category(column)
+        else:  # a date
+            kind = Text
+            described = f"A date written as {column.date_format}, e.g. {column.latest!r}."
         if column.nullable:
             annotation, default = kind | None, None
             described += " Optional: leave it out or null when unknown."
@@ -47,7 +82,12 @@ def record_model(schema: Schema, example: dict) -> type[BaseModel]:
             annotation, default = kind, ...
         fields[f"field_{index}"] = (
             annotation,
-            Field(default, alias=column.name, description=described),
+            Field(
+                default,
+                alias=column.name,
+                description=described,
+                json_schema_extra={"x-known-values": known} if known else None,
+            ),
         )
     return create_model(
         "Record",

@@ -1,0 +1,415 @@
+"""Column decisions: what each column of your table becomes, and why. Made once, at training.
+
+Read this file top to bottom: these are all the rules. Every decision is written
+into schema.json, shown in the terminal and in the data report, and applied
+inside the saved pipeline, so serving treats a request exactly as training did.
+
+Before any rule, text that means "no value" (empty, N/A, n/a, NA, -, ?, null,
+#DIV/0!) is missing, and numbers written as text are read as numbers: "1,234",
+"$1,200", "45%", " 3.5 " (the percent sign is dropped: "45%" is 45). Infinite
+values (inf, -inf) are missing too, and counted.
+
+The rules, in order; the first that matches decides:
+
+ 1. Your settings: DROP_COLUMNS -> dropped; FEATURE_COLUMNS (when set) -> only
+    those are used; NUMERIC_COLUMNS -> numeric (text in it becomes missing);
+    CATEGORICAL_COLUMNS -> categorical.
+ 2. Entirely missing -> dropped. A single value on every row -> constant, dropped.
+ 3. All numbers:
+    - whole numbers, a different one on every row, named like an ID ("patient_id",
+      "Order #") or a run of consecutive numbers -> ID, left out;
+    - otherwise numeric.
+ 4. Numbers mixed with some text:
+    - at most 20 distinct values ("Studio", 1, 2, 3) -> categorical;
+    - at least 95% numbers -> numeric; the text becomes missing, counted, with examples;
+    - at least 50% numbers -> training stops (exit 2): is it a number or a label?
+ 5. Text:
+    - at least 90% dates in one format -> date: year, month, day of week and days
+      since the earliest date become features (DATE_COLUMNS=drop leaves dates out);
+    - named like an ID and (nearly) unique, or a different value on every row -> ID;
+    - long text (on average 30+ characters or 4+ words) with many distinct values
+      -> free text, left out (there is no text model here: add one in model/pipeline.py);
+    - more than MAX_CATEGORIES (50) distinct values, or more than half the rows
+      distinct -> left out: one-hot encoding would make thousands of columns;
+    - otherwise categorical: spaces trimmed, case and Unicode unified (" DOWNTOWN "
+      is "downtown"; NORMALISE_CATEGORIES=false turns it off), and categories seen
+      in fewer than MIN_CATEGORY_COUNT training rows grouped together.
+
+The target: numbers -> regression, unless they are at most 20 distinct whole
+numbers (classes); text -> classification. A regression target with text in it,
+or TASK=classification with fractional numbers, stops training with the fix.
+More than MAX_COLUMNS feature columns stops training before any work starts.
+"""
+
+import re
+import warnings
+from dataclasses import dataclass, field
+
+import pandas as pd
+from pandas.tseries.api import guess_datetime_format
+
+from ..values import category_text, days_since_epoch, normalise_category
+from .load import DataError
+
+MISSING_MARKERS = {"", "n/a", "na", "-", "--", "?", "null", "nan", "#div/0!", "#n/a"}
+MAX_CLASSES = 20  # a numeric target with at most this many whole values is a class label
+FEW_VALUES = 20  # numbers mixed with words, at most this many distinct: categorical
+JUNK_TOLERANCE = 0.05  # up to 5% text in a numeric column becomes missing
+AMBIGUOUS_FROM = 0.5  # 50-95% numbers with many distinct values: stop and ask
+DATE_SHARE = 0.9  # share of values that must read as dates in one format
+ID_UNIQUE_SHARE = 0.9  # an ID-named column must be this unique
+FREE_TEXT_CHARACTERS, FREE_TEXT_WORDS = 30, 4
+MIN_ROWS_FOR_UNIQUENESS = 20  # "a different value on every row" means little on 5 rows
+ID_NAME = re.compile(r"(^|[\s_#-])(id|uuid|guid|key|#|no|number)$|^id[\s_-]", re.IGNORECASE)
+CURRENCY = r"^[$€£¥]\s*|\s*[$€£¥]$|^(USD|EUR|GBP)\s+|\s+(USD|EUR|GBP)$"
+THOUSANDS = r"(?<=\d),(?=\d{3}(?!\d))"
+FEATURE_KINDS = ("numeric", "categorical", "date")
+
+
+@dataclass
+class Options:
+    """The settings that steer the decisions (from config.Settings)."""
+
+    categorical: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    normalise_categories: bool = True
+    max_categories: int = 50
+    dates: str = "features"  # or "drop"
+    max_columns: int = 1000
+    min_category_count: int = 5
+
+
+@dataclass
+class Decision:
+    """One row of the column decisions table."""
+
+    column: str
+    kind: str  # numeric, categorical, date, id, text, constant, dropped
+    why: str
+    done: str = "-"
+    used: bool = False
+    details: dict = field(default_factory=dict)  # what the schema and pipeline need
+
+    def as_dict(self) -> dict:
+        return {"column": self.column, "kind": self.kind, "why": self.why, "done": self.done,
+                "used": self.used}  # fmt: skip
+
+
+def is_missing_text(values: pd.Series) -> pd.Series:
+    """NaN, or text that people type for "no value"."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.isna()
+    markers = [v for v in pd.unique(values.dropna()) if str(v).strip().lower() in MISSING_MARKERS]
+    return values.isna() | values.isin(markers)
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """Numbers, also where written as text; NaN where a value is not a number."""
+    if pd.api.types.is_bool_dtype(values):
+        return pd.Series(float("nan"), index=values.index)
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    distinct = pd.Series(pd.unique(values.dropna()), dtype=object)  # parse each value once
+    text = distinct.astype("string").str.strip()
+    cleaned = (
+        text.str.replace(CURRENCY, "", regex=True)
+        .str.replace(THOUSANDS, "", regex=True)
+        .str.removesuffix("%")
+        .str.strip()
+    )
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    return values.map(dict(zip(distinct, numbers, strict=True))).astype("float64")
+
+
+def percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def examples(values: pd.Series, count: int = 3) -> str:
+    return ", ".join(repr(v) for v in pd.unique(values)[:count])
+
+
+def check_width(frame: pd.DataFrame, target: str, options: Options, source: str) -> None:
+    """Refuse a table too wide to train in minutes, before any work starts."""
+    names = [c for c in frame.columns if c != target and c not in options.drop]
+    if options.features:
+        names = [c for c in names if c in options.features]
+    if len(names) > options.max_columns:
+        raise DataError(
+            f"{source} has {len(names):,} feature columns for {len(frame):,} rows: more than "
+            f"MAX_COLUMNS={options.max_columns:,}. Training would take a long time, and so many "
+            "columns on so few rows mostly teach a model noise. Choose the columns to use with "
+            'FEATURE_COLUMNS=\'["a", "b"]\' (or DROP_COLUMNS) in .env, or raise MAX_COLUMNS.'
+        )
+
+
+def decide_columns(
+    frame: pd.DataFrame, target: str, options: Options
+) -> tuple[list[Decision], pd.DataFrame]:
+    """A decision for every column but the target, and the feature columns ready to train on."""
+    decisions, features = [], {}
+    for name in frame.columns:
+        if name == target:
+            continue
+        decision, values = decide_column(str(name), frame[name], options)
+        decisions.append(decision)
+        if decision.used:
+            features[name] = values
+    if not features:
+        raise DataError(
+            "No feature columns are left: every column was left out (see the reasons above: "
+            "IDs, dates, free text, empty or constant columns). Check the file, or name the "
+            "columns to use in FEATURE_COLUMNS."
+        )
+    return decisions, pd.DataFrame(features, index=frame.index)
+
+
+def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decision, pd.Series]:
+    if name in options.drop:
+        return Decision(name, "dropped", "listed in DROP_COLUMNS"), values
+    if options.features and name not in options.features:
+        return Decision(name, "dropped", "not listed in FEATURE_COLUMNS"), values
+    missing = is_missing_text(values)
+    present = values[~missing]
+    if present.empty:
+        return Decision(name, "dropped", "entirely missing"), values
+    if name in options.categorical:
+        return categorical(name, values, missing, options, "listed in CATEGORICAL_COLUMNS")
+    numbers = parse_numbers(values).mask(missing)
+    infinite = numbers.abs() == float("inf")
+    is_number = numbers.notna()[~missing]
+    if name in options.numeric:
+        return numeric(name, values, numbers, infinite, missing, "listed in NUMERIC_COLUMNS")
+    unique = pd.Series(pd.unique(present))
+    distinct = unique.nunique() if is_number.all() else unique.map(normalise_category).nunique()
+    if distinct == 1:
+        return Decision(
+            name, "constant", f"the same value on every row ({present.iloc[0]!r})"
+        ), values
+    if is_number.all():
+        return numbers_only(name, values, numbers, infinite, missing)
+    if is_number.any():
+        return numbers_and_text(name, values, numbers, infinite, missing, distinct, options)
+    return text(name, values, missing, distinct, options)
+
+
+def numbers_only(name, values, numbers, infinite, missing) -> tuple[Decision, pd.Series]:
+    finite = numbers[~infinite].dropna()
+    unique = finite.nunique() == len(finite) >= MIN_ROWS_FOR_UNIQUENESS
+    whole = bool((finite % 1 == 0).all())
+    consecutive = len(finite) and finite.max() - finite.min() < 2 * len(finite)
+    if whole and unique and (ID_NAME.search(name.strip()) or consecutive):
+        why = "ID name" if ID_NAME.search(name.strip()) else "a run of consecutive numbers"
+        return Decision(name, "id", f"whole numbers, a different one on every row; {why}"), values
+    return numeric(name, values, numbers, infinite, missing, "numbers")
+
+
+def numbers_and_text(name, values, numbers, infinite, missing, distinct, options):
+    present = values[~missing]
+    text_values = present[numbers[~missing].isna()]
+    text_share = len(text_values) / len(present)
+    if distinct <= FEW_VALUES:
+        why = f"numbers and words, {distinct} distinct values (such as {examples(text_values, 2)})"
+        return categorical(name, values, missing, options, why)
+    if text_share <= JUNK_TOLERANCE:
+        return numeric(name, values, numbers, infinite, missing, "numbers, with a few text values")
+    if text_share <= 1 - AMBIGUOUS_FROM:
+        raise DataError(
+            f"Column {name!r} is neither clearly numeric nor a category: {percent(text_share)} of its "
+            f"values are text (e.g. {examples(text_values)}) among {distinct:,} distinct values. "
+            f"Fix those values in the file, or choose one of: NUMERIC_COLUMNS='[\"{name}\"]' "
+            f"(the text becomes missing) or DROP_COLUMNS='[\"{name}\"]' (leave the column out)."
+        )
+    return text(name, values, missing, distinct, options)
+
+
+def numeric(name, values, numbers, infinite, missing, why) -> tuple[Decision, pd.Series]:
+    present = values[~missing]
+    junk = present[numbers[~missing].isna()]
+    done = []
+    if not pd.api.types.is_numeric_dtype(values):
+        plain = pd.to_numeric(present, errors="coerce")  # what a plain number reader gets
+        written = present[plain.isna() & numbers[~missing].notna()]
+        if len(written):
+            done.append(f"{len(written):,} numbers written as text read ({examples(written)})")
+    if len(junk):
+        done.append(f"{len(junk):,} text values made missing ({examples(junk)})")
+    if infinite.any():
+        done.append(f"{int(infinite.sum()):,} infinite values made missing")
+    cleaned = numbers.mask(infinite)
+    if cleaned.isna().any():
+        done.append(f"{percent(cleaned.isna().mean())} missing")
+    details = {"junk": int(len(junk)), "infinite": int(infinite.sum())}
+    summary = "; ".join(d for d in done if d) or "-"
+    return Decision(name, "numeric", why, summary, True, details), cleaned
+
+
+def categorical(name, values, missing, options, why) -> tuple[Decision, pd.Series]:
+    rule = normalise_category if options.normalise_categories else category_text
+    present = values[~missing]
+    spelled = pd.Series({v: rule(v) for v in pd.unique(present)}, dtype=object)
+    categories = sorted(set(spelled))
+    merged = {
+        norm: sorted(category_text(v) for v in group.index)
+        for norm, group in spelled.groupby(spelled)
+        if len(group) > 1
+    }
+    cleaned = values.mask(missing).astype(object)
+    if len(categories) > options.max_categories:
+        return high_cardinality(name, values, len(categories), options)
+    done = [f"{len(categories)} categories"]
+    if merged:
+        shown = "; ".join(
+            f"{' / '.join(map(repr, v))} -> {k!r}" for k, v in list(merged.items())[:3]
+        )
+        done.append(f"{sum(map(len, merged.values())):,} spellings merged ({shown})")
+    if missing.any():
+        done.append(f"{percent(missing.mean())} missing")
+    details = {"categories": categories, "merged": merged,
+               "normalise": options.normalise_categories}  # fmt: skip
+    return Decision(name, "categorical", why, "; ".join(done), True, details), cleaned
+
+
+def high_cardinality(name, values, distinct, options) -> tuple[Decision, pd.Series]:
+    why = (
+        f"{distinct:,} distinct values, more than MAX_CATEGORIES={options.max_categories}: "
+        "one-hot encoding would make a column per value"
+    )
+    return Decision(name, "dropped", why), values
+
+
+def text(name, values, missing, distinct, options) -> tuple[Decision, pd.Series]:
+    present = values[~missing].astype(str).str.strip()
+    date_format = find_date_format(present)
+    if date_format:
+        return date(name, values, missing, date_format, options)
+    unique_share = present.nunique() / len(present)
+    if ID_NAME.search(name.strip()) and unique_share > ID_UNIQUE_SHARE:
+        return Decision(name, "id", "ID name and a different value on (nearly) every row"), values
+    many = distinct > options.max_categories or distinct > len(present) / 2
+    if many and (
+        present.str.len().mean() >= FREE_TEXT_CHARACTERS
+        or present.str.split().str.len().mean() >= FREE_TEXT_WORDS
+    ):
+        why = f"free text ({distinct:,} distinct values, {present.str.len().mean():.0f} characters on average)"
+        return Decision(
+            name, "text", why, "left out: add a text model in model/pipeline.py"
+        ), values
+    if unique_share == 1 and len(present) >= MIN_ROWS_FOR_UNIQUENESS:
+        return Decision(name, "id", "a different text value on every row"), values
+    if distinct > 10 and distinct > len(present) / 2:
+        why = f"{distinct:,} distinct values in {len(present):,} rows: too many for categories"
+        return Decision(name, "dropped", why), values
+    return categorical(name, values, missing, options, "text with few distinct values")
+
+
+def find_date_format(present: pd.Series) -> str | None:
+    """The strftime format most values are written in, if at least 90% read as dates in it."""
+    sample = present.head(200)
+    with warnings.catch_warnings():  # pandas warns when dayfirst does not fit a guess
+        warnings.simplefilter("ignore")
+        guesses = {
+            guess_datetime_format(v, dayfirst=first)
+            for v in sample.head(5)
+            for first in (False, True)
+        }
+    # A date has a year and a month: "Jan" alone or "10:30" are not dates.
+    formats = [f for f in guesses if f and re.search("%[Yy]", f) and re.search("%[mbB]", f)]
+    best, best_share = None, 0.0
+    for candidate in sorted(formats):
+        share = pd.to_datetime(sample, format=candidate, errors="coerce").notna().mean()
+        if share > best_share:
+            best, best_share = candidate, share
+    return best if best_share >= DATE_SHARE else None
+
+
+def date(name, values, missing, date_format, options) -> tuple[Decision, pd.Series]:
+    present = values[~missing]
+    lookup = {v: days_since_epoch(v, date_format) for v in pd.unique(present)}
+    days = present.map(lookup)
+    unreadable = int(days.isna().sum())
+    why = f"dates written as {date_format}"
+    if options.dates == "drop":
+        return Decision(name, "date", why, "left out (DATE_COLUMNS=drop)"), values
+    first, last = (
+        pd.Timestamp("1970-01-01") + pd.Timedelta(days=d) for d in (days.min(), days.max())
+    )
+    done = f"year, month, day of week, days since {first:%Y-%m-%d} (to {last:%Y-%m-%d})"
+    if unreadable:
+        done += f"; {unreadable:,} unreadable dates made missing ({examples(present[days.isna()])})"
+    details = {"date_format": date_format, "reference_days": float(days.min()),
+               "earliest": f"{first:%Y-%m-%d}", "latest": f"{last:%Y-%m-%d}"}  # fmt: skip
+    cleaned = values.mask(missing).astype(object)
+    return Decision(name, "date", why, done, True, details), cleaned
+
+
+def check_target(frame: pd.DataFrame, target: str, source: str) -> None:
+    if target not in frame.columns:
+        columns = ", ".join(repr(c) for c in frame.columns)
+        raise DataError(
+            f"Target column {target!r} is not in {source}. Its columns are: {columns}. "
+            "Pass one of them: make train TARGET=<column>."
+        )
+    values = frame[target]
+    if is_missing_text(values).all():
+        raise DataError(
+            f"Target column {target!r} is entirely missing. Choose a column with values."
+        )
+    present = values[~is_missing_text(values)].astype(str).str.strip()
+    if parse_numbers(values).notna().mean() >= AMBIGUOUS_FROM:
+        return
+    unique = present.nunique() == len(present) >= MIN_ROWS_FOR_UNIQUENESS
+    if unique or find_date_format(present):
+        raise DataError(
+            f"Target column {target!r} looks like an ID or a date (a different value on every row), "
+            "so there is nothing to learn. Choose the column you want to predict."
+        )
+
+
+def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.Series, str, str]:
+    """(labels with NaN where a row has no usable target, task, why this task)."""
+    missing = is_missing_text(values)
+    numbers = parse_numbers(values).mask(missing)
+    numbers = numbers.mask(numbers.abs() == float("inf"))
+    present = values[~missing]
+    is_number = numbers.notna()[~missing]
+    finite = numbers.dropna()
+    whole = bool((finite % 1 == 0).all())
+    if task == "regression" or (task is None and AMBIGUOUS_FROM <= is_number.mean() < 1
+                                and finite.nunique() > MAX_CLASSES):  # fmt: skip
+        if not is_number.all():
+            text = present[~is_number]
+            raise DataError(
+                f"Target {target!r} must be numbers for regression, but {percent(len(text) / len(present))} "
+                f"of its values are text (e.g. {examples(text)}). Fix or blank those values in the "
+                "file (rows without a target are dropped), or set TASK=classification if they are labels."
+            )
+        return numbers, "regression", regression_reason(finite, task)
+    if is_number.all():
+        if task == "classification" and not whole:
+            raise DataError(
+                f"TASK=classification, but target {target!r} holds fractional numbers (e.g. "
+                f"{examples(finite[finite % 1 != 0])}), which are not class labels. Set "
+                "TASK=regression, or write the classes as whole numbers or words in the file."
+            )
+        if task == "classification" or (whole and finite.nunique() <= MAX_CLASSES):
+            why = f"classification: {finite.nunique()} distinct whole-number values"
+            return (
+                numbers.astype("Int64"),
+                "classification",
+                why + ("" if task is None else " (TASK)"),
+            )
+        return numbers, "regression", regression_reason(finite, task)
+    labels = values.mask(missing).map(lambda v: v if pd.isna(v) else category_text(v).strip())
+    why = f"classification: text labels, {labels.nunique()} classes"
+    return labels.astype(object), "classification", why + ("" if task is None else " (TASK)")
+
+
+def regression_reason(finite: pd.Series, task: str | None) -> str:
+    if task:
+        return "regression (TASK)"
+    if (finite % 1 == 0).all():
+        return f"regression: {finite.nunique():,} distinct whole numbers (more than {MAX_CLASSES})"
+    return f"regression: {finite.nunique():,} distinct numeric values"

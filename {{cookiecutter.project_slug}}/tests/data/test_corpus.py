@@ -1,0 +1,117 @@
+"""The messy-data corpus (corpus.py): each file gets its expected decision, or its exact
+data error with exit code 2 and no traceback, from the real `train` command line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
+from {{ cookiecutter.package_name }}.data.prepare import prepare
+
+from .corpus import Case, corpus
+
+CASES = corpus()
+DECISIONS = [case for case in CASES if case.kind]
+ERRORS = [case for case in CASES if case.error]
+
+
+def write(case: Case, folder: Path) -> Path:
+    path = folder / "messy.csv"
+    path.write_bytes(case.csv)
+    return path
+
+
+def decided(case: Case, folder: Path) -> dict:
+    prepared = prepare(read_csv(str(write(case, folder))), case.target, task=case.task, cv_folds=3)
+    return {d.column: d for d in prepared.cleaning.decisions}, prepared
+
+
+@pytest.mark.parametrize("case", DECISIONS, ids=[c.name for c in DECISIONS])
+def test_decision(case, tmp_path):
+    decisions, prepared = decided(case, tmp_path)
+    assert decisions[case.column].kind == case.kind, decisions[case.column]
+    features = [c["name"] for c in prepared.schema["features"]]
+    assert (case.column in features) == (case.kind in ("numeric", "categorical", "date"))
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=[c.name for c in ERRORS])
+def test_data_error(case, tmp_path):
+    with pytest.raises(DataError) as raised:
+        decided(case, tmp_path)
+    assert case.error in str(raised.value)
+
+
+def run_train(tmp_path: Path, data: Path, target: str, *extra: str, **env: str):
+    source = Path({{ cookiecutter.package_name }}.__file__).resolve().parents[1]
+    environment = os.environ | {
+        "PYTHONPATH": str(source),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MODELS_DIR": str(tmp_path / "models"),
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "COLUMNS": "200",  # a wide terminal: messages are checked whole
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train", "--data", str(data),
+         "--target", target, *extra],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ERRORS, ids=[c.name for c in ERRORS])
+def test_train_exits_2_with_the_message(case, tmp_path):
+    extra = ["--task", case.task] if case.task else []
+    result = run_train(tmp_path, write(case, tmp_path), case.target, *extra)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Data error:" in result.stderr and case.error in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_decision_details(tmp_path):
+    """What the report says was done: merged spellings, parsed text, junk and infinities counted."""
+    by_name = {c.name: c for c in CASES}
+    decisions, prepared = decided(by_name["categories normalised"], tmp_path)
+    area = next(c for c in prepared.schema["features"] if c["name"] == "area")
+    assert area["categories"] == ["downtown", "riverside"]
+    # The file's " downtown " reaches us as "downtown " (pandas skips the initial space).
+    assert sorted(area["merged"]["downtown"]) == [
+        "DOWNTOWN",
+        "Downtown",
+        "downtown ",
+        "Ｄｏｗｎｔｏｗｎ",
+    ]
+    decisions, prepared = decided(by_name["numbers written as text"], tmp_path)
+    budget = prepared.features["budget"]
+    assert budget.iloc[:3].tolist() == [1234.0, 3.5, 45.0] and budget.iloc[3:6].isna().all()
+    decisions, _ = decided(by_name["a few junk values become missing"], tmp_path)
+    assert "6 text values made missing ('unknown', 'see notes', 'ask')" in decisions["age"].done
+    decisions, prepared = decided(by_name["infinite values become missing"], tmp_path)
+    assert "5 infinite values made missing" in decisions["ratio"].done
+    assert prepared.features["ratio"].isna().sum() == 5
+    decisions, prepared = decided(by_name["semicolons and decimal commas"], tmp_path)
+    assert prepared.schema["csv"] == {"delimiter": "semicolon", "decimal": ",", "encoding": "UTF-8"}
+    assert 1 <= prepared.features["weight"].min() < prepared.features["weight"].max() <= 9
+
+
+def test_dates_can_be_dropped(tmp_path):
+    case = next(c for c in CASES if c.name == "dates become features")
+    prepared = prepare(read_csv(str(write(case, tmp_path))), "price", dates="drop")
+    assert "visited" in prepared.cleaning.excluded
+    assert "visited" not in [c["name"] for c in prepared.schema["features"]]
+
+
+def test_normalising_categories_can_be_turned_off(tmp_path):
+    case = next(c for c in CASES if c.name == "categories normalised")
+    prepared = prepare(read_csv(str(write(case, tmp_path))), "price", normalise_categories=False)
+    area = next(c for c in prepared.schema["features"] if c["name"] == "area")
+    assert len(area["categories"]) == 5 and not area["merged"]
+
+
+def test_encoding_can_be_named(tmp_path):
+    case = next(c for c in CASES if c.name == "not UTF-8")
+    frame = read_csv(str(write(case, tmp_path)), encoding="latin-1")
+    assert set(frame["Région"]) == {"Île", "Nord"}
