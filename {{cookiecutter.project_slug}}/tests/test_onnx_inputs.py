@@ -7,6 +7,7 @@ import pytest
 from {{ cookiecutter.package_name }}.bundle import Bundle
 from {{ cookiecutter.package_name }}.onnx_inputs import MISSING_CATEGORY, as_rows
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
+from {{ cookiecutter.package_name }}.values import days_since_epoch, normalise_category
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_missing_values_become_nan_and_the_missing_category(predictor):
     for name, column in zip(names, schema.features, strict=True):
         assert feed[name].shape == (2, 1)
         value = feed[name][1, 0]
-        if column.kind == "numeric":
+        if column.kind in ("numeric", "date"):  # dates travel as days since 1970
             assert math.isnan(value)
         else:
             assert value == MISSING_CATEGORY
@@ -44,6 +45,10 @@ def test_each_input_gets_its_own_column(predictor):
         first = feed[name][0, 0]
         if column.kind == "numeric":
             assert first == pytest.approx(expected, rel=1e-6)
+        elif column.kind == "date":
+            assert first == days_since_epoch(expected, column.date_format)
+        elif column.normalise:
+            assert first == normalise_category(expected)
         else:
             assert first == str(expected)
 
