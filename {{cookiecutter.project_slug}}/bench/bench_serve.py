@@ -46,25 +46,28 @@ def in_process(bundle: Path, quick: bool) -> dict:
     results = {"mode": predictor.mode}
     for rows in (1, BATCH_ROWS):
         batch = row * rows
-        calls = (200 if rows == 1 else 20) if quick else (2000 if rows == 1 else 200)
-        results[f"predictor_{rows}_us"] = best_time(partial(predictor.predict_rows, batch), calls)
+        calls = {
+            f"predictor_{rows}_us": partial(predictor.predict_rows, batch),
+        }
         if predictor.onnx is not None:
             scorer, feed = predictor.onnx, predictor.onnx.feed(batch)
-            run = partial(scorer.session.run, scorer.outputs, feed)
-            results[f"onnxruntime_run_{rows}_us"] = best_time(run, calls)
+            calls[f"onnxruntime_run_{rows}_us"] = partial(scorer.session.run, scorer.outputs, feed)
+        repeat = (100 if rows == 1 else 10) if quick else (500 if rows == 1 else 50)
+        results |= best_times(calls, repeat)
     return results
 
 
-def best_time(call, calls: int) -> float:
-    """Microseconds per call, the best of five repeats: the least disturbed by other work."""
-    call()
-    repeats = []
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(calls):
-            call()
-        repeats.append((time.perf_counter() - started) / calls * 1e6)
-    return min(repeats)
+def best_times(calls: dict, repeat: int, rounds: int = 15) -> dict:
+    """Microseconds per call of each, the best of `rounds` interleaved runs of `repeat` calls:
+    interleaving and the minimum keep a noisy neighbour from favouring one of them."""
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            for _ in range(repeat):
+                call()
+            best[name] = min(best[name], (time.perf_counter() - started) / repeat * 1e6)
+    return best
 
 
 def points_of(target) -> dict:
