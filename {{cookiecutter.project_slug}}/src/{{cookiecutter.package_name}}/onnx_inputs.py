@@ -6,12 +6,23 @@ graph the same way and judge it by the same rule. No pandas here: for one row,
 building a DataFrame costs more than the whole ONNX preprocessing.
 """
 
+from functools import lru_cache, partial
+
 import numpy as np
 
 from .values import category_text, days_since_epoch, is_missing, normalise_category
 
 # ONNX string tensors cannot hold NaN, so a missing category travels as "".
 MISSING_CATEGORY = ""
+# Categories and dates repeat: normalising a category (NFKC, case folding) or parsing a
+# date (strptime) costs ten to thirty times a cache lookup. Bounded, so requests full of
+# new values cannot grow memory.
+VALUE_CACHE_SIZE = 4096
+
+
+def cached(rule):
+    # typed: True and 1 are equal keys to a plain cache, but not the same category.
+    return lru_cache(maxsize=VALUE_CACHE_SIZE, typed=True)(rule)
 
 
 # Probabilities may differ by this much; predicted values by this much of their magnitude
@@ -40,32 +51,33 @@ class OnnxFeed:
     def __init__(self, session, schema):
         # get_inputs() builds new Python objects on every call: read the names once.
         inputs = zip(session.get_inputs(), schema.features, strict=True)
-        # (position in a row, graph input name, ...), one list per kind of column.
-        self.numeric, self.dates, self.text = [], [], []
+        # (position in a row, graph input name, conversion): floats (numbers, and dates as
+        # days since 1970-01-01, from which the graph computes the date features) and text.
+        self.floats, self.text = [], []
         for position, (node, column) in enumerate(inputs):
             if column.kind == "numeric":
-                self.numeric.append((position, node.name))
+                self.floats.append((position, node.name, None))
             elif column.kind == "date":
-                self.dates.append((position, node.name, column.date_format))
+                days = cached(partial(days_since_epoch, date_format=column.date_format))
+                self.floats.append((position, node.name, days))
             else:  # what the pipeline's CategoryNormaliser does (ONNX has no NFKC)
                 rule = normalise_category if column.normalise else category_text
-                self.text.append((position, node.name, rule))
+                self.text.append((position, node.name, cached(rule)))
 
     def __call__(self, rows: list[tuple]) -> dict[str, np.ndarray]:
         # Per request this runs once per kind, not once per column or value where it can:
         # Python-level loops cost more than onnxruntime's work on one row.
         columns = list(zip(*rows, strict=True))  # rows -> one tuple per column, in C
         feed = {}
-        if self.numeric:
-            # numpy turns None into NaN itself when the dtype is float.
-            numbers = np.array([columns[i] for i, _ in self.numeric], dtype=np.float32)
-            # (columns, rows, 1): each column comes out as a contiguous (rows, 1) view.
-            by_column = numbers.reshape(len(self.numeric), -1, 1)
-            feed.update(zip([name for _, name in self.numeric], by_column, strict=True))
-        for position, name, date_format in self.dates:
-            # Dates enter the graph as days since 1970-01-01; the graph computes the features.
-            days = [days_since_epoch(v, date_format) for v in columns[position]]
-            feed[name] = np.array(days, dtype=np.float32).reshape(-1, 1)
+        if self.floats:
+            values = [
+                columns[i] if convert is None else [convert(v) for v in columns[i]]
+                for i, _, convert in self.floats
+            ]
+            # numpy turns None into NaN itself when the dtype is float. Shaped
+            # (columns, rows, 1), each column comes out as a contiguous (rows, 1) view.
+            block = np.array(values, dtype=np.float32).reshape(len(self.floats), -1, 1)
+            feed.update(zip([name for _, name, _ in self.floats], block, strict=True))
         if self.text:
             texts = [
                 MISSING_CATEGORY if is_missing(v) else rule(v) or MISSING_CATEGORY
