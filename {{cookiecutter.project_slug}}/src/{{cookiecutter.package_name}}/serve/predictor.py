@@ -140,7 +140,8 @@ class Predictor:
     @staticmethod
     def rounded(scores: np.ndarray) -> list[list[float]]:
         """Probabilities to 6 decimals, as plain floats: one numpy call for the whole array."""
-        return np.round(scores.astype(np.float64), 6).tolist()
+        # The array's own .round(): np.round() adds a dispatch layer that shows in profiles.
+        return scores.astype(np.float64).round(6).tolist()
 
     @staticmethod
     def as_served_all(values: np.ndarray) -> list[float]:
