@@ -36,7 +36,6 @@ BATCH_CONNECTIONS = 4
 
 def in_process(bundle: Path, quick: bool) -> dict:
     """Predictor on one and 100 rows, against onnxruntime's `run` alone on the same inputs."""
-    sys.path.insert(0, str(Path.cwd() / "src"))
     from {{ cookiecutter.package_name }}.bundle import Bundle
     from {{ cookiecutter.package_name }}.onnx_inputs import as_rows
     from {{ cookiecutter.package_name }}.serve.predictor import Predictor
@@ -71,7 +70,7 @@ def best_times(calls: dict, repeat: int, rounds: int = 15) -> dict:
 
 
 def points_of(target) -> dict:
-    """Which requests to send to a target: (name, url, body, connections)."""
+    """Which requests to send to a target: name -> (url, body, connections)."""
     points = {f"predict_c{c}": (*target.single, c) for c in (1, 16)}
     if target.batch is not None:
         points["batch_100"] = (*target.batch, BATCH_CONNECTIONS)
@@ -82,12 +81,12 @@ def run_rounds(servers: list, args) -> dict:
     measured = {server.name: {} for server in servers}
     for server in servers:  # warm-up: first requests, caches, lazy imports
         for url, body, _ in points_of(server).values():
-            load(url, body, 4, 1)
+            load(url, body, 4, 1, server.headers)
     for round_number in range(args.rounds):
         shift = round_number % len(servers)
         for server in servers[shift:] + servers[:shift]:
             for point, (url, body, connections) in points_of(server).items():
-                result = load(url, body, connections, args.duration)
+                result = load(url, body, connections, args.duration, server.headers)
                 measured[server.name].setdefault(point, []).append(result)
         print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
     return measured
@@ -133,6 +132,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    sys.path.insert(0, str(Path.cwd() / "src"))  # this project's package, as `make` runs it
     if not (args.bundle / "metadata.json").is_file():
         print(f"No model bundle at {args.bundle}: run `make train` first.", file=sys.stderr)
         return 1

@@ -1,7 +1,7 @@
 """Load generators for bench_serve.py: wrk when installed, else a Python client (slower).
 
 Each returns {"rps", "p50", "p99" (ms), "requests", "errors"} for `connections`
-keep-alive connections sending the same POST body for `duration` seconds.
+keep-alive connections sending the same POST body (and headers) for `duration` seconds.
 """
 
 import json
@@ -27,10 +27,11 @@ def has_wrk() -> bool:
     return shutil.which("wrk") is not None
 
 
-def load(url: str, body: bytes, connections: int, duration: float) -> dict:
+def load(url: str, body: bytes, connections: int, duration: float, headers: dict) -> dict:
+    headers = {"Content-Type": "application/json"} | headers
     if has_wrk():
-        return wrk_load(url, body, connections, duration)
-    return python_load(url, body, connections, duration)
+        return wrk_load(url, body, connections, duration, headers)
+    return python_load(url, body, connections, duration, headers)
 
 
 def free_port() -> int:
@@ -54,12 +55,13 @@ def wait_ready(url: str, alive, timeout: float = 180) -> float:
     raise TimeoutError(f"{url} not ready after {timeout:.0f}s")
 
 
-def wrk_load(url: str, body: bytes, connections: int, duration: float) -> dict:
+def wrk_load(url: str, body: bytes, connections: int, duration: float, headers: dict) -> dict:
+    # A script, readable by this user only, rather than arguments: an API key stays off
+    # the command line.
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-        )
+        script.write(f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n')
+        for name, value in headers.items():
+            script.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
     try:
         output = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
@@ -85,7 +87,7 @@ def wrk_load(url: str, body: bytes, connections: int, duration: float) -> dict:
     }
 
 
-def python_load(url: str, body: bytes, connections: int, duration: float) -> dict:
+def python_load(url: str, body: bytes, connections: int, duration: float, headers: dict) -> dict:
     """Keep-alive HTTP clients in threads: simple, but far slower than wrk (see WRK_MISSING)."""
     host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)", url).groups()
     deadline = time.monotonic() + duration
@@ -95,7 +97,7 @@ def python_load(url: str, body: bytes, connections: int, duration: float) -> dic
         connection = HTTPConnection(host, int(port), timeout=30)
         while time.monotonic() < deadline:
             start = time.perf_counter()
-            connection.request("POST", path, body, {"Content-Type": "application/json"})
+            connection.request("POST", path, body, headers)
             response = connection.getresponse()
             response.read()
             latencies.append((time.perf_counter() - start) * 1000)

@@ -118,6 +118,9 @@ def print_report(report: dict) -> None:
             print(
                 f"  {name:<22}{point:>12}{r['rps']:>9.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}"
             )
+    failed = sum(p["errors"] for t in report["targets"].values() for p in t["points"].values())
+    if failed:
+        print(f"\n  WARNING: {failed} requests failed (not 2xx): those figures measure errors.")
     print()
     for name, target in report["targets"].items():
         rows = target.get("batch_rows_per_s")

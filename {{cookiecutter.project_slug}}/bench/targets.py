@@ -27,6 +27,7 @@ class Target:
     stop: object  # () -> None
     memory_mb: object = field(default=lambda: None)  # () -> MB per worker, or None
     cold_start_s: float | None = None
+    headers: dict = field(default_factory=dict)  # sent with every request (the API key)
 
 
 def rss_mb(pid: int) -> float:
@@ -80,6 +81,14 @@ def bare_asgi(env: dict, record: dict) -> Target:
     return start_process("bare ASGI", command, env, base, (base, json.dumps(record).encode()), None)
 
 
+def api_key_header() -> dict:
+    """The X-API-Key header, where the settings (.env or the environment) set API_KEY."""
+    from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
+
+    key = ServeSettings().api_key
+    return {"X-API-Key": key.get_secret_value()} if key is not None else {}
+
+
 def service(env: dict, bundle: Path, workers: int, record: dict, batch: dict) -> Target:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -89,11 +98,13 @@ def service(env: dict, bundle: Path, workers: int, record: dict, batch: dict) ->
         "WORKERS": str(workers),
         "LOG_LEVEL": "warning",
     }
-    return start_process(
+    target = start_process(
         "coldstart", [sys.executable, "-m", f"{PACKAGE}.serve"], env, f"{base}/readyz",
         (f"{base}/predict", json.dumps(record).encode()),
         (f"{base}/predict/batch", json.dumps(batch).encode()),
     )  # fmt: skip
+    target.headers = api_key_header()
+    return target
 
 
 def mlflow_serve(env: dict, metadata: dict, workers: int, record: dict, batch: dict) -> Target:
