@@ -21,6 +21,7 @@ BASE_FILES = {
     "README.md", "pyproject.toml",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
+    "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",
     f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
     f"{PKG}/transformers.py", f"{PKG}/values.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
@@ -48,6 +49,7 @@ BASE_FILES = {
     f"{PKG}/serve/__init__.py", f"{PKG}/serve/errors.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
     f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
     f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
+    f"{PKG}/serve/fast_lane.py",
     f"{PKG}/serve/settings.py",
     "tests/conftest.py",
     "tests/data/test_load.py", "tests/data/test_prepare.py", "tests/data/test_report.py",
@@ -57,7 +59,8 @@ BASE_FILES = {
     "tests/model/test_registry.py", "tests/model/test_train.py", "tests/model/test_evaluate.py",
     "tests/test_bundle.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
-    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py",
+    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
+    "tests/test_onnx_inputs.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {

@@ -57,6 +57,7 @@ class RequestLog:
     def __init__(self, settings: ServeSettings, loaded: Bundle):
         self.rate = settings.log_sample_rate
         self.version = loaded.metadata.version
+        self.names = loaded.schema.names
         self.file = rotating_handler(settings) if settings.log_predictions else None
         # Lines written at once: a fraction of one file, so rotation keeps files under size.
         self.chunk_bytes = max(int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1) / 4), 1)
@@ -80,8 +81,12 @@ class RequestLog:
         if self.active:
             self.thread.start()
 
-    def record(self, records: list[dict], answers: list[dict]) -> None:
-        """On the request path: a coin toss and an append, nothing else."""
+    def record(self, records: list[tuple], answers: list[dict]) -> None:
+        """On the request path: a coin toss and an append, nothing else.
+
+        `records` are rows as the service validated them (values in schema order);
+        the background thread names their columns.
+        """
         if not self.active or (self.rate < 1.0 and random.random() >= self.rate):
             return
         if len(self.pending) >= QUEUE_LIMIT:  # the disk cannot keep up: drop, count
@@ -115,10 +120,11 @@ class RequestLog:
         if self.drift is not None:
             self.drift.publish()
 
-    def _handle(self, at: float, records: list[dict], answers: list[dict]) -> list[str]:
+    def _handle(self, at: float, records: list[tuple], answers: list[dict]) -> list[str]:
         stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
         lines = []
-        for inputs, answer in zip(records, answers, strict=True):
+        for row, answer in zip(records, answers, strict=True):
+            inputs = dict(zip(self.names, row, strict=True))
             if self.drift is not None:
                 self.drift.observe(inputs, answer)
             if self.file is not None:
