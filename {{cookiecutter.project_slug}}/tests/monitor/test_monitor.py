@@ -10,7 +10,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.bundle import REFERENCE_FILE, Bundle
 from {{ cookiecutter.package_name }}.monitor.drift_demo import feature_rows, records
-from {{ cookiecutter.package_name }}.serve.predictor import Predictor
+from {{ cookiecutter.package_name }}.serve.predictor import Predictor, as_rows
 from {{ cookiecutter.package_name }}.serve.request_log import RequestLog
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
@@ -27,7 +27,7 @@ def write_log(bundle_dir: Path, folder: Path, rows: int, seed: int = 201) -> Pat
     answers = Predictor(bundle).predict(inputs)
     log = RequestLog(settings, bundle)
     log.start()
-    log.record(inputs, answers)
+    log.record(as_rows(bundle.schema, inputs), answers)  # rows as the service validated them
     log.stop()
     return folder / "requests.jsonl"
 

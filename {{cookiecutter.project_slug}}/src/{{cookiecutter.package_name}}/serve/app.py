@@ -10,9 +10,9 @@ forever): /livez answers 200 and /readyz 503 with the file and the problem.
 """
 
 import logging
-from functools import partial
 import secrets
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
