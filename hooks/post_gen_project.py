@@ -40,7 +40,8 @@ REMOVE_FOR = {
     ("deploy_target", "ssh"): AWS_ONLY,
     # deploy_target=aws keeps ssh.py and releases.py: the instance is driven over SSH.
     ("deploy_target", "aws"): SSH_ONLY,
-    ("deploy_target", "none"): [DEPLOY, Path("tests/deploy")],
+    # make monitor fetches a deployed log with deploy/'s SSH: no deploy, no fetch.py.
+    ("deploy_target", "none"): [DEPLOY, Path("tests/deploy"), SRC / "monitor" / "fetch.py"],
 }
 
 

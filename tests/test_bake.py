@@ -21,6 +21,7 @@ BASE_FILES = {
     "README.md", "pyproject.toml",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
+    "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",
     f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
     f"{PKG}/transformers.py", f"{PKG}/values.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
@@ -30,6 +31,15 @@ BASE_FILES = {
     f"{PKG}/deploy/state.py", f"{PKG}/deploy/targets.py",
     "tests/deploy/test_releases.py", "tests/deploy/test_settings.py", "tests/deploy/test_ssh.py",
     "tests/deploy/test_targets.py",
+    f"{PKG}/drift_rules.py", f"{PKG}/model/reference.py", f"{PKG}/serve/request_log.py",
+    f"{PKG}/serve/drift.py", f"{PKG}/monitor/__init__.py", f"{PKG}/monitor/__main__.py",
+    f"{PKG}/monitor/errors.py", f"{PKG}/monitor/settings.py", f"{PKG}/monitor/read_log.py",
+    f"{PKG}/monitor/compare.py", f"{PKG}/monitor/plots.py", f"{PKG}/monitor/report.py",
+    f"{PKG}/monitor/run.py", f"{PKG}/monitor/evidently_report.py",
+    f"{PKG}/monitor/drift_demo.py", f"{PKG}/monitor/fetch.py",
+    "monitoring/prometheus.yml", "monitoring/alerts.yml", "monitoring/grafana-dashboard.json",
+    "tests/model/test_reference.py", "tests/serve/test_request_log.py",
+    "tests/monitor/test_monitor.py", "tests/test_monitoring_config.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/data/decisions.py",
@@ -39,6 +49,7 @@ BASE_FILES = {
     f"{PKG}/serve/__init__.py", f"{PKG}/serve/errors.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
     f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
     f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
+    f"{PKG}/serve/fast_lane.py",
     f"{PKG}/serve/settings.py",
     "tests/conftest.py",
     "tests/data/test_load.py", "tests/data/test_prepare.py", "tests/data/test_report.py",
@@ -48,7 +59,8 @@ BASE_FILES = {
     "tests/model/test_registry.py", "tests/model/test_train.py", "tests/model/test_evaluate.py",
     "tests/test_bundle.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
-    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py",
+    "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
+    "tests/test_onnx_inputs.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {
@@ -93,6 +105,7 @@ def expected_files(
         files -= {f"src/{package}/deploy/ecr.py", "tests/deploy/test_ecr.py"}
     if deploy_target == "none":
         files = {f for f in files if "/deploy/" not in f}
+        files.remove(f"src/{package}/monitor/fetch.py")
     if license == "none":
         files.remove("LICENSE")
     if include_github_actions == "no":

@@ -79,10 +79,12 @@ def test_image_holds_no_secrets_data_or_tracking_files(container):
     assert sorted(listing) == sorted(
         [
             "model",
+            "logs",  # the request log's volume (empty in the image)
             "input_example.json",
             "metadata.json",
             "model.onnx",
             "pipeline.skops",
+            "reference.json",
             "schema.json",
         ]
     )

@@ -51,6 +51,8 @@ EXERCISED = {
     "k8s-status": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
     "k8s-delete": "test_kubernetes::test_cluster_commands_say_when_none_is_configured",
     "k8s-measure": "test_kubernetes::test_measured_use_fits_the_manifest_limits",
+    "monitor": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
+    "drift-demo": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
 }
 OPTIONS = [
     {"deploy_target": "both"},
@@ -254,28 +256,31 @@ def test_make_docker_build_and_run(shipped_project, docker_engine):
 
 @pytest_slow
 def test_make_bench(shipped_project):
+    """The benchmark runs (one quick round) and writes its figures and ratios as JSON."""
     result = run_in(
-        shipped_project,
-        "make",
-        "bench",
-        f"PY={sys.executable}",
-        "BENCH_RUNS=1",
-        "BENCH_SECONDS=2",
-        timeout=900,
-    )
+        shipped_project, "make", "bench", f"PY={sys.executable}", "BENCH_RUNS=1",
+        "BENCH_FLAGS=--quick", timeout=900,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "make train: median" in result.stdout
-    assert "x mlflow models serve" in result.stdout and "errors" in result.stdout
-    ratio = re.search(r"req/s at concurrency 16:\s+([\d.]+)x", result.stdout)
-    MEASUREMENTS["service vs mlflow models serve, req/s at concurrency 16 (2 s runs)"] = (
-        f"{ratio.group(1)}x"
+    assert "service / floor" in result.stdout and "Goals" in result.stdout
+    report = json.loads((shipped_project / "reports" / "bench.json").read_text())
+    assert set(report["targets"]) == {"bare ASGI", "coldstart", "mlflow models serve"}
+    for target in report["targets"].values():
+        assert all(point["errors"] == 0 for point in target["points"].values())
+    ratios = report["ratios"]
+    MEASUREMENTS["service vs mlflow models serve, req/s at 16 connections (1 s, one round)"] = (
+        f"{ratios['service / mlflow req/s, predict_c16']:.1f}x"
+    )
+    MEASUREMENTS["service vs its stack's floor, 16 connections (1 s, one round)"] = (
+        f"{ratios['service / floor, 16 connections']:.2f}"
     )
 
 
 @pytest_slow
 def test_make_bench_image(shipped_project, docker_engine):
     result = run_in(
-        shipped_project, "make", "bench-image", f"PY={sys.executable}",
+        shipped_project, "make", "bench-image", f"PY={sys.executable}", "BENCH_FLAGS=--quick",
         env={"DOCKER_HOST": docker_engine.url}, timeout=1500,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -283,6 +288,12 @@ def test_make_bench_image(shipped_project, docker_engine):
     ours = re.search(r"this project:\s+(\d+) MB", result.stdout).group(1)
     theirs = re.search(r"mlflow build-docker:\s+(\d+) MB", result.stdout).group(1)
     MEASUREMENTS["image size vs mlflow build-docker"] = f"{ours} MB vs {theirs} MB (ratio {ratio})"
+    # Then the image itself was benchmarked: started, loaded, its memory read.
+    image = json.loads((shipped_project / "reports" / "bench.json").read_text())["targets"]["image"]
+    assert all(point["errors"] == 0 for point in image["points"].values())
+    MEASUREMENTS["image: cold start to ready, memory per worker"] = (
+        f"{image['cold_start_s']:.2f} s, {image['memory_per_worker_mb']:.0f} MB"
+    )
 
 
 @pytest_slow

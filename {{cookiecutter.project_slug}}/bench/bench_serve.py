@@ -1,231 +1,163 @@
-"""Benchmark: this service against `mlflow models serve`, on the same model and worker count.
+"""Benchmark: this service against its own stack's floor and `mlflow models serve`, in one run.
 
-Prints, from one run: in-process `pipeline.predict` for 1 and 100 rows (the
-baseline), then p50/p99 latency and requests/s at concurrency 1 and 16 for both
-services, ratios first. Load comes from wrk (Debian: apt-get install wrk) when
-installed, else from a Python client, which adds its own overhead (marked).
-Everything runs on 127.0.0.1, bounded in time.
+Measured side by side, in alternating rounds (each round visits every server in a
+rotated order, so a noisy neighbour hits them all alike); medians are reported:
 
-    python bench/bench_serve.py [--duration 5] [--workers 1]
+  floor      the bare ASGI app (bench/bare_asgi.py: parse JSON, answer JSON) on uvicorn,
+             plus one in-process prediction: 1 / (bare request + Predictor, one row)
+  coldstart  this service: POST /predict at 1 and 16 connections, /predict/batch (100 rows)
+  mlflow     `mlflow models serve` on the same registered model version, same requests
+  image      with --image TAG: the service inside the built image (cold start, memory)
+
+Also: Predictor's cost per row against onnxruntime's `run` alone, cold start to
+/readyz and memory per worker. Prints a summary and writes reports/bench.json.
+Load comes from wrk (Debian: apt-get install wrk); without it a Python client is
+used and the report says so. Everything runs on 127.0.0.1, bounded in time.
+
+    python bench/bench_serve.py [--duration 5] [--rounds 3] [--quick] [--image TAG]
 """
 
 import argparse
 import json
 import os
-import re
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
-import urllib.request
-from http.client import HTTPConnection
+from functools import partial
 from pathlib import Path
 
-PACKAGE = "{{ cookiecutter.package_name }}"
-CONCURRENCY = (1, 16)
+import targets
+from load import WRK_MISSING, has_wrk, load
+from report import print_report, summarize
+
+BATCH_ROWS = 100
+BATCH_CONNECTIONS = 4
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(process.args[:4])} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} not ready after {timeout}s")
-
-
-def in_process(bundle: Path) -> dict:
-    sys.path.insert(0, str(Path.cwd() / "src"))
-    from threadpoolctl import threadpool_limits
-
+def in_process(bundle: Path, quick: bool) -> dict:
+    """Predictor on one and 100 rows, against onnxruntime's `run` alone on the same inputs."""
     from {{ cookiecutter.package_name }}.bundle import Bundle
+    from {{ cookiecutter.package_name }}.onnx_inputs import as_rows
     from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 
-    threadpool_limits(1)
-    loaded = Bundle.load(bundle)
-    pipeline = loaded.load_pipeline()
-    frame = Predictor(loaded).frame(loaded.example)
-    results = {}
-    for rows in (1, 100):
-        batch = frame.loc[frame.index.repeat(rows)].reset_index(drop=True)
-        pipeline.predict(batch)
-        timings = []
-        for _ in range(30 if rows == 1 else 10):
-            start = time.perf_counter()
-            pipeline.predict(batch)
-            timings.append(time.perf_counter() - start)
-        results[rows] = statistics.median(timings) * 1000
+    predictor = Predictor(Bundle.load(bundle))
+    row = as_rows(predictor.schema, predictor.example)
+    results = {"mode": predictor.mode}
+    for rows in (1, BATCH_ROWS):
+        batch = row * rows
+        calls = {
+            f"predictor_{rows}_us": partial(predictor.predict_rows, batch),
+        }
+        if predictor.onnx is not None:
+            scorer, feed = predictor.onnx, predictor.onnx.feed(batch)
+            calls[f"onnxruntime_run_{rows}_us"] = partial(scorer.session.run, scorer.outputs, feed)
+        repeat = (100 if rows == 1 else 10) if quick else (500 if rows == 1 else 50)
+        results |= best_times(calls, repeat)
     return results
 
 
-def wrk_load(url: str, body: bytes, connections: int, duration: int) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            f'wrk.method = "POST"\nwrk.body = {json.dumps(body.decode())}\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-        )
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    os.unlink(script.name)
-
-    def latency(percent: str) -> float:
-        value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)", output, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return {
-        "p50": latency("50"),
-        "p99": latency("99"),
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "errors": int(errors.group(1)) if errors else 0,
-    }
+def best_times(calls: dict, repeat: int, rounds: int = 15) -> dict:
+    """Microseconds per call of each, the best of `rounds` interleaved runs of `repeat` calls:
+    interleaving and the minimum keep a noisy neighbour from favouring one of them."""
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            for _ in range(repeat):
+                call()
+            best[name] = min(best[name], (time.perf_counter() - started) / repeat * 1e6)
+    return best
 
 
-def python_load(url: str, body: bytes, connections: int, duration: int) -> dict:
-    """Keep-alive HTTP clients in threads: simple, but slower than wrk (numbers marked)."""
-    host, port, path = re.match(r"http://([^:]+):(\d+)(/.*)", url).groups()
-    deadline = time.monotonic() + duration
-    latencies, errors = [], [0]
-
-    def client() -> None:
-        connection = HTTPConnection(host, int(port), timeout=30)
-        while time.monotonic() < deadline:
-            start = time.perf_counter()
-            connection.request("POST", path, body, {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            latencies.append((time.perf_counter() - start) * 1000)
-            errors[0] += response.status != 200
-
-    threads = [threading.Thread(target=client) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    latencies.sort()
-    return {
-        "p50": latencies[len(latencies) // 2],
-        "p99": latencies[int(len(latencies) * 0.99)],
-        "rps": len(latencies) / duration,
-        "errors": errors[0],
-    }
+def points_of(target) -> dict:
+    """Which requests to send to a target: name -> (url, body, connections)."""
+    points = {f"predict_c{c}": (*target.single, c) for c in (1, 16)}
+    if target.batch is not None:
+        points["batch_100"] = (*target.batch, BATCH_CONNECTIONS)
+    return points
 
 
-def start(command: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+def run_rounds(servers: list, args) -> dict:
+    measured = {server.name: {} for server in servers}
+    for server in servers:  # warm-up: first requests, caches, lazy imports
+        for url, body, _ in points_of(server).values():
+            load(url, body, 4, 1, server.headers)
+    for round_number in range(args.rounds):
+        shift = round_number % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            for point, (url, body, connections) in points_of(server).items():
+                result = load(url, body, connections, args.duration, server.headers)
+                measured[server.name].setdefault(point, []).append(result)
+        print(f"round {round_number + 1}/{args.rounds} done", file=sys.stderr)
+    return measured
 
 
-def measure(
-    name: str, command: list[str], env: dict, ready: str, url: str, body: bytes, args
-) -> dict:
-    process = start(command, env)
-    try:
-        wait_ready(ready, process)
-        load = wrk_load if shutil.which("wrk") else python_load
-        load(url, body, 4, 1)  # warm-up
-        return {c: load(url, body, c, args.duration) for c in CONCURRENCY}
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        print(f"measured {name}", file=sys.stderr)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--bundle", type=Path, default=Path("models/{{ cookiecutter.project_slug }}"))
-    parser.add_argument("--skip-mlflow", action="store_true", help="measure only this service")
-    args = parser.parse_args()
-    if not (args.bundle / "metadata.json").is_file():
-        print(f"No model bundle at {args.bundle}: run `make train` first.", file=sys.stderr)
-        return 1
-    metadata = json.loads((args.bundle / "metadata.json").read_text())
-    example = json.loads((args.bundle / "input_example.json").read_text())[0]
+def start_servers(args, metadata: dict, record: dict) -> list:
+    batch = {"records": [record] * BATCH_ROWS}
     env = os.environ | {
         "OMP_NUM_THREADS": "1",
         "PYTHONPATH": str(Path.cwd() / "src"),
         # `mlflow models serve` starts the `uvicorn` command: find the one beside this Python.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    servers = [targets.bare_asgi(env, record)]
+    try:
+        servers.append(targets.service(env, args.bundle, args.workers, record, batch))
+        if args.image:
+            servers.append(targets.image(args.image, args.workers, record, batch))
+        if not args.skip_mlflow:
+            servers.append(targets.mlflow_serve(env, metadata, args.workers, record, batch))
+    except Exception:
+        for server in servers:
+            server.stop()
+        raise
+    return servers
 
-    baseline = in_process(args.bundle)
-    port = free_port()
-    ours = measure(
-        "coldstart",
-        [sys.executable, "-m", f"{PACKAGE}.serve"],
-        env
-        | {
-            "MODEL_URI": str(args.bundle),
-            "PORT": str(port),
-            "WORKERS": str(args.workers),
-            "LOG_LEVEL": "warning",
-        },
-        f"http://127.0.0.1:{port}/readyz",
-        f"http://127.0.0.1:{port}/predict",
-        json.dumps(example).encode(),
-        args,
-    )
-    theirs = None
-    if not args.skip_mlflow:
-        port = free_port()
-        model_uri = f"models:/{metadata['name']}/{metadata['version']}"
-        theirs = measure(
-            "mlflow models serve",
-            [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager", "local",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)],
-            env | {"MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")},
-            f"http://127.0.0.1:{port}/ping",
-            f"http://127.0.0.1:{port}/invocations",
-            json.dumps({"dataframe_records": [example]}).encode(),
-            args,
-        )  # fmt: skip
-    report(metadata, baseline, ours, theirs, args)
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
+    parser.add_argument("--quick", action="store_true", help="1 s per point, one round")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--bundle", type=Path, default=Path("models/{{ cookiecutter.project_slug }}"))
+    parser.add_argument("--image", help="also measure this image, e.g. {{ cookiecutter.project_slug }}:latest")
+    parser.add_argument("--skip-mlflow", action="store_true", help="leave out mlflow models serve")
+    parser.add_argument("--output", type=Path, default=Path("reports/bench.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 1, 1
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    sys.path.insert(0, str(Path.cwd() / "src"))  # this project's package, as `make` runs it
+    if not (args.bundle / "metadata.json").is_file():
+        print(f"No model bundle at {args.bundle}: run `make train` first.", file=sys.stderr)
+        return 1
+    if not has_wrk():
+        print(f"NOTE: {WRK_MISSING}", file=sys.stderr)
+    metadata = json.loads((args.bundle / "metadata.json").read_text())
+    record = json.loads((args.bundle / "input_example.json").read_text())[0]
+    load_before = os.getloadavg()
+    servers = start_servers(args, metadata, record)
+    try:
+        measured = run_rounds(servers, args)
+        memory = {server.name: server.memory_mb() for server in servers}
+    finally:
+        for server in servers:
+            server.stop()
+    samples = [in_process(args.bundle, args.quick) for _ in range(args.rounds)]
+    local = {key: statistics.median(s[key] for s in samples) for key in samples[0] if key != "mode"}
+    local["mode"] = samples[0]["mode"]
+    report = summarize(args, metadata, servers, measured, memory, local)
+    report["machine"] |= {"load_average_before": load_before, "load_average_after": os.getloadavg()}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print_report(report)
+    print(f"\nWrote {args.output}")
     return 0
-
-
-def report(metadata: dict, baseline: dict, ours: dict, theirs: dict | None, args) -> None:
-    tool = "wrk" if shutil.which("wrk") else "Python client (higher overhead than wrk)"
-    print(f"\n{metadata['name']} v{metadata['version']} ({metadata['model']}), {args.workers} worker(s), "
-          f"{os.cpu_count()} cores, load: {tool}, {args.duration}s per point\n")  # fmt: skip
-    print("Ratios")
-    if theirs:
-        for c in CONCURRENCY:
-            print(
-                f"  req/s at concurrency {c:>2}: {ours[c]['rps'] / theirs[c]['rps']:6.1f}x mlflow models serve"
-            )
-            print(
-                f"  p50 at concurrency {c:>2}:    {theirs[c]['p50'] / ours[c]['p50']:6.1f}x lower than mlflow"
-            )
-    print(
-        f"  single-row p50 / in-process pipeline.predict (1 row): {ours[1]['p50'] / baseline[1]:.2f}"
-    )
-    print("\nAbsolute")
-    print(
-        f"  in-process pipeline.predict: 1 row {baseline[1]:.2f} ms, 100 rows {baseline[100]:.2f} ms"
-    )
-    print(f"  {'service':<22}{'conc':>5}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'errors':>8}")
-    for name, results in (("coldstart", ours), ("mlflow models serve", theirs)):
-        for c, r in (results or {}).items():
-            print(
-                f"  {name:<22}{c:>5}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['rps']:>9.0f}{r['errors']:>8}"
-            )
 
 
 if __name__ == "__main__":

@@ -120,6 +120,18 @@ def make_settings(folder: Path, **overrides) -> Settings:
     return Settings(_env_file=None, **(values | overrides))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def request_log_outside_the_project(tmp_path_factory):
+    """Services started by tests log requests (LOG_DIR): into a temporary folder, never ./logs."""
+    previous = os.environ.get("LOG_DIR")
+    os.environ["LOG_DIR"] = str(tmp_path_factory.mktemp("request-log"))
+    yield
+    if previous is None:
+        os.environ.pop("LOG_DIR", None)
+    else:
+        os.environ["LOG_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def sample_frame():
     return make_sample(rows=2000, seed=7)

@@ -6,6 +6,7 @@
       schema.json          columns, types, categories, ranges, target and task
       input_example.json   one real row: used by /readyz, the API docs and `make predict`
       metadata.json        model name, version, run id, metrics, trusted types, commit
+      reference.json       training distributions, for drift monitoring (drift_rules.py)
 
 `Bundle.load(folder)` reads and validates the three JSON files once, into typed
 objects; every error names the file and the problem. Serving, the Docker image
@@ -24,11 +25,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .drift_rules import Reference
+
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
 SCHEMA_FILE = "schema.json"
 EXAMPLE_FILE = "input_example.json"
 METADATA_FILE = "metadata.json"
+REFERENCE_FILE = "reference.json"
 VERSIONS_FOLDER = ".bundles"
 # How many exported versions of one model stay on disk (the live one and the one before).
 KEEP_VERSIONS = 2
@@ -144,6 +148,8 @@ class Bundle:
     schema: Schema
     metadata: Metadata
     example: Example
+    # None for a bundle exported before monitoring existed: it serves, without drift metrics.
+    reference: Reference | None = None
 
     @classmethod
     def load(cls, directory: Path | str) -> "Bundle":
@@ -163,7 +169,12 @@ class Bundle:
                 f"{directory / EXAMPLE_FILE}: the example lacks the columns {missing} "
                 f"that {SCHEMA_FILE} lists. Re-export the bundle: `make train`."
             )
-        return cls(directory, schema, metadata, example)
+        reference = (
+            _read(directory, REFERENCE_FILE, Reference)
+            if (directory / REFERENCE_FILE).exists()
+            else None
+        )
+        return cls(directory, schema, metadata, example, reference)
 
     @property
     def onnx_path(self) -> Path | None:
@@ -236,6 +247,7 @@ def write_bundle(
     example: Example,
     metadata: Metadata,
     onnx_model: bytes | None = None,
+    reference: Reference | None = None,
 ) -> Path:
     """Write a complete bundle into a new, empty folder (for MLflow, or to publish)."""
     import skops.io
@@ -249,6 +261,8 @@ def write_bundle(
         EXAMPLE_FILE: example,
         METADATA_FILE: metadata.model_dump(mode="json"),
     }
+    if reference is not None:
+        files[REFERENCE_FILE] = reference.model_dump(mode="json")
     for name, content in files.items():
         (directory / name).write_text(json.dumps(content, indent=2, default=str) + "\n")
     return directory

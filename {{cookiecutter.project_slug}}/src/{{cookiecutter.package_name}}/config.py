@@ -8,8 +8,8 @@ name in capitals (for example `CV_FOLDS=3 make train`). The command line
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 Task = Literal["classification", "regression"]
 # The registered name of this project's own data set (DATA_PATH and TARGET): its champion is
@@ -65,3 +65,23 @@ class Settings(BaseSettings):
     def bundle_dir(self, name: str) -> Path:
         """Where a registered model's champion is exported: models/<registered name>/."""
         return self.models_dir / name
+
+
+class SettingsProblem(ValueError):
+    """A value in .env or the environment that cannot be used (said in one line, exit 2)."""
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings, or one line per problem: a typo in .env deserves no 60-line traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise SettingsProblem(f"{problems}. Fix it in .env or the environment.") from None
+    except SettingsError as error:  # a list setting that is not JSON
+        raise SettingsProblem(
+            f"{error}. List settings are JSON lists, e.g. NUMERIC_COLUMNS='[\"Area\"]'."
+        ) from None

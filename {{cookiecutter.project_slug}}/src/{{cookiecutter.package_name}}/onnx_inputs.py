@@ -6,7 +6,7 @@ graph the same way and judge it by the same rule. No pandas here: for one row,
 building a DataFrame costs more than the whole ONNX preprocessing.
 """
 
-from collections.abc import Iterable, Mapping
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -14,19 +14,15 @@ from .values import category_text, days_since_epoch, is_missing, normalise_categ
 
 # ONNX string tensors cannot hold NaN, so a missing category travels as "".
 MISSING_CATEGORY = ""
+# Categories and dates repeat: normalising a category (NFKC, case folding) or parsing a
+# date (strptime) costs ten to thirty times a cache lookup. Bounded, so requests full of
+# new values cannot grow memory.
+VALUE_CACHE_SIZE = 4096
 
 
-def category_input(column, values: list) -> np.ndarray:
-    """What the pipeline's CategoryNormaliser does, done before the graph (ONNX has no NFKC)."""
-    rule = normalise_category if column.normalise else category_text
-    texts = [None if is_missing(v) else rule(v) for v in values]
-    return np.asarray([t or MISSING_CATEGORY for t in texts], dtype=object).reshape(-1, 1)
-
-
-def date_input(column, values: list) -> np.ndarray:
-    """Dates enter the graph as days since 1970-01-01; the graph computes the date features."""
-    days = [days_since_epoch(v, column.date_format) for v in values]
-    return np.asarray(days, dtype=np.float32).reshape(-1, 1)
+def cached(rule):
+    # typed: True and 1 are equal keys to a plain cache, but not the same category.
+    return lru_cache(maxsize=VALUE_CACHE_SIZE, typed=True)(rule)
 
 
 # Probabilities may differ by this much; predicted values by this much of their magnitude
@@ -45,31 +41,94 @@ def agrees(served, expected, task: str) -> bool:
     return bool(np.allclose(served, expected, rtol=0, atol=AGREEMENT_TOLERANCE * scale))
 
 
+class OnnxFeed:
+    """Builds the graph's inputs from rows; made once per session, used for every request.
+
+    Rows are tuples of values in the schema's feature order (what serving has after
+    validation), so no per-row dict or DataFrame is built.
+    """
+
+    def __init__(self, session, schema):
+        # get_inputs() builds new Python objects on every call: read the names once.
+        inputs = zip(session.get_inputs(), schema.features, strict=True)
+        # (position in a row, graph input name, conversion): floats (numbers, and dates as
+        # days since 1970-01-01, from which the graph computes the date features) and text.
+        self.floats, self.text = [], []
+        for position, (node, column) in enumerate(inputs):
+            if column.kind == "numeric":
+                self.floats.append((position, node.name, None))
+            elif column.kind == "date":
+                days = cached(partial(days_since_epoch, date_format=column.date_format))
+                self.floats.append((position, node.name, days))
+            else:  # what the pipeline's CategoryNormaliser does (ONNX has no NFKC)
+                rule = normalise_category if column.normalise else category_text
+                self.text.append((position, node.name, cached(rule)))
+
+    def __call__(self, rows: list[tuple]) -> dict[str, np.ndarray]:
+        # Per request this runs once per kind, not once per column or value where it can:
+        # Python-level loops cost more than onnxruntime's work on one row.
+        columns = list(zip(*rows, strict=True))  # rows -> one tuple per column, in C
+        feed = {}
+        if self.floats:
+            values = [
+                columns[i] if convert is None else [convert(v) for v in columns[i]]
+                for i, _, convert in self.floats
+            ]
+            # numpy turns None into NaN itself when the dtype is float. Shaped
+            # (columns, rows, 1), each column comes out as a contiguous (rows, 1) view.
+            block = np.array(values, dtype=np.float32).reshape(len(self.floats), -1, 1)
+            feed.update(zip([name for _, name, _ in self.floats], block, strict=True))
+        if self.text:
+            texts = [
+                MISSING_CATEGORY if is_missing(v) else rule(v) or MISSING_CATEGORY
+                for position, _, rule in self.text
+                for v in columns[position]
+            ]
+            block = np.array(texts, dtype=object).reshape(len(self.text), -1, 1)
+            feed.update(zip([name for _, name, _ in self.text], block, strict=True))
+        return feed
+
+
+def as_rows(schema, rows) -> list[tuple]:
+    """A list of dicts (column name -> value) or a DataFrame, as tuples in feature order."""
+    names = schema.names
+    if hasattr(rows, "to_dict"):
+        frame = rows[names].astype(object)
+        return list(frame.where(frame.notna(), None).itertuples(index=False, name=None))
+    return [tuple(record.get(name) for name in names) for record in rows]
+
+
 def onnx_feed(session, schema, rows) -> dict[str, np.ndarray]:
     """`rows` is a list of dicts or a DataFrame; input order follows the (bundle.Schema) features."""
-    records: Iterable[Mapping] = rows.to_dict("records") if hasattr(rows, "to_dict") else rows
-    records = list(records)
-    feed = {}
-    for node, column in zip(session.get_inputs(), schema.features, strict=True):
-        values = [r.get(column.name) for r in records]
-        if column.kind == "numeric":
-            numbers = [np.nan if is_missing(v) else v for v in values]
-            feed[node.name] = np.asarray(numbers, dtype=np.float32).reshape(-1, 1)
-        elif column.kind == "date":
-            feed[node.name] = date_input(column, values)
-        else:
-            feed[node.name] = category_input(column, values)
-    return feed
+    return OnnxFeed(session, schema)(as_rows(schema, rows))
 
 
-def onnx_scores(session, scope: str, model, schema, rows) -> np.ndarray:
+class OnnxScorer:
     """Probabilities (classification) or values (regression) through the ONNX graph.
 
     scope "pipeline": the graph is the whole pipeline. "preprocessing": the graph makes
     the feature matrix and `model` (the fitted final estimator) predicts from it.
+    Everything that does not change between calls is looked up once, here.
     """
-    outputs = session.run(None, onnx_feed(session, schema, rows))
-    classification = schema.task == "classification"
-    if scope == "preprocessing":
-        return model.predict_proba(outputs[0]) if classification else model.predict(outputs[0])
-    return outputs[1] if classification else outputs[0].ravel()
+
+    def __init__(self, session, scope: str, model, schema):
+        self.session, self.scope, self.model = session, scope, model
+        self.classification = schema.task == "classification"
+        self.feed = OnnxFeed(session, schema)
+        outputs = [node.name for node in session.get_outputs()]
+        # Pipeline graphs answer (label, probabilities): ask only for the probabilities,
+        # as the label is a string tensor that is slow to copy out.
+        wanted = outputs[1] if self.classification and scope == "pipeline" else outputs[0]
+        self.outputs = [wanted]
+
+    def __call__(self, rows: list[tuple]) -> np.ndarray:
+        (result,) = self.session.run(self.outputs, self.feed(rows))
+        if self.scope == "preprocessing":
+            model = self.model
+            return model.predict_proba(result) if self.classification else model.predict(result)
+        return result if self.classification else result.ravel()
+
+
+def onnx_scores(session, scope: str, model, schema, rows) -> np.ndarray:
+    """`rows` is a list of dicts or a DataFrame (see OnnxScorer)."""
+    return OnnxScorer(session, scope, model, schema)(as_rows(schema, rows))

@@ -1,5 +1,7 @@
 """Reading your own CSV: messy names survive, and s3:// works against a real S3 API (moto_server)."""
 
+import zipfile
+
 import pytest
 
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
@@ -16,6 +18,22 @@ def test_messy_column_names_and_missing_markers_survive(tmp_path):
     assert list(frame.columns) == ["Customer ID", "Unit Price (€)", "Région", "label"]
     assert frame["Unit Price (€)"].isna().sum() == 1
     assert frame["Région"].tolist() == ["Île-de-France", "Nord"]
+
+
+def test_excel_unicode_text_export_is_read(tmp_path):
+    """Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated."""
+    path = tmp_path / "unicode.txt"
+    path.write_bytes("Région\tprice\nNord\t12\nSud\t15\n".encode("utf-16"))
+    frame = read_csv(str(path))
+    assert list(frame.columns) == ["Région", "price"] and frame["price"].tolist() == [12, 15]
+
+
+def test_a_workbook_renamed_to_csv_is_named_for_what_it_is(tmp_path):
+    path = tmp_path / "prices.csv"
+    with zipfile.ZipFile(path, "w") as workbook:  # an .xlsx is a zip of XML files
+        workbook.writestr("xl/workbook.xml", "<workbook/>")
+    with pytest.raises(DataError, match="is an Excel workbook, not a CSV file.*CSV UTF-8"):
+        read_csv(str(path))
 
 
 @pytest.fixture

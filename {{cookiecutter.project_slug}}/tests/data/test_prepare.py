@@ -80,8 +80,34 @@ def test_fewer_rows_than_folds():
 
 
 def test_id_like_target_is_refused():
-    with pytest.raises(DataError, match="'row id' looks like an ID"):
+    with pytest.raises(DataError, match="'row id' has a different text value on every row"):
         prepare(frame(), "row id")
+
+
+def test_a_numeric_id_target_is_refused_too():
+    ids = frame(ID=np.arange(1001, 1061))
+    with pytest.raises(DataError, match="'ID' looks like an ID .whole numbers"):
+        prepare(ids, "ID")
+
+
+def test_a_date_target_is_refused_as_a_date():
+    dates = frame(listed=[f"2026-01-{day % 28 + 1:02d}" for day in range(60)])
+    with pytest.raises(DataError, match="'listed' holds dates"):
+        prepare(dates, "listed")
+
+
+def test_whole_numbers_that_never_repeat_are_amounts_not_classes():
+    rents = frame(rows=15, rent=np.arange(15) * 37 + 900)
+    prepared = prepare(rents, "rent", cv_folds=3)
+    assert prepared.schema["task"] == "regression"
+    assert "too few repeats to be classes" in prepared.schema["task_reason"]
+
+
+def test_a_rare_class_is_named_as_the_file_wrote_it():
+    labels = frame(label=[1] * 58 + [2] * 2)
+    with pytest.raises(DataError, match=r"Class 2 of target 'label' has only 2 rows") as error:
+        prepare(labels, "label", cv_folds=5)
+    assert "np." not in str(error.value)
 
 
 def test_regression_target_must_be_numeric():

@@ -81,6 +81,26 @@ def test_command_line_error_exits_non_zero_with_the_fix(tmp_path):
     assert "missing.csv' not found" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "line, named",
+    [
+        ("CV_FOLDS=abc", "CV_FOLDS"),
+        ("CV_FOLDS=1", "CV_FOLDS"),
+        ("TASK=Regression", "TASK"),
+        ("NUMERIC_COLUMNS=Area", "NUMERIC_COLUMNS='[\"Area\"]'"),
+    ],
+)
+def test_a_bad_setting_in_env_is_one_line_and_exit_2(tmp_path, line, named):
+    (tmp_path / ".env").write_text(line + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.startswith("Setting error:")
+    assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.slow
 def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(
     tmp_path, sample_frame, monkeypatch
@@ -164,3 +184,15 @@ def test_an_unusable_tracking_store_fails_first_in_one_line(tmp_path, sample_fra
     assert "MLFLOW_TRACKING_URI" in result.stderr
     assert "Cross-validated" not in result.stdout  # it stopped before the work
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.slow
+def test_a_first_model_below_the_floor_says_nothing_is_served(tmp_path, sample_frame, capsys):
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    settings = make_settings(tmp_path, promotion_floor=0.999)
+    result = train(settings)
+    train_module.print_summary(result)
+    said = " ".join(capsys.readouterr().out.split())  # the terminal wraps long lines
+    assert "Not promoted" in said and "There is no champion yet" in said
+    assert "stays" not in said
+    assert not settings.bundle_dir(result["name"]).exists()

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
+from {{ cookiecutter.package_name }}.serve.schemas import response_models
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
 from ..conftest import read_json
@@ -57,6 +58,26 @@ def test_predict_one_record(client, example, bundle_dir):
 def test_float32_answers_carry_only_their_own_digits():
     assert repr(Predictor.as_served(np.float32(6667.31591796875))) == "6667.316"
     assert Predictor.as_served(np.float64(6667.31591796875)) == 6667.31591796875
+
+
+def test_float32_arrays_carry_only_their_own_digits_too():
+    values = np.array([6667.31591796875, 0.1, 1e-8], dtype=np.float32)
+    assert Predictor.as_served_all(values) == [Predictor.as_served(v) for v in values]
+
+
+def test_answers_match_the_documented_response_models(client, example, bundle_dir):
+    """The routes return ready-made JSON (no second validation): it must still fit /docs."""
+    Prediction, BatchPrediction = response_models(read_json(bundle_dir, "schema.json")["task"])
+    one = client.post("/predict", json=example)
+    assert one.status_code == 200
+    Prediction.model_validate(one.json(), strict=True)
+    many = client.post("/predict/batch", json={"records": [example, example]})
+    assert many.status_code == 200
+    BatchPrediction.model_validate(many.json(), strict=True)
+    # ...and the documented schema names them.
+    paths = client.get("/openapi.json").json()["paths"]
+    answer = paths["/predict"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"]["$ref"].endswith("/Prediction")
 
 
 def test_predict_batch_keeps_order(client, example):

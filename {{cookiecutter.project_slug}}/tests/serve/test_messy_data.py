@@ -1,6 +1,8 @@
 """A spreadsheet export trains on the first try, and serving treats requests as training did:
 "Downtown", " downtown " and "DOWNTOWN" are one neighbourhood, 2 and "2" one bedroom count."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -109,3 +111,13 @@ def test_scikit_learn_and_onnx_normalise_alike(spreadsheet, client):
     session = onnxruntime.InferenceSession(str(bundle.onnx_path))
     served = session.run(None, onnx_feed(session, schema, records))[0].ravel()
     assert np.allclose(expected, expected[0]) and np.allclose(served, expected, rtol=1e-4)
+
+
+def test_a_date_is_read_as_the_file_wrote_it_or_refused(client):
+    properties = client.get("/openapi.json").json()["components"]["schemas"]["Record"]["properties"]
+    shown = re.search(r"e\.g\. '([^']+)'", properties["Listed on"]["description"]).group(1)
+    predicted(client, record(client, **{"Listed on": shown}))  # the documented example works
+    for unreadable in ("not a date", "99/99/9999", "2026-13-45"):
+        response = client.post("/predict", json=record(client, **{"Listed on": unreadable}))
+        assert response.status_code == 422, unreadable
+        assert "is not a date written as" in response.text

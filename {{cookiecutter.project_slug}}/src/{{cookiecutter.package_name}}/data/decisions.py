@@ -36,7 +36,8 @@ The rules, in order; the first that matches decides:
       in fewer than MIN_CATEGORY_COUNT training rows grouped together.
 
 The target: numbers -> regression, unless they are at most 20 distinct whole
-numbers (classes); text -> classification. A regression target with text in it,
+numbers that repeat (each value on two rows or more on average: classes); text ->
+classification. An ID (see 3.), a date, or text different on every row is refused. A regression target with text in it,
 or TASK=classification with fractional numbers, stops training with the fix.
 More than MAX_COLUMNS feature columns stops training before any work starts.
 """
@@ -195,14 +196,21 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
     return text(name, values, missing, distinct, options)
 
 
-def numbers_only(name, values, numbers, infinite, missing) -> tuple[Decision, pd.Series]:
-    finite = numbers[~infinite].dropna()
+def numeric_id_reason(name: str, finite: pd.Series) -> str | None:
+    """Why whole numbers, a different one on every row, are an ID (None: they are not)."""
     unique = finite.nunique() == len(finite) >= MIN_ROWS_FOR_UNIQUENESS
     whole = bool((finite % 1 == 0).all())
     consecutive = len(finite) and finite.max() - finite.min() < 2 * len(finite)
-    if whole and unique and (ID_NAME.search(name.strip()) or consecutive):
-        why = "ID name" if ID_NAME.search(name.strip()) else "a run of consecutive numbers"
-        return Decision(name, "id", f"whole numbers, a different one on every row; {why}"), values
+    if not (whole and unique and (ID_NAME.search(name.strip()) or consecutive)):
+        return None
+    why = "ID name" if ID_NAME.search(name.strip()) else "a run of consecutive numbers"
+    return f"whole numbers, a different one on every row; {why}"
+
+
+def numbers_only(name, values, numbers, infinite, missing) -> tuple[Decision, pd.Series]:
+    reason = numeric_id_reason(name, numbers[~infinite].dropna())
+    if reason:
+        return Decision(name, "id", reason), values
     return numeric(name, values, numbers, infinite, missing, "numbers")
 
 
@@ -358,13 +366,23 @@ def check_target(frame: pd.DataFrame, target: str, source: str) -> None:
             f"Target column {target!r} is entirely missing. Choose a column with values."
         )
     present = values[~is_missing_text(values)].astype(str).str.strip()
-    if parse_numbers(values).notna().mean() >= AMBIGUOUS_FROM:
+    numbers = parse_numbers(values)
+    if numbers.notna().mean() >= AMBIGUOUS_FROM:
+        if numeric_id_reason(target, numbers.dropna()):
+            raise DataError(
+                f"Target column {target!r} looks like an ID (whole numbers, a different one on "
+                "every row), so there is nothing to learn. Choose the column you want to predict."
+            )
         return
-    unique = present.nunique() == len(present) >= MIN_ROWS_FOR_UNIQUENESS
-    if unique or find_date_format(present):
+    if find_date_format(present):
         raise DataError(
-            f"Target column {target!r} looks like an ID or a date (a different value on every row), "
-            "so there is nothing to learn. Choose the column you want to predict."
+            f"Target column {target!r} holds dates: a date is no outcome to predict. Choose the "
+            "column you want to predict (dates can be features)."
+        )
+    if present.nunique() == len(present) >= MIN_ROWS_FOR_UNIQUENESS:
+        raise DataError(
+            f"Target column {target!r} has a different text value on every row (an ID or free "
+            "text), so there is nothing to learn. Choose the column you want to predict."
         )
 
 
@@ -394,7 +412,7 @@ def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.
                 f"{examples(finite[finite % 1 != 0])}), which are not class labels. Set "
                 "TASK=regression, or write the classes as whole numbers or words in the file."
             )
-        if task == "classification" or (whole and finite.nunique() <= MAX_CLASSES):
+        if task == "classification" or (whole and is_class_label(finite)):
             why = f"classification: {finite.nunique()} distinct whole-number values"
             return (
                 numbers.astype("Int64"),
@@ -407,9 +425,16 @@ def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.
     return labels.astype(object), "classification", why + ("" if task is None else " (TASK)")
 
 
+def is_class_label(finite: pd.Series) -> bool:
+    """Few whole numbers that repeat (0/1, 1-5 stars) are classes; 15 rents on 15 rows are not."""
+    return finite.nunique() <= MAX_CLASSES and finite.nunique() <= len(finite) / 2
+
+
 def regression_reason(finite: pd.Series, task: str | None) -> str:
     if task:
         return "regression (TASK)"
+    if (finite % 1 == 0).all() and finite.nunique() <= MAX_CLASSES:
+        return f"regression: {finite.nunique():,} distinct whole numbers on {len(finite):,} rows (too few repeats to be classes)"
     if (finite % 1 == 0).all():
         return f"regression: {finite.nunique():,} distinct whole numbers (more than {MAX_CLASSES})"
     return f"regression: {finite.nunique():,} distinct numeric values"

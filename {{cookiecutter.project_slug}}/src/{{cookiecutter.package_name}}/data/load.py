@@ -84,6 +84,14 @@ def _decode(raw: bytes, location: str, encoding: str | None) -> tuple[str, str]:
             ) from error
     if raw.startswith(codecs.BOM_UTF8):
         return raw.decode("utf-8-sig"), "UTF-8 with BOM"
+    # Excel's "Unicode text" export: UTF-16 with its byte-order mark, read as such.
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), "UTF-16 with BOM"
+    if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # zip (.xlsx) and OLE2 (.xls)
+        raise DataError(
+            f"'{location}' is an Excel workbook, not a CSV file. In your spreadsheet, "
+            "use File > Save As > 'CSV UTF-8', and train on that file."
+        )
     try:
         return raw.decode("utf-8"), "UTF-8"
     except UnicodeDecodeError as error:

@@ -61,16 +61,21 @@ def prepare(
     return Prepared(features.reset_index(drop=True), y.reset_index(drop=True), schema, cleaning)
 
 
+def label(value):
+    """A class as the file wrote it: 1176, not numpy's np.int64(1176)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def check_classes(y: pd.Series, target: str, cv_folds: int) -> None:
     counts = y.value_counts()
     if len(counts) < 2:
         raise DataError(
-            f"Target {target!r} has a single class ({counts.index[0]!r}): there is nothing to tell "
+            f"Target {target!r} has a single class ({label(counts.index[0])!r}): there is nothing to tell "
             "apart. Collect examples of the other class(es)."
         )
     if counts.min() < cv_folds:
         raise DataError(
-            f"Class {counts.idxmin()!r} of target {target!r} has only {counts.min()} rows, fewer than "
+            f"Class {label(counts.idxmin())!r} of target {target!r} has only {counts.min()} rows, fewer than "
             f"the {cv_folds} cross-validation folds. Collect more, or lower CV_FOLDS."
         )
 

@@ -178,16 +178,17 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
 
 
 def main() -> None:
-    from ..config import Settings
+    from ..config import SettingsProblem, load_settings
     from .load import DataError
     from .prepare import load_and_prepare
 
-    settings = Settings()
     try:
+        settings = load_settings()
         raw, prepared = load_and_prepare(settings)
-    except DataError as error:
-        print(f"Data error: {error}", file=sys.stderr)
-        raise SystemExit(2) from error  # 2: bad data, as `make train` says it
+    except (DataError, SettingsProblem) as error:
+        kind = "Data error" if isinstance(error, DataError) else "Setting error"
+        print(f"{kind}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None  # 2: bad input, as `make train` says it
     print(f"Wrote {write_report(raw, prepared, settings.reports_dir)}")
 
 

@@ -34,6 +34,8 @@ from .ssh import Remote
 LABEL = "io.coldstart.app"
 RELEASE_LABEL = "io.coldstart.release"
 SECRETS_DIR = ".coldstart"  # in the deploy user's home on the host
+# The container's request log volume (LOG_DIR in the image), kept on the host between releases.
+CONTAINER_LOG_DIR = "/app/logs"
 # Run inside the container with its own Python (the host needs no curl). Exit 0: ready;
 # 1: not yet; 2: the model failed to load, which waiting will not fix.
 READY_CHECK = """
@@ -77,6 +79,19 @@ class Releases:
 
     def env_file(self, release: str) -> str:
         return f"{SECRETS_DIR}/{self.settings.app}/{release}.env"
+
+    def log_dir(self) -> str:
+        """The host folder holding the request log (`make monitor` fetches it)."""
+        return f"{SECRETS_DIR}/{self.settings.app}/requests"
+
+    def log_volume(self) -> list[str]:
+        """Mount the host's log folder; the service (uid 10001) writes through the deploy
+        user's group (setgid folder, mode 2770), so the deploy user can read what it wrote."""
+        folder = shlex.quote(self.log_dir())
+        home, group = self.remote.run(
+            "sh", "-c", f"mkdir -p {folder} && chmod 2770 {folder} && echo $HOME && id -g"
+        ).split()
+        return ["--volume", f"{home}/{self.log_dir()}:{CONTAINER_LOG_DIR}", "--group-add", group]
 
     def check_docker(self) -> str:
         """Docker's version on the host; a clear error when it does not answer."""
@@ -136,6 +151,7 @@ class Releases:
         ]  # fmt: skip
         if publish:
             args += ["--publish", f"{s.publish_address}:{s.remote_port}:8000"]
+        args += self.log_volume()
         if s.gpu:
             args += ["--gpus", "all"]
         if s.api_key:

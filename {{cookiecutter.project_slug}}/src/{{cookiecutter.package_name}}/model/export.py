@@ -94,7 +94,7 @@ def _normaliser_parser(scope, model, inputs, custom_parsers=None):
 
 
 def _normaliser_converter(scope, operator, container):
-    """Identity: onnx_inputs.category_input has already normalised the text."""
+    """Identity: onnx_inputs.OnnxFeed has already normalised the text."""
     node = OnnxIdentity(
         operator.inputs[0], op_version=container.target_opset, output_names=operator.outputs[:1]
     )

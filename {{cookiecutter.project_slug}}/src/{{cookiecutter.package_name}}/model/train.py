@@ -28,7 +28,7 @@ from sklearn.model_selection import train_test_split
 
 from .. import __version__
 from ..bundle import Metadata, Schema, publish, trusted_types_of, write_bundle
-from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task
+from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, Task, load_settings
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
 from ..data.report import decisions_table, write_report
@@ -37,6 +37,7 @@ from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
 from .plots import evaluation_plots
+from .reference import build_reference, served_answers
 from .registry import (
     champion_lock,
     check_tracking_store,
@@ -130,6 +131,7 @@ class Fitted:
     metric: str
     metrics: dict
     rows_used: int
+    X_train: Any = None  # the training split, for the monitoring reference
 
 
 def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_test, y_train, y_test):
@@ -153,7 +155,7 @@ def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_tes
         test = held_out(pipeline, X_test, y_test, task)
         baseline_test = held_out(make_baseline(task).fit(X_train, y_train), X_test, y_test, task)
     metrics = cv | test | {f"baseline_{k}": v for k, v in (baseline_cv | baseline_test).items()}
-    return Fitted(pipeline, metric, metrics, rows_used=len(X_train) + len(X_test))
+    return Fitted(pipeline, metric, metrics, len(X_train) + len(X_test), X_train)
 
 
 def track_and_publish(
@@ -189,7 +191,10 @@ def track_and_publish(
         head = X_test.head(1)
         example = head.astype(object).where(head.notna(), None).to_dict("records")
         staged = Path(tempfile.mkdtemp(prefix="train-")) / "bundle"
-        write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model)
+        reference = build_reference(
+            schema, fitted.X_train, served_answers(fitted.pipeline, X_test, schema)
+        )
+        write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model, reference)
         mlflow.log_artifacts(str(staged), "bundle")
         score = fitted.metrics[f"test_{fitted.metric}"]
         # Compare, move the alias and export as one step: no other `make train` in between.
@@ -278,8 +283,16 @@ def print_summary(result: dict) -> None:
     if promotion.promoted:
         console.print(f"[green]Promoted[/] v{promotion.version} to @champion: {promotion.reason}.")
         console.print(f"Exported to {result['bundle_dir']}/")
+    elif promotion.previous_version is None:
+        console.print(
+            f"[yellow]Not promoted[/]: {promotion.reason}. There is no champion yet, so nothing "
+            f"was exported to {result['bundle_dir']}/ and there is nothing to serve."
+        )
     else:
-        console.print(f"[yellow]Not promoted[/]: {promotion.reason}. @champion stays as it was.")
+        console.print(
+            f"[yellow]Not promoted[/]: {promotion.reason}. "
+            f"@champion stays v{promotion.previous_version}."
+        )
 
 
 def settings_from_command_line(**overrides) -> Settings:
@@ -289,7 +302,7 @@ def settings_from_command_line(**overrides) -> Settings:
     gets a registered name (and models/ folder) of its own unless MODEL_NAME is set.
     """
     given = {key: value for key, value in overrides.items() if value is not None}
-    settings = Settings(**given)
+    settings = load_settings(**given)
     other_data = "data_path" in given or "target" in given
     if other_data and settings.model_name == PROJECT_MODEL_NAME:
         settings.model_name = ""
@@ -303,7 +316,11 @@ def main(
     model: Annotated[ModelKind | None, typer.Option(help="Model to train")] = None,
     task: Annotated[Task | None, typer.Option(help="Override the inferred task")] = None,
 ) -> None:
-    settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
+    try:
+        settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
+    except SettingsProblem as error:
+        errors.print(f"[red]Setting error:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # MLflow probes git; stay quiet without it
     # Every MLflow error becomes one message below; its store logs a full traceback first.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)

@@ -12,6 +12,7 @@ forever): /livez answers 200 and /readyz 503 with the file and the problem.
 import logging
 import secrets
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
@@ -22,6 +23,7 @@ from fastapi.security import APIKeyHeader
 
 from ..bundle import Bundle, BundleError
 from .errors import ERROR_RESPONSES, validation_error
+from .fast_lane import FastLane, Lane
 from .limits import BodySizeLimitMiddleware
 from .metrics import (
     MODEL_INFO,
@@ -32,10 +34,21 @@ from .metrics import (
 )
 from .model_source import resolve_bundle
 from .predictor import Predictor
+from .request_log import RequestLog
 from .schemas import batch_model, record_model, response_models
 from .settings import ServeSettings
 
 log = logging.getLogger(__name__)
+
+# Up to this many rows (well under a millisecond) a batch is predicted on the event loop:
+# handing it to a thread would cost more than the prediction.
+INLINE_BATCH_ROWS = 200
+
+
+def row_of(record) -> tuple:
+    """A validated record's values in the schema's column order (its fields are declared in
+    that order), without building a dict keyed by column name first."""
+    return tuple(record.__dict__.values())
 
 
 def limit_threads_to_one() -> None:
@@ -65,6 +78,7 @@ def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
 def create_app(settings: ServeSettings | None = None) -> FastAPI:
     settings = settings or ServeSettings()
     loaded, problem = load_bundle(settings)
+    request_log = RequestLog(settings, loaded) if loaded is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,7 +88,10 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         app.state.predictor, app.state.load_error = None, problem
         if loaded is not None:
             load_predictor(app, loaded)
+            request_log.start()
         yield
+        if request_log is not None:
+            request_log.stop()
         mark_this_process_dead()
 
     title = f"{loaded.metadata.name} prediction service" if loaded else "Prediction service"
@@ -90,14 +107,17 @@ def create_app(settings: ServeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
     add_health_routes(app)
     guarded = api_key_guard(settings)
     if loaded is not None:
-        add_model_routes(app, loaded, settings, guarded)
+        lanes = add_model_routes(app, loaded, settings, guarded, request_log)
+        # The last added middleware runs first: metrics, then the size limit, then the lane.
+        key = settings.api_key.get_secret_value().encode() if settings.api_key else None
+        app.add_middleware(FastLane, state=app.state, lanes=lanes, api_key=key)
     else:
         add_unavailable_routes(app, guarded)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
     return app
 
 
@@ -128,7 +148,8 @@ def api_key_guard(settings: ServeSettings) -> list:
     expected = settings.api_key.get_secret_value().encode()
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The service's API_KEY")
 
-    def require_api_key(key: Annotated[str | None, Security(header)]) -> None:
+    # async: FastAPI runs a plain `def` dependency in a thread, a hop that costs more than this.
+    async def require_api_key(key: Annotated[str | None, Security(header)]) -> None:
         # compare_digest takes the same time wherever the strings differ: no timing leak.
         if key is None or not secrets.compare_digest(key.encode(), expected):
             raise HTTPException(
@@ -138,7 +159,7 @@ def api_key_guard(settings: ServeSettings) -> list:
     return [Depends(require_api_key)]
 
 
-def ready_predictor(request: Request) -> Predictor:
+async def ready_predictor(request: Request) -> Predictor:  # async: no thread hop (see above)
     predictor = request.app.state.predictor
     if predictor is None:
         raise HTTPException(503, f"Model not ready: {request.app.state.load_error}")
@@ -181,7 +202,34 @@ def add_health_routes(app: FastAPI) -> None:
         return RedirectResponse("/docs")
 
 
-def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded) -> None:
+async def answer_one(predictor: Predictor, record, request_log: RequestLog) -> dict:
+    # One row takes well under 1 ms: cheaper to run here than to hop to a thread.
+    row = row_of(record)
+    result = predictor.predict_rows([row])[0]
+    PREDICTIONS.labels("/predict").inc()
+    request_log.record([row], [dict(result)])  # a copy: model_version is added below
+    result["model_version"] = predictor.version
+    return result
+
+
+async def answer_batch(predictor: Predictor, batch, request_log: RequestLog) -> dict:
+    rows = [row_of(record) for record in batch.records]
+    if len(rows) <= INLINE_BATCH_ROWS:
+        results = predictor.predict_rows(rows)
+    else:
+        # Large batches take longer: run them off the event loop so health checks stay quick.
+        results = await run_in_threadpool(predictor.predict_rows, rows)
+    PREDICTIONS.labels("/predict/batch").inc(len(rows))
+    request_log.record(rows, results)
+    return {"predictions": results, "model_version": predictor.version}
+
+
+def add_model_routes(
+    app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded, request_log: RequestLog
+) -> dict:
+    """The model's routes; returns their fast lanes (see fast_lane.py), path -> Lane."""
+    one = partial(answer_one, request_log=request_log)
+    batch_of = partial(answer_batch, request_log=request_log)
     Ready = Annotated[Predictor, Depends(ready_predictor)]
     Record = record_model(loaded.schema, loaded.example[0])
     Batch = batch_model(Record, settings.max_batch_size)
@@ -190,26 +238,21 @@ def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guar
         {401: {"description": "Missing or wrong X-API-Key"}} if guarded else {}
     )
 
+    # Both routes return a ready JSONResponse: that skips validating our own answer against
+    # the response model (built to match it; tests check) and FastAPI's generic encoder.
     @app.post(
         "/predict", response_model=Prediction, dependencies=guarded, tags=["predict"],
         responses=answers,
     )  # fmt: skip
     async def predict(record: Record, predictor: Ready):
-        # One row takes ~1 ms: cheaper to run here than to hop to a thread.
-        result = predictor.predict([record.model_dump(by_alias=True)])[0]
-        PREDICTIONS.labels("/predict").inc()
-        return result | {"model_version": predictor.version}
+        return JSONResponse(await one(predictor, record))
 
     @app.post(
         "/predict/batch", response_model=BatchPrediction, dependencies=guarded,
         tags=["predict"], responses=answers,
     )  # fmt: skip
     async def predict_batch(batch: Batch, predictor: Ready):
-        records = [record.model_dump(by_alias=True) for record in batch.records]
-        # Large batches take longer: run them off the event loop so health checks stay quick.
-        results = await run_in_threadpool(predictor.predict, records)
-        PREDICTIONS.labels("/predict/batch").inc(len(records))
-        return {"predictions": results, "model_version": predictor.version}
+        return JSONResponse(await batch_of(predictor, batch))
 
     # Categories, ranges and the run id: behind the key too, when there is one.
     @app.get("/model", dependencies=guarded, tags=["model"], responses=answers)
@@ -220,12 +263,18 @@ def add_model_routes(app: FastAPI, loaded: Bundle, settings: ServeSettings, guar
             "input_example": loaded.example[0],
         }
 
+    routes = {route.path: route for route in app.routes}
+    return {
+        "/predict": Lane(Record, one, routes["/predict"]),
+        "/predict/batch": Lane(Batch, batch_of, routes["/predict/batch"]),
+    }
+
 
 def add_unavailable_routes(app: FastAPI, guarded) -> None:
     """Without a bundle there is no request schema: the model routes answer 503 and say why."""
 
     async def unavailable(request: Request):
-        ready_predictor(request)
+        await ready_predictor(request)
 
     for path in ("/predict", "/predict/batch"):
         app.add_api_route(

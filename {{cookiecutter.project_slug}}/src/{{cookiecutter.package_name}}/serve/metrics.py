@@ -86,16 +86,28 @@ class MetricsMiddleware:
 
     def __init__(self, app):
         self.app = app
+        # (endpoint, method, status) -> its two series: `.labels()` takes a lock and builds
+        # a key on every call, so each combination is looked up once.
+        self.series: dict[tuple[str, str, int], tuple] = {}
+
+    def series_for(self, endpoint: str, method: str, status: int) -> tuple:
+        key = (endpoint, method, status)
+        found = self.series.get(key)
+        if found is None:
+            found = (REQUESTS.labels(endpoint, method, str(status)), LATENCY.labels(endpoint))
+            self.series[key] = found
+        return found
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         start = time.perf_counter()
-        status = {"code": 500}
+        status = 500
 
         async def send_with_status(message):
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status = message["status"]
             await send(message)
 
         try:
@@ -104,5 +116,6 @@ class MetricsMiddleware:
             # The route template, not the raw path: unknown paths must not create new series.
             route = scope.get("route")
             endpoint = getattr(route, "path", "unmatched")
-            REQUESTS.labels(endpoint, scope["method"], str(status["code"])).inc()
-            LATENCY.labels(endpoint).observe(time.perf_counter() - start)
+            requests, latency = self.series_for(endpoint, scope["method"], status)
+            requests.inc()
+            latency.observe(time.perf_counter() - start)

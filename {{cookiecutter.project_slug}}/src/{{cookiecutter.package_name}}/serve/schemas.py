@@ -6,13 +6,15 @@ A column that had gaps in the training data is optional (the pipeline fills
 it); one that never had gaps is required. Unknown fields are refused.
 """
 
+import math
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from ..bundle import Feature, Schema
-from ..values import category_text
+from ..values import category_text, days_since_epoch
 
 
 def encodable(text: str) -> str:
@@ -62,6 +64,25 @@ def describe_category(column: Feature) -> str:
     return f"Text (or a number), one of: {shown}{more} (others allowed; case and spaces ignored)."
 
 
+def written_like_training(column: Feature) -> str:
+    """The latest training date, written in the file's own format (what a client should send)."""
+    return datetime.strptime(column.latest, "%Y-%m-%d").strftime(column.date_format)
+
+
+def date_type(column: Feature) -> Any:
+    """A date must read in the training file's format: an unreadable one is a 422, never a guess."""
+
+    def readable(text: str) -> str:
+        if math.isnan(days_since_epoch(text, column.date_format)):
+            raise ValueError(
+                f"is not a date written as {column.date_format} "
+                f"(e.g. {written_like_training(column)!r})"
+            )
+        return text
+
+    return Annotated[Text, AfterValidator(readable)]
+
+
 def record_model(schema: Schema, example: dict) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for index, column in enumerate(schema.features):
@@ -73,8 +94,10 @@ def record_model(schema: Schema, example: dict) -> type[BaseModel]:
             kind, known = category_type(column), column.categories[:50]
             described = describe_category(column)
         else:  # a date
-            kind = Text
-            described = f"A date written as {column.date_format}, e.g. {column.latest!r}."
+            kind = date_type(column)
+            described = (
+                f"A date written as {column.date_format}, e.g. {written_like_training(column)!r}."
+            )
         if column.nullable:
             annotation, default = kind | None, None
             described += " Optional: leave it out or null when unknown."

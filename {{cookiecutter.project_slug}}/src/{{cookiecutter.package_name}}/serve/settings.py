@@ -1,5 +1,6 @@
 """Service settings, from the environment or `.env` (see .env.example)."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -37,6 +38,14 @@ class ServeSettings(BaseSettings):
     max_batch_size: int = Field(1000, ge=1)
     max_body_bytes: int = Field(1_000_000, ge=1024)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    # The request log (serve/request_log.py): inputs and answers as JSON lines, for
+    # `make monitor`. It holds what callers send: see the README before logging personal data.
+    log_predictions: bool = True
+    log_sample_rate: float = Field(1.0, ge=0, le=1)
+    log_max_mb: float = Field(100, gt=0)  # the live file and its rotated backups together
+    log_dir: Path = Path("logs/requests")
+    # Live drift in /metrics: PSI over this many recent (sampled) rows.
+    drift_window: int = Field(1000, ge=10)
 
     @field_validator("api_key")
     @classmethod

@@ -1,0 +1,1 @@
+"""`make monitor`: the request log compared with the bundle's reference statistics."""

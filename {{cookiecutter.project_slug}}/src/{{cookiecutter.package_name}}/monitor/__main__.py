@@ -1,0 +1,39 @@
+"""`make monitor`: compare the request log with the model's training reference.
+
+    python -m {{ cookiecutter.package_name }}.monitor [--local]
+
+Reads the log where the service writes it (LOG_DIR), or, when this project has a
+deploy, fetches the live release's log from the host first. Writes
+reports/monitoring.md with plots and prints a table. Exit codes: 0 no drift,
+1 drift (so cron or CI can alert), 2 bad input (no log, no reference, too few rows).
+"""
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import MonitorError
+from .run import monitor
+
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+errors = Console(stderr=True, soft_wrap=True)
+
+
+@app.command()
+def main(
+    local: Annotated[
+        bool, typer.Option("--local", help="Read LOG_DIR here, even when a deploy exists")
+    ] = False,
+) -> None:
+    try:
+        drifted = monitor(local)
+    except MonitorError as error:
+        errors.print(f"[red]Monitor:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(1 if drifted else 0)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,59 @@
+"""The report's plots: reference vs live per drifted column, predictions over time."""
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # draw to files; no screen needed (cron, CI, servers)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..drift_rules import as_number  # noqa: E402
+from .compare import ColumnDrift  # noqa: E402
+
+# The log, cut into this many equal runs of rows, for the plot over time.
+TIME_STEPS = 20
+
+
+def file_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "column"
+
+
+def save(figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def reference_vs_live(result: ColumnDrift, folder: Path) -> Path:
+    positions = np.arange(len(result.labels))
+    figure, axes = plt.subplots(figsize=(8, 3.5))
+    axes.bar(positions - 0.2, result.expected, 0.4, label="training (reference)")
+    axes.bar(positions + 0.2, result.observed, 0.4, label="live (request log)")
+    axes.set_xticks(positions, result.labels, rotation=35, ha="right", fontsize=8)
+    axes.set_ylabel("share of rows")
+    axes.set_title(f"{result.name}: PSI {result.psi:.2f}")
+    axes.legend()
+    return save(figure, folder / f"drift-{file_name(result.name)}.png")
+
+
+def predictions_over_time(times: list, values: list, folder: Path) -> Path:
+    """Mean prediction (or share of the most common label) per run of rows, oldest first."""
+    numbers = [as_number(v) for v in values]
+    if any(n is None for n in numbers):  # labels: follow the most common one's share
+        common = max(set(map(str, values)), key=list(map(str, values)).count)
+        numbers, what = [float(str(v) == common) for v in values], f"share predicted {common}"
+    else:
+        what = "mean prediction"
+    chunks = np.array_split(np.arange(len(numbers)), min(TIME_STEPS, len(numbers)))
+    ends = [times[chunk[-1]] for chunk in chunks]
+    means = [float(np.mean([numbers[i] for i in chunk])) for chunk in chunks]
+    figure, axes = plt.subplots(figsize=(8, 3))
+    axes.plot(ends, means, marker="o")
+    axes.set_ylabel(what)
+    axes.set_title("Predictions over time (every logged row)")
+    figure.autofmt_xdate()
+    return save(figure, folder / "predictions-over-time.png")

@@ -1,0 +1,23 @@
+"""Monitor settings, from the environment or `.env`, prefixed MONITOR_ (see .env.example)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MonitorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", env_file=".env", extra="ignore")
+
+    # A feature drifted when both hold: its PSI reaches psi_threshold (the size of the
+    # shift: 0.1 moderate, 0.2 large) and the chi-squared test's p-value is below
+    # p_value (the shift is not sampling noise).
+    psi_threshold: float = Field(0.2, gt=0)
+    p_value: float = Field(0.01, gt=0, lt=1)
+    # Fewer rows than this cannot tell drift from noise: the monitor refuses to judge.
+    min_rows: int = Field(100, ge=10)
+    # Compare the most recent rows (the plot over time shows the whole log).
+    rows: int = Field(5000, ge=10)
+    reports_dir: Path = Path("reports")
+    # Where a log fetched from the deployed host is copied to.
+    fetched_dir: Path = Path("build/monitor/requests")

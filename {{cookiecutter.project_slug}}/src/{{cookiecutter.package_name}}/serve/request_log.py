@@ -1,0 +1,146 @@
+"""The request log: sampled inputs and answers as JSON lines, written off the request path.
+
+    {"time": "2026-11-21T15:40:00.123+00:00", "model_version": "3",
+     "inputs": {...one record...}, "output": {"prediction": ...}}
+
+A request only appends a tuple to a bounded queue (when full, the rows are dropped and
+counted: serving never waits for a disk). One background thread drains it twice a
+second, writes the lines with the standard library's RotatingFileHandler (LOG_MAX_MB in
+all: the live file and its backups) and feeds the live drift window (serve/drift.py). LOG_PREDICTIONS=false
+writes nothing to disk; the drift metrics still work, in memory.
+"""
+
+import json
+import logging
+import logging.handlers
+import os
+import random
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client import Counter
+
+from ..bundle import Bundle
+from .drift import LiveDrift
+from .settings import ServeSettings
+
+log = logging.getLogger(__name__)
+LOG_NAME = "requests"
+BACKUPS = 4  # the live file and four rotated ones share LOG_MAX_MB
+QUEUE_LIMIT = 10_000  # requests waiting to be written; more are dropped and counted
+DRAIN_EVERY_S = 0.5  # how often the thread writes the log and refreshes the drift gauges
+DROPPED = Counter("request_log_dropped", "Rows not logged because the log queue was full")
+
+
+def log_file(settings: ServeSettings) -> Path:
+    """requests.jsonl; with several workers one file per process (they must not rotate
+    each other's files)."""
+    suffix = f"-{os.getpid()}" if settings.workers > 1 else ""
+    return Path(settings.log_dir) / f"{LOG_NAME}{suffix}.jsonl"
+
+
+def rotating_handler(settings: ServeSettings) -> logging.Handler:
+    path = log_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    per_file = int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1))
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=max(per_file, 1024), backupCount=BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler
+
+
+class RequestLog:
+    def __init__(self, settings: ServeSettings, loaded: Bundle):
+        self.rate = settings.log_sample_rate
+        self.version = loaded.metadata.version
+        self.names = loaded.schema.names
+        self.file = rotating_handler(settings) if settings.log_predictions else None
+        # Lines written at once: a fraction of one file, so rotation keeps files under size.
+        self.chunk_bytes = max(int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1) / 4), 1)
+        self.drift = (
+            LiveDrift(loaded.reference, loaded.schema.task, loaded.schema.classes,
+                      settings.drift_window)
+            if loaded.reference is not None
+            else None
+        )  # fmt: skip
+        # A deque, not a Queue: append is atomic and wakes no one. The thread drains it on
+        # its own clock, so requests never hand the interpreter to it one by one.
+        self.pending: deque = deque()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="request-log", daemon=True)
+
+    @property
+    def active(self) -> bool:
+        return self.file is not None or self.drift is not None
+
+    def start(self) -> None:
+        if self.active:
+            self.thread.start()
+
+    def record(self, records: list[tuple], answers: list[dict]) -> None:
+        """On the request path: a coin toss and an append, nothing else.
+
+        `records` are rows as the service validated them (values in schema order);
+        the background thread names their columns.
+        """
+        if not self.active or (self.rate < 1.0 and random.random() >= self.rate):
+            return
+        if len(self.pending) >= QUEUE_LIMIT:  # the disk cannot keep up: drop, count
+            DROPPED.inc(len(records))
+            return
+        self.pending.append((time.time(), records, answers))
+
+    def stop(self) -> None:
+        """Write what is pending, then stop the thread (at shutdown)."""
+        if self.thread.is_alive():
+            self.stopping.set()
+            self.thread.join(timeout=10)
+        if self.file is not None:
+            self.file.close()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(DRAIN_EVERY_S):
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        lines: list[str] = []
+        while self.pending:
+            at, records, answers = self.pending.popleft()
+            try:
+                lines += self._handle(at, records, answers)
+            except Exception:  # a log must never stop the service
+                log.exception("Could not log a request")
+        if self.file is not None and lines:
+            self._write(lines)
+        if self.drift is not None:
+            self.drift.publish()
+
+    def _handle(self, at: float, records: list[tuple], answers: list[dict]) -> list[str]:
+        stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+        lines = []
+        for row, answer in zip(records, answers, strict=True):
+            inputs = dict(zip(self.names, row, strict=True))
+            if self.drift is not None:
+                self.drift.observe(inputs, answer)
+            if self.file is not None:
+                line = {"time": stamp, "model_version": self.version}
+                line |= {"inputs": inputs, "output": answer}
+                lines.append(json.dumps(line, default=str))
+        return lines
+
+    def _write(self, lines: list[str]) -> None:
+        """Several lines per write; the handler rotates between chunks."""
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if chunk and size + len(line) + 1 > self.chunk_bytes:
+                self.file.emit(logging.makeLogRecord({"msg": "\n".join(chunk)}))
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line) + 1
+        self.file.emit(logging.makeLogRecord({"msg": "\n".join(chunk)}))

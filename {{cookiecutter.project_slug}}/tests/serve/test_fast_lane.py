@@ -1,0 +1,58 @@
+"""The fast lane answers exactly as the usual FastAPI lane, and hands it everything else."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.fast_lane import is_plain_json
+
+from ..conftest import read_json
+from .test_app import API_KEY, settings_for
+
+# The usual lane parses any JSON media type; the fast lane takes only application/json.
+USUAL_LANE = {"content-type": "application/problem+json"}
+
+
+@pytest.fixture(scope="module")
+def example(bundle_dir) -> dict:
+    return read_json(bundle_dir, "input_example.json")[0]
+
+
+@pytest.fixture(scope="module")
+def guarded(bundle_dir):
+    with TestClient(create_app(settings_for(bundle_dir, api_key=API_KEY))) as client:
+        yield client
+
+
+def test_only_plain_json_takes_the_fast_lane():
+    assert is_plain_json(b"application/json") and is_plain_json(b"Application/JSON; charset=utf-8")
+    assert not is_plain_json(b"application/problem+json") and not is_plain_json(None)
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_both_lanes_give_the_same_answer(guarded, example, path):
+    body = example if path == "/predict" else {"records": [example, example]}
+    key = {"x-api-key": API_KEY}
+    fast = guarded.post(path, json=body, headers=key)
+    usual = guarded.post(path, json=body, headers=key | USUAL_LANE)
+    assert fast.status_code == usual.status_code == 200
+    assert fast.json() == usual.json()
+
+
+def test_errors_come_from_the_usual_lane(guarded, example):
+    key = {"x-api-key": API_KEY}
+    assert guarded.post("/predict", json=example).status_code == 401
+    wrong = {"x-api-key": "x" * 40}
+    assert guarded.post("/predict", json=example, headers=wrong).status_code == 401
+    broken = dict(example) | {next(iter(example)): {"not": "a value"}}
+    fast = guarded.post("/predict", json=broken, headers=key)
+    usual = guarded.post("/predict", json=broken, headers=key | USUAL_LANE)
+    assert fast.status_code == usual.status_code == 422
+    assert fast.json() == usual.json()
+    assert fast.json()["detail"][0]["loc"] == ["body", next(iter(example))]
+
+
+def test_the_fast_lane_is_counted_under_its_route(guarded, example):
+    guarded.post("/predict", json=example, headers={"x-api-key": API_KEY})
+    metrics = guarded.get("/metrics").text
+    assert 'http_requests_total{endpoint="/predict",method="POST",status="200"}' in metrics

@@ -1,0 +1,177 @@
+"""The request log and live drift, in a real uvicorn process writing real files.
+
+Traffic like the training data raises no drift; a shifted copy (one numeric column
+moved, one category's share changed) flags exactly those columns, in /metrics and in
+`make monitor`; rotation keeps the log under LOG_MAX_MB; LOG_PREDICTIONS=false writes
+nothing; LOG_SAMPLE_RATE samples.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.monitor.drift_demo import (
+    default_columns,
+    feature_rows,
+    records,
+    shifted,
+)
+
+from ..conftest import free_port, stop, wait_for
+
+SOURCE = str(Path(__file__).resolve().parents[2] / "src")  # for subprocesses
+
+pytestmark = pytest.mark.slow
+PSI_LINE = re.compile(r'^model_drift_psi\{feature="(.+)"\} (\S+)$', re.MULTILINE)
+ROWS = 600
+
+
+@contextmanager
+def service(bundle_dir: Path, log_dir: Path, **env: str):
+    """`python -m <package>.serve` with these settings, stopped by PID (SIGTERM: clean)."""
+    port = free_port()
+    environment = os.environ | {
+        "MODEL_URI": str(bundle_dir), "PORT": str(port), "HOST": "127.0.0.1",
+        "LOG_LEVEL": "warning", "LOG_DIR": str(log_dir),
+    } | env  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/readyz", timeout=60, process=process)
+        yield url
+    finally:
+        # uvicorn shuts down cleanly on SIGTERM (the log is flushed), then re-raises it.
+        assert stop(process) in (0, -15), process.stdout.read()
+
+
+def send(url: str, rows: list[dict], batch: int = 100) -> None:
+    for start in range(0, len(rows), batch):
+        body = json.dumps({"records": rows[start : start + batch]}).encode()
+        request = urllib.request.Request(
+            f"{url}/predict/batch", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+
+
+def live_psi(url: str, rows: int) -> dict[str, float]:
+    """The PSI gauges, once the window holds every row sent (refreshed twice a second)."""
+    deadline = time.monotonic() + 20
+    while True:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        window = re.search(r"^model_drift_window_rows (\S+)$", text, re.MULTILINE)
+        if window and float(window.group(1)) >= rows or time.monotonic() > deadline:
+            return {name: float(value) for name, value in PSI_LINE.findall(text)}
+        time.sleep(0.3)
+
+
+def monitor(bundle_dir: Path, log_dir: Path, cwd: Path, *args: str):
+    env = os.environ | {
+        "MODEL_URI": str(bundle_dir), "LOG_DIR": str(log_dir),
+        "MONITOR_REPORTS_DIR": str(cwd / "reports"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
+    }  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.monitor", "--local", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def drifted_in_report(cwd: Path) -> set[str]:
+    report = (cwd / "reports" / "monitoring.md").read_text()
+    line = re.search(r"^## Drifted: (.*)$", report, re.MULTILINE).group(1)
+    return set() if line == "nothing" else set(line.split(", "))
+
+
+def log_lines(log_dir: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for path in sorted(log_dir.glob("requests*.jsonl*"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_training_like_traffic_raises_no_drift(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    logs = tmp_path / "logs"
+    with service(bundle_dir, logs, DRIFT_WINDOW=str(ROWS)) as url:
+        rows = records(feature_rows(bundle, ROWS, seed=101))
+        send(url, rows)
+        psi = live_psi(url, ROWS)
+    assert set(psi) == {*bundle.schema.names, "prediction"}
+    assert max(psi.values()) < 0.1, psi
+    # Stopped cleanly: every row is in the log, with its time and model version.
+    lines = log_lines(logs)
+    assert len(lines) == len(rows)
+    assert {line["model_version"] for line in lines} == {bundle.metadata.version}
+    assert set(lines[0]["inputs"]) == set(bundle.schema.names)
+    assert "prediction" in lines[0]["output"]
+    result = monitor(bundle_dir, logs, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No drift." in result.stdout and drifted_in_report(tmp_path) == set()
+
+
+def test_shifted_traffic_flags_exactly_the_shifted_columns(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    numeric, categorical = default_columns(bundle)
+    frame = shifted(feature_rows(bundle, ROWS, seed=102), numeric, categorical, bundle, seed=102)
+    logs = tmp_path / "logs"
+    with service(bundle_dir, logs, DRIFT_WINDOW=str(ROWS)) as url:
+        send(url, records(frame))
+        psi = live_psi(url, ROWS)
+    live = {name for name, value in psi.items() if value >= 0.2}
+    # The prediction may move with its inputs; no other feature may.
+    assert live - {"prediction"} == {numeric, categorical}, psi
+    result = monitor(bundle_dir, logs, tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert drifted_in_report(tmp_path) == live
+    report = (tmp_path / "reports" / "monitoring.md").read_text()
+    for name in live:
+        assert f"### {name}" in report
+    figures = tmp_path / "reports" / "figures" / "monitoring"
+    assert (figures / "predictions-over-time.png").stat().st_size > 1000
+    assert len(list(figures.glob("drift-*.png"))) == len(live)
+
+
+def test_rotation_keeps_the_log_under_its_limit(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    logs, limit_mb = tmp_path / "logs", 0.05
+    rows = records(feature_rows(bundle, 1500, seed=103))
+    with service(bundle_dir, logs, LOG_MAX_MB=str(limit_mb)) as url:
+        send(url, rows)
+    files = sorted(logs.glob("requests*.jsonl*"))
+    written = sum(len(json.dumps(row)) for row in rows)
+    assert written > 3 * limit_mb * 1024 * 1024, "enough traffic to rotate several times"
+    assert "requests.jsonl.1" in {f.name for f in files} and len(files) <= 5
+    assert sum(f.stat().st_size for f in files) <= limit_mb * 1024 * 1024
+
+
+def test_log_predictions_false_writes_nothing_but_drift_stays_live(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    logs = tmp_path / "logs"
+    with service(bundle_dir, logs, LOG_PREDICTIONS="false") as url:
+        send(url, records(feature_rows(bundle, 200, seed=104)))
+        assert set(live_psi(url, 200)) == {*bundle.schema.names, "prediction"}
+    assert not logs.exists() or not any(logs.iterdir())
+
+
+def test_sample_rate_logs_a_share_of_requests(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    logs = tmp_path / "logs"
+    with service(bundle_dir, logs, LOG_SAMPLE_RATE="0.5") as url:
+        send(url, records(feature_rows(bundle, 300, seed=105)), batch=1)
+    # Binomial(300, 0.5): outside 90..210 has a probability below 1e-12.
+    assert 90 <= len(log_lines(logs)) <= 210

@@ -1,0 +1,58 @@
+"""The one ONNX feed: rows in, one (rows, 1) array per graph input, missing values marked."""
+
+import math
+
+import pytest
+
+from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.onnx_inputs import MISSING_CATEGORY, as_rows
+from {{ cookiecutter.package_name }}.serve.predictor import Predictor
+from {{ cookiecutter.package_name }}.values import days_since_epoch, normalise_category
+
+
+@pytest.fixture(scope="module")
+def predictor(bundle_dir) -> Predictor:
+    predictor = Predictor(Bundle.load(bundle_dir))
+    if predictor.onnx is None:
+        pytest.fail(f"the default model should serve through ONNX, not {predictor.mode}")
+    return predictor
+
+
+def test_missing_values_become_nan_and_the_missing_category(predictor):
+    schema = predictor.schema
+    row = tuple(None for _ in schema.features)
+    feed = predictor.onnx.feed([row, row])
+    names = [node.name for node in predictor.session.get_inputs()]
+    for name, column in zip(names, schema.features, strict=True):
+        assert feed[name].shape == (2, 1)
+        value = feed[name][1, 0]
+        if column.kind in ("numeric", "date"):  # dates travel as days since 1970
+            assert math.isnan(value)
+        else:
+            assert value == MISSING_CATEGORY
+
+
+def test_each_input_gets_its_own_column(predictor):
+    """Two different rows: every value lands in its own input and row, none swapped."""
+    example = predictor.example[0]
+    rows = as_rows(predictor.schema, [example, {}])
+    feed = predictor.onnx.feed(rows)
+    names = [node.name for node in predictor.session.get_inputs()]
+    for name, column in zip(names, predictor.schema.features, strict=True):
+        expected = example.get(column.name)
+        if expected is None:
+            continue
+        first = feed[name][0, 0]
+        if column.kind == "numeric":
+            assert first == pytest.approx(expected, rel=1e-6)
+        elif column.kind == "date":
+            assert first == days_since_epoch(expected, column.date_format)
+        elif column.normalise:
+            assert first == normalise_category(expected)
+        else:
+            assert first == str(expected)
+
+
+def test_rows_and_records_predict_alike(predictor):
+    records = predictor.example * 3
+    assert predictor.predict_rows(as_rows(predictor.schema, records)) == predictor.predict(records)
