@@ -120,8 +120,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
     parser.add_argument("--quick", action="store_true", help="1 s per point, one round")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--bundle", type=Path, default=Path("models/{{ cookiecutter.project_slug }}"))
-    parser.add_argument("--image", help="also measure this image, e.g. {{ cookiecutter.project_slug }}:latest")
+    # One argument a line (trailing commas): the project's name makes these lines long or short.
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        default=Path("models/{{ cookiecutter.project_slug }}"),
+    )
+    parser.add_argument(
+        "--image",
+        help="also measure this image, e.g. {{ cookiecutter.project_slug }}:latest",
+    )
     parser.add_argument("--skip-mlflow", action="store_true", help="leave out mlflow models serve")
     parser.add_argument("--output", type=Path, default=Path("reports/bench.json"))
     args = parser.parse_args()
