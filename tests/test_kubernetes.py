@@ -86,8 +86,9 @@ def container_options(pod: dict, api_key: str) -> dict:
     # Plain values as they are; API_KEY (from a Secret in the cluster) gets a fresh key.
     env = {e["name"]: e.get("value", api_key) for e in spec["env"]}
     empty_dirs = {v["name"]: v["emptyDir"] for v in pod["volumes"] if "emptyDir" in v}
+    # An emptyDir is a fresh, world-writable folder (mode 777): so is each tmpfs here.
     tmpfs = {
-        mount["mountPath"]: f"size={int(quantity(empty_dirs[mount['name']]['sizeLimit']))}"
+        mount["mountPath"]: f"size={int(quantity(empty_dirs[mount['name']]['sizeLimit']))},mode=1777"
         for mount in spec["volumeMounts"]
         if mount["name"] in empty_dirs
     }

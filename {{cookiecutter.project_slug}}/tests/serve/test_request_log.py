@@ -175,3 +175,12 @@ def test_sample_rate_logs_a_share_of_requests(bundle_dir, tmp_path):
         send(url, records(feature_rows(bundle, 300, seed=105)), batch=1)
     # Binomial(300, 0.5): outside 90..210 has a probability below 1e-12.
     assert 90 <= len(log_lines(logs)) <= 210
+
+
+def test_a_log_folder_it_cannot_write_never_stops_the_service(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    (tmp_path / "a-file").write_text("")
+    unwritable = tmp_path / "a-file" / "logs"  # under a file: not writable, even by root
+    with service(bundle_dir, unwritable) as url:
+        send(url, records(feature_rows(bundle, 50, seed=106)))
+        assert set(live_psi(url, 50)) == {*bundle.schema.names, "prediction"}  # drift stays

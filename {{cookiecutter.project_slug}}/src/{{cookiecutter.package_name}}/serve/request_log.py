@@ -53,12 +53,25 @@ def rotating_handler(settings: ServeSettings) -> logging.Handler:
     return handler
 
 
+def open_log_file(settings: ServeSettings) -> logging.Handler | None:
+    """The log file, or None (said once) where it cannot be written: predictions go on."""
+    try:
+        return rotating_handler(settings)
+    except OSError as error:
+        log.warning(
+            "Request log off: cannot write %s (%s). Make LOG_DIR writable by this user "
+            "(a volume or emptyDir), or set LOG_PREDICTIONS=false.",
+            log_file(settings), error,
+        )  # fmt: skip
+        return None
+
+
 class RequestLog:
     def __init__(self, settings: ServeSettings, loaded: Bundle):
         self.rate = settings.log_sample_rate
         self.version = loaded.metadata.version
         self.names = loaded.schema.names
-        self.file = rotating_handler(settings) if settings.log_predictions else None
+        self.file = open_log_file(settings) if settings.log_predictions else None
         # Lines written at once: a fraction of one file, so rotation keeps files under size.
         self.chunk_bytes = max(int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1) / 4), 1)
         self.drift = (
