@@ -2,9 +2,11 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.monitor.drift_demo import feature_rows, records
 from {{ cookiecutter.package_name }}.onnx_inputs import MISSING_CATEGORY, as_rows
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 from {{ cookiecutter.package_name }}.values import days_since_epoch, normalise_category
@@ -56,3 +58,54 @@ def test_each_input_gets_its_own_column(predictor):
 def test_rows_and_records_predict_alike(predictor):
     records = predictor.example * 3
     assert predictor.predict_rows(as_rows(predictor.schema, records)) == predictor.predict(records)
+
+
+def unlikely_rows(predictor) -> list[tuple]:
+    """Rows a caller could send: realistic ones with gaps, and the example with each value in
+    turn missing, NaN (the Python API), respelled, unseen or unreadable."""
+    rows = as_rows(predictor.schema, records(feature_rows(predictor.bundle, 60, seed=7)))
+    example = as_rows(predictor.schema, predictor.example)[0]
+    for position, column in enumerate(predictor.schema.features):
+        if column.kind == "categorical":
+            odd = [f"  {str(example[position]).upper()} ", "never seen in training", 2.0, True, ""]
+        elif column.kind == "date":
+            odd = ["not a date", "1999-02-31", ""]
+        else:
+            odd = [0.0, -1e9, 1e30]
+        for value in [None, float("nan"), *odd]:
+            rows.append(example[:position] + (value,) + example[position + 1 :])
+    return rows
+
+
+def test_one_row_is_fed_exactly_as_in_a_batch(predictor):
+    """/predict reads its one row directly; a batch goes column by column: same arrays."""
+    rows = unlikely_rows(predictor)
+    batch = predictor.onnx.feed(rows)
+    for index, row in enumerate(rows):
+        one = predictor.onnx.feed([row])
+        assert one.keys() == batch.keys()
+        for name, values in one.items():
+            assert values.dtype == batch[name].dtype and values.shape == (1, 1)
+            # NaN equals NaN here: a missing number must stay missing on both paths.
+            np.testing.assert_array_equal(values, batch[name][index : index + 1], err_msg=name)
+
+
+def test_one_row_is_answered_exactly_as_in_a_batch(predictor):
+    rows = unlikely_rows(predictor)
+    assert [predictor.predict_rows([row])[0] for row in rows] == predictor.predict_rows(rows)
+
+
+def test_one_row_rounds_to_the_digits_numpy_gives_a_batch():
+    """Near-halves included: (k + 0.5) / 1e6 is where Python's own round(x, 6) and numpy's
+    .round(6) part ways (about half of them); k / 128 is an exact half in float32."""
+    rng = np.random.default_rng(11)
+    halves = np.arange(129, dtype=np.float64) / 128
+    near_halves = (np.arange(20_000) + 0.5) / 1e6
+    for scores in (
+        rng.random((20_000, 2)).astype(np.float32),
+        rng.random((20_000, 3)),  # float64: what scikit-learn answers
+        halves.astype(np.float32).reshape(-1, 1),
+        near_halves.reshape(-1, 2),
+    ):
+        one_by_one = [Predictor.rounded_one(row) for row in scores.tolist()]
+        assert one_by_one == Predictor.rounded(scores)

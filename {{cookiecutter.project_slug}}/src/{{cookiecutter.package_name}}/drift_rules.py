@@ -16,7 +16,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .values import category_text, days_since_epoch, is_missing, normalise_category
+from .values import (
+    category_reader,
+    category_text,
+    date_reader,
+    days_since_epoch,
+    is_missing,
+    normalise_category,
+)
 
 # A bin with no rows would make ln(0): shares are floored at this before PSI.
 EPSILON = 1e-4
@@ -82,9 +89,12 @@ class Distribution(BaseModel):
         low, high = edges[0], edges[-1]
 
         date_format = self.date_format
+        read_date = date_reader(date_format) if date_format is not None else None
 
         def numeric(value: Any) -> tuple[int, bool]:
-            number = as_number(value if date_format is None else as_days(value, date_format))
+            if date_format is not None:  # dates repeat: text goes through the remembered reader
+                value = read_date(value) if type(value) is str else as_days(value, date_format)
+            number = as_number(value)
             if number is None:
                 return missing, False
             # bisect on the inner edges: numpy's searchsorted(side="right"), per value.
@@ -96,9 +106,14 @@ class Distribution(BaseModel):
         positions = {name: i for i, name in enumerate(self.frequencies)}
         unseen, missing = len(positions), len(positions) + 1
         rule = normalise_category if self.normalise else category_text
+        remembered = category_reader(self.normalise)
 
         def categorical(value: Any) -> tuple[int, bool]:
-            text = None if is_missing(value) else rule(value)
+            # Text repeats (and is hashable): remembered. Anything else, as it comes.
+            if type(value) is str:
+                text = remembered(value)
+            else:
+                text = None if is_missing(value) else rule(value)
             if text is None:
                 return missing, False
             position = positions.get(text)

@@ -56,3 +56,23 @@ def test_the_fast_lane_is_counted_under_its_route(guarded, example):
     guarded.post("/predict", json=example, headers={"x-api-key": API_KEY})
     metrics = guarded.get("/metrics").text
     assert 'http_requests_total{endpoint="/predict",method="POST",status="200"}' in metrics
+
+
+def served_count(client, status: str) -> float:
+    line = 'http_requests_total{endpoint="/predict",method="POST",status="' + status + '"} '
+    found = [row for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+def test_a_failing_prediction_is_a_500_and_counted_as_one(bundle_dir, example, monkeypatch):
+    app = create_app(settings_for(bundle_dir))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = served_count(client, "500")
+
+        def broken(rows):
+            raise RuntimeError("the model fell over")
+
+        # The served app is the fast lane; the FastAPI app it fronts holds the predictor.
+        monkeypatch.setattr(app.app.state.predictor, "predict_rows", broken)
+        assert client.post("/predict", json=example).status_code == 500
+        assert served_count(client, "500") == before + 1

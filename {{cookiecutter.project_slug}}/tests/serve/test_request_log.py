@@ -3,7 +3,8 @@
 Traffic like the training data raises no drift; a shifted copy (one numeric column
 moved, one category's share changed) flags exactly those columns, in /metrics and in
 `make monitor`; rotation keeps the log under LOG_MAX_MB; LOG_PREDICTIONS=false writes
-nothing; LOG_SAMPLE_RATE samples.
+nothing; LOG_SAMPLE_RATE samples; over LOG_MAX_ROWS_PER_S a uniform sample is logged and
+the rest counted.
 """
 
 import json
@@ -25,12 +26,13 @@ from {{ cookiecutter.package_name }}.monitor.drift_demo import (
     records,
     shifted,
 )
+from {{ cookiecutter.package_name }}.serve import request_log
+from {{ cookiecutter.package_name }}.serve.request_log import RowBudget, sample_rows
 
 from ..conftest import free_port, stop, wait_for
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "src")  # for subprocesses
 
-pytestmark = pytest.mark.slow
 PSI_LINE = re.compile(r'^model_drift_psi\{feature="(.+)"\} (\S+)$', re.MULTILINE)
 ROWS = 600
 
@@ -104,6 +106,7 @@ def log_lines(log_dir: Path) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_training_like_traffic_raises_no_drift(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs = tmp_path / "logs"
@@ -124,6 +127,7 @@ def test_training_like_traffic_raises_no_drift(bundle_dir, tmp_path):
     assert "No drift." in result.stdout and drifted_in_report(tmp_path) == set()
 
 
+@pytest.mark.slow
 def test_shifted_traffic_flags_exactly_the_shifted_columns(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     numeric, categorical = default_columns(bundle)
@@ -146,6 +150,7 @@ def test_shifted_traffic_flags_exactly_the_shifted_columns(bundle_dir, tmp_path)
     assert len(list(figures.glob("drift-*.png"))) == len(live)
 
 
+@pytest.mark.slow
 def test_rotation_keeps_the_log_under_its_limit(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs, limit_mb = tmp_path / "logs", 0.05
@@ -159,6 +164,7 @@ def test_rotation_keeps_the_log_under_its_limit(bundle_dir, tmp_path):
     assert sum(f.stat().st_size for f in files) <= limit_mb * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_log_predictions_false_writes_nothing_but_drift_stays_live(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs = tmp_path / "logs"
@@ -168,6 +174,7 @@ def test_log_predictions_false_writes_nothing_but_drift_stays_live(bundle_dir, t
     assert not logs.exists() or not any(logs.iterdir())
 
 
+@pytest.mark.slow
 def test_sample_rate_logs_a_share_of_requests(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs = tmp_path / "logs"
@@ -177,6 +184,7 @@ def test_sample_rate_logs_a_share_of_requests(bundle_dir, tmp_path):
     assert 90 <= len(log_lines(logs)) <= 210
 
 
+@pytest.mark.slow
 def test_a_log_folder_it_cannot_write_never_stops_the_service(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     (tmp_path / "a-file").write_text("")
@@ -184,3 +192,58 @@ def test_a_log_folder_it_cannot_write_never_stops_the_service(bundle_dir, tmp_pa
     with service(bundle_dir, unwritable) as url:
         send(url, records(feature_rows(bundle, 50, seed=106)))
         assert set(live_psi(url, 50)) == {*bundle.schema.names, "prediction"}  # drift stays
+
+
+def metric(url: str, name: str) -> float:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        return float(re.search(rf"^{name} (\S+)$", response.read().decode(), re.MULTILINE)[1])
+
+
+@pytest.mark.slow
+def test_a_burst_over_the_row_budget_is_sampled_across_it_and_counted(bundle_dir, tmp_path):
+    bundle = Bundle.load(bundle_dir)
+    logs, budget = tmp_path / "logs", 25  # saves up two seconds' worth: 50 rows
+    rows = records(feature_rows(bundle, 600, seed=107))  # and the generator's duplicates
+    with service(bundle_dir, logs, LOG_MAX_ROWS_PER_S=str(budget)) as url:
+        send(url, rows, batch=len(rows))  # one request: one drain sees all its rows
+        # Both stay 0 until the thread has drained the queue and refreshed the gauges.
+        window = "model_drift_window_rows"
+        deadline = time.monotonic() + 20
+        while not metric(url, window) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert metric(url, window) == 50
+        assert metric(url, "request_log_skipped_rows_total") == len(rows) - 50
+    lines = log_lines(logs)
+    assert len(lines) == 50
+    # Picked across the whole batch, not its first rows (all 50 among the first 100 of
+    # 600 by chance: below 1e-40).
+    sent = {json.dumps(row, sort_keys=True): index for index, row in enumerate(rows)}
+    positions = [sent[json.dumps(line["inputs"], sort_keys=True)] for line in lines]
+    assert max(positions) >= 100
+
+
+def test_the_row_budget_refills_at_its_rate_and_saves_up_two_seconds(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(request_log.time, "monotonic", lambda: clock[0])
+    budget = RowBudget(per_second=10)
+    assert budget.take(1000) == 20  # starts with two seconds' worth
+    assert budget.take(5) == 0
+    clock[0] += 0.5
+    assert budget.take(1000) == 5
+    clock[0] += 60  # a quiet minute saves up no more than two seconds' worth
+    assert budget.take(15) == 15 and budget.take(1000) == 5
+
+
+def test_sampling_picks_rows_not_requests():
+    """A batch of 90 rows and ten single rows: a batch row is as likely as a single one."""
+    pending = [(0.0, [("batch", i) for i in range(90)], [{}] * 90)]
+    pending += [(0.0, [("single", i)], [{}]) for i in range(10)]
+    everything = list(sample_rows(pending, 100))
+    assert [row for _, row, _ in everything] == [row for _, rows, _ in pending for row in rows]
+    from_batch = 0
+    for _ in range(200):
+        picked = [row for _, row, _ in sample_rows(pending, 10)]
+        assert len(set(picked)) == 10  # never the same row twice
+        from_batch += sum(kind == "batch" for kind, _ in picked)
+    # 2,000 picks, 90% from the batch: 1,800 expected (sd ~13); by request it would be ~180.
+    assert 1_700 <= from_batch <= 1_900

@@ -51,12 +51,13 @@ class LiveDrift:
 
     def publish(self) -> None:
         """Set the PSI gauges from the window (cheap: a bincount per column)."""
-        WINDOW_ROWS.set(len(self.window))
-        if not self.window or self.seen == self.published:
-            return
-        self.published = self.seen
-        table = np.array(self.window)
-        for column, name in enumerate(self.columns):
-            expected = self.expected[name]
-            counts = np.bincount(table[:, column], minlength=len(expected))
-            PSI.labels(name).set(psi(expected, counts))
+        rows = len(self.window)
+        if rows and self.seen != self.published:
+            self.published = self.seen
+            table = np.array(self.window)
+            for column, name in enumerate(self.columns):
+                expected = self.expected[name]
+                counts = np.bincount(table[:, column], minlength=len(expected))
+                PSI.labels(name).set(psi(expected, counts))
+        # Last: a scrape that sees the window's new size sees every gauge computed from it.
+        WINDOW_ROWS.set(rows)

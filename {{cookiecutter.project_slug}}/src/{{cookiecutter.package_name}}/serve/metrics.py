@@ -81,22 +81,33 @@ def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-class MetricsMiddleware:
-    """Plain ASGI middleware (cheaper than BaseHTTPMiddleware): counts and times every request."""
+class RequestSeries:
+    """Counts and times answered requests, by route, method and status."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self):
         # (endpoint, method, status) -> its two series: `.labels()` takes a lock and builds
         # a key on every call, so each combination is looked up once.
         self.series: dict[tuple[str, str, int], tuple] = {}
 
-    def series_for(self, endpoint: str, method: str, status: int) -> tuple:
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, status)
         found = self.series.get(key)
         if found is None:
             found = (REQUESTS.labels(endpoint, method, str(status)), LATENCY.labels(endpoint))
             self.series[key] = found
-        return found
+        found[0].inc()
+        found[1].observe(seconds)
+
+
+# One per process: the middleware and the fast lane (fast_lane.py) count into the same series.
+REQUEST_SERIES = RequestSeries()
+
+
+class MetricsMiddleware:
+    """Plain ASGI middleware (cheaper than BaseHTTPMiddleware): counts and times every request."""
+
+    def __init__(self, app):
+        self.app = app
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -116,6 +127,4 @@ class MetricsMiddleware:
             # The route template, not the raw path: unknown paths must not create new series.
             route = scope.get("route")
             endpoint = getattr(route, "path", "unmatched")
-            requests, latency = self.series_for(endpoint, scope["method"], status)
-            requests.inc()
-            latency.observe(time.perf_counter() - start)
+            REQUEST_SERIES.observe(endpoint, scope["method"], status, time.perf_counter() - start)

@@ -42,6 +42,9 @@ class ServeSettings(BaseSettings):
     # `make monitor`. It holds what callers send: see the README before logging personal data.
     log_predictions: bool = True
     log_sample_rate: float = Field(1.0, ge=0, le=1)
+    # At most this many rows a second reach the log and the drift window (a uniform sample of
+    # the rest): what logging costs stays small however busy the service is.
+    log_max_rows_per_s: float = Field(1000, gt=0)
     log_max_mb: float = Field(100, gt=0)  # the live file and its rotated backups together
     log_dir: Path = Path("logs/requests")
     # Live drift in /metrics: PSI over this many recent (sampled) rows.
