@@ -60,7 +60,7 @@ BASE_FILES = {
     "tests/test_bundle.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
     "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
-    "tests/test_onnx_inputs.py",
+    "tests/serve/test_predictor.py", "tests/test_onnx_inputs.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {

@@ -88,24 +88,3 @@ def test_one_row_is_fed_exactly_as_in_a_batch(predictor):
             assert values.dtype == batch[name].dtype and values.shape == (1, 1)
             # NaN equals NaN here: a missing number must stay missing on both paths.
             np.testing.assert_array_equal(values, batch[name][index : index + 1], err_msg=name)
-
-
-def test_one_row_is_answered_exactly_as_in_a_batch(predictor):
-    rows = unlikely_rows(predictor)
-    assert [predictor.predict_rows([row])[0] for row in rows] == predictor.predict_rows(rows)
-
-
-def test_one_row_rounds_to_the_digits_numpy_gives_a_batch():
-    """Near-halves included: (k + 0.5) / 1e6 is where Python's own round(x, 6) and numpy's
-    .round(6) part ways (about half of them); k / 128 is an exact half in float32."""
-    rng = np.random.default_rng(11)
-    halves = np.arange(129, dtype=np.float64) / 128
-    near_halves = (np.arange(20_000) + 0.5) / 1e6
-    for scores in (
-        rng.random((20_000, 2)).astype(np.float32),
-        rng.random((20_000, 3)),  # float64: what scikit-learn answers
-        halves.astype(np.float32).reshape(-1, 1),
-        near_halves.reshape(-1, 2),
-    ):
-        one_by_one = [Predictor.rounded_one(row) for row in scores.tolist()]
-        assert one_by_one == Predictor.rounded(scores)

@@ -54,9 +54,9 @@ class Settings(BaseSettings):
     # under a name derived from the file, target and columns, unless MODEL_NAME is set.
     model_name: str = PROJECT_MODEL_NAME
     # A model must beat the dummy baseline's cross-validated score by this much.
-    baseline_margin: float = 0.02
+    baseline_margin: float = Field(0.02, allow_inf_nan=False)
     # Promotion gate: the held-out score (ROC-AUC or R²) a new champion must reach.
-    promotion_floor: float = 0.6
+    promotion_floor: float = Field(0.6, allow_inf_nan=False)
 
     # Where outputs go (all git-ignored).
     models_dir: Path = Path("models")

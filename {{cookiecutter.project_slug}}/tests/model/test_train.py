@@ -88,6 +88,7 @@ def test_command_line_error_exits_non_zero_with_the_fix(tmp_path):
         ("CV_FOLDS=1", "CV_FOLDS"),
         ("TASK=Regression", "TASK"),
         ("NUMERIC_COLUMNS=Area", "NUMERIC_COLUMNS='[\"Area\"]'"),
+        ("PROMOTION_FLOOR=nan", "PROMOTION_FLOOR"),  # NaN: no score would ever beat it
     ],
 )
 def test_a_bad_setting_in_env_is_one_line_and_exit_2(tmp_path, line, named):

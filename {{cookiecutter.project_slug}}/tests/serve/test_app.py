@@ -176,6 +176,25 @@ def test_a_short_api_key_is_one_line_that_never_shows_the_key(tmp_path):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [("LOG_MAX_ROWS_PER_S", "inf"), ("LOG_MAX_ROWS_PER_S", "0"), ("LOG_MAX_MB", "inf")],
+)
+def test_a_bad_log_setting_is_one_line_and_exit_2(tmp_path, name, value):
+    """inf would pass `> 0`, then end the request log's thread (or the start-up) in a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=os.environ | {name: value},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith(f"Setting {name}:"), result.stderr
+
+
 def test_not_ready_until_a_model_loads(tmp_path, bundle_dir):
     import shutil
 

@@ -1,5 +1,7 @@
 """The fast lane answers exactly as the usual FastAPI lane, and hands it everything else."""
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -50,6 +52,25 @@ def test_errors_come_from_the_usual_lane(guarded, example):
     assert fast.status_code == usual.status_code == 422
     assert fast.json() == usual.json()
     assert fast.json()["detail"][0]["loc"] == ["body", next(iter(example))]
+
+
+RIGHT_KEY, WRONG_KEY = ("x-api-key", API_KEY), ("x-api-key", "x" * 40)
+JSON_TYPE, TEXT_TYPE = ("content-type", "application/json"), ("content-type", "text/plain")
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ([RIGHT_KEY, TEXT_TYPE, JSON_TYPE], 415),
+        ([RIGHT_KEY, JSON_TYPE, TEXT_TYPE], 200),
+        ([WRONG_KEY, RIGHT_KEY, JSON_TYPE], 401),
+        ([RIGHT_KEY, WRONG_KEY, JSON_TYPE], 200),
+    ],
+)
+def test_a_repeated_header_is_read_as_fastapi_reads_it(guarded, example, headers, status):
+    """The first copy counts, in both lanes: the lane never accepts what FastAPI refuses."""
+    response = guarded.post("/predict", content=json.dumps(example), headers=headers)
+    assert response.status_code == status
 
 
 def test_the_fast_lane_is_counted_under_its_route(guarded, example):

@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.monitor.drift_demo import (
 )
 from {{ cookiecutter.package_name }}.serve import request_log
 from {{ cookiecutter.package_name }}.serve.request_log import RowBudget, sample_rows
+from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
 from ..conftest import free_port, stop, wait_for
 
@@ -247,3 +248,31 @@ def test_sampling_picks_rows_not_requests():
         from_batch += sum(kind == "batch" for kind, _ in picked)
     # 2,000 picks, 90% from the batch: 1,800 expected (sd ~13); by request it would be ~180.
     assert 1_700 <= from_batch <= 1_900
+
+
+def test_a_failed_drain_never_ends_the_log(bundle_dir, tmp_path, monkeypatch):
+    """A full disk once: that drain's rows are lost, the thread lives on and logs the next."""
+    loaded = Bundle.load(bundle_dir)
+    settings = ServeSettings(_env_file=None, model_uri=str(bundle_dir), log_dir=tmp_path)
+    log = request_log.RequestLog(settings, loaded)
+    real_write, failures = log._write, []
+
+    def write_once_failing(lines):
+        if not failures:
+            failures.append(len(lines))
+            raise OSError(28, "No space left on device")
+        real_write(lines)
+
+    monkeypatch.setattr(log, "_write", write_once_failing)
+    row = tuple(loaded.example[0].get(name) for name in loaded.schema.names)
+    log.start()
+    try:
+        log.record([row], [{"prediction": "first"}])
+        deadline = time.monotonic() + 10
+        while not failures and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert failures == [1] and log.thread.is_alive()
+        log.record([row], [{"prediction": "second"}])
+    finally:
+        log.stop()
+    assert [line["output"]["prediction"] for line in log_lines(tmp_path)] == ["second"]

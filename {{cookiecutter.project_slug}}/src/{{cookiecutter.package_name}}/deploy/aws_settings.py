@@ -13,9 +13,9 @@ class AwsSettings(DeploySettings):
     ami_id: str = ""  # empty: the latest Amazon Linux 2023 (or ECS GPU) AMI from SSM
     allowed_cidr: str = ""  # empty: your public IP/32, looked up at every deploy
     # The cost guard: the instance powers itself off (and so terminates) at this deadline.
-    ttl_hours: float = Field(4.0, gt=0)
+    ttl_hours: float = Field(4.0, gt=0, allow_inf_nan=False)
     # A ceiling on ttl_hours and `make extend`, so a typo cannot rent a machine for a month.
-    ttl_max_hours: float = Field(24.0, gt=0)
+    ttl_max_hours: float = Field(24.0, gt=0, allow_inf_nan=False)
     owner: str = {{ cookiecutter.author_email | tojson }}
 
     @model_validator(mode="after")

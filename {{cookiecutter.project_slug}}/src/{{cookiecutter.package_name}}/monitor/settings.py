@@ -12,7 +12,7 @@ class MonitorSettings(BaseSettings):
     # A feature drifted when both hold: its PSI reaches psi_threshold (the size of the
     # shift: 0.1 moderate, 0.2 large) and the chi-squared test's p-value is below
     # p_value (the shift is not sampling noise).
-    psi_threshold: float = Field(0.2, gt=0)
+    psi_threshold: float = Field(0.2, gt=0, allow_inf_nan=False)
     p_value: float = Field(0.01, gt=0, lt=1)
     # Fewer rows than this cannot tell drift from noise: the monitor refuses to judge.
     min_rows: int = Field(100, ge=10)

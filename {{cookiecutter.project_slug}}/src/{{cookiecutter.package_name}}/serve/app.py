@@ -139,7 +139,7 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
         add_unavailable_routes(app, guarded)
     # The last added middleware runs first: metrics, then the size limit.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(MetricsMiddleware, paths={route.path for route in app.routes})
     return app, lanes
 
 

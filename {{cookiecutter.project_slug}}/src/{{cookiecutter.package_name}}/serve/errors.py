@@ -60,7 +60,7 @@ def is_json(request: Request) -> bool:
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """422 for a field that breaks the schema; 400 and 415 for a body that is not JSON at all."""
-    if request.headers.get("content-type") and not is_json(request):
+    if not is_json(request):  # also no Content-Type at all: FastAPI then reads plain text
         return JSONResponse(
             {"detail": "Send the body as JSON with the header Content-Type: application/json."},
             status_code=415,

@@ -81,7 +81,9 @@ class FastLane:
         lane = self.lanes.get(scope["path"])
         if lane is None or scope["method"] != "POST" or self.app.state.predictor is None:
             return None
-        headers = dict(scope["headers"])
+        # A repeated header: Starlette reads its first copy, so the lane must too (a dict
+        # keeps the last of equal keys, hence reversed).
+        headers = dict(reversed(scope["headers"]))
         if not is_plain_json(headers.get(b"content-type")):
             return None
         # A declared length the usual lane's limit accepts: the body can be read whole.

@@ -106,8 +106,9 @@ REQUEST_SERIES = RequestSeries()
 class MetricsMiddleware:
     """Plain ASGI middleware (cheaper than BaseHTTPMiddleware): counts and times every request."""
 
-    def __init__(self, app):
+    def __init__(self, app, paths: set[str]):
         self.app = app
+        self.paths = paths  # the app's routes, all without path parameters
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -124,7 +125,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            # The route template, not the raw path: unknown paths must not create new series.
+            # The route, not any raw path: unknown paths must not create new series. A request
+            # refused before routing (413) is counted under the route it was sent to.
             route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
+            endpoint = route.path if route else scope["path"]
+            endpoint = endpoint if endpoint in self.paths else "unmatched"
             REQUEST_SERIES.observe(endpoint, scope["method"], status, time.perf_counter() - start)

@@ -108,6 +108,11 @@ class Predictor:
         import pandas as pd
 
         frame = pd.DataFrame.from_records(rows, columns=self.schema.names)
+        # A number missing from every row would make an object column, which the pipeline
+        # treats differently from the float column it was fitted on: one record alone and
+        # the same record in a batch would get different answers.
+        for name in self.schema.of_kind("numeric"):
+            frame[name] = frame[name].astype("float64")
         for name in self.schema.of_kind("categorical"):
             column = frame[name].astype(object)
             frame[name] = column.where(column.notna(), np.nan)

@@ -134,6 +134,7 @@ class RequestLog:
         # A deque, not a Queue: append is atomic and wakes no one. The thread drains it on
         # its own clock, so requests never hand the interpreter to it one by one.
         self.pending: deque = deque()
+        self.last_problem: str | None = None  # the last error the thread logged
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="request-log", daemon=True)
 
@@ -169,12 +170,22 @@ class RequestLog:
     def _run(self) -> None:
         published = time.monotonic()
         while not self.stopping.wait(DRAIN_EVERY_S):
-            self._drain()
+            self._safely(self._drain)
             if time.monotonic() - published >= PUBLISH_EVERY_S:
-                self._publish()
+                self._safely(self._publish)
                 published = time.monotonic()
-        self._drain()
-        self._publish()
+        self._safely(self._drain)
+        self._safely(self._publish)
+
+    def _safely(self, step) -> None:
+        """One failed drain (a full disk) must not end the thread: the next one tries again.
+        A problem is logged when it first happens, not ten times a second."""
+        try:
+            step()
+        except Exception as error:
+            if repr(error) != self.last_problem:
+                self.last_problem = repr(error)
+                log.exception("Request log: %s failed; trying again", step.__name__)
 
     def _publish(self) -> None:
         if self.drift is not None:

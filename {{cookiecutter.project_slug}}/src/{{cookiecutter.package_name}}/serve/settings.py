@@ -44,8 +44,10 @@ class ServeSettings(BaseSettings):
     log_sample_rate: float = Field(1.0, ge=0, le=1)
     # At most this many rows a second reach the log and the drift window (a uniform sample of
     # the rest): what logging costs stays small however busy the service is.
-    log_max_rows_per_s: float = Field(1000, gt=0)
-    log_max_mb: float = Field(100, gt=0)  # the live file and its rotated backups together
+    log_max_rows_per_s: float = Field(1000, gt=0, allow_inf_nan=False)
+    # The live file and its rotated backups together. No inf (nor NaN) in the float settings:
+    # inf passes `> 0`, then fails where it becomes a whole number of bytes or rows.
+    log_max_mb: float = Field(100, gt=0, allow_inf_nan=False)
     log_dir: Path = Path("logs/requests")
     # Live drift in /metrics: PSI over this many recent (sampled) rows.
     drift_window: int = Field(1000, ge=10)
