@@ -12,7 +12,12 @@ GOALS = {
     "p50 at 1 connection (ms)": ("<=", 0.8),
     "batch of 100: rows/s": (">=", 60_000),
     "Predictor / onnxruntime run, one row": ("<=", 1.3),
-    "cold start to ready (s)": ("<=", 2.0),
+    "cold start to ready in the image (s)": ("<=", 2.0),
+}
+# Where a goal was not measured in this run: how to measure it.
+NOT_MEASURED = {
+    "cold start to ready in the image (s)": "measured with --image (make bench-image)",
+    "Predictor / onnxruntime run, one row": "the model serves without ONNX",
 }
 
 
@@ -75,8 +80,9 @@ def ratios(per_target: dict, floor: dict, local: dict) -> dict:
 
 def goals(per_target: dict, floor: dict, local: dict) -> dict:
     ours = per_target["coldstart"]
-    # Cold start counts in the image where it was measured: that is what a deploy waits for.
-    started = per_target.get("image", ours)["cold_start_s"]
+    # Cold start counts in the image: that is what a deploy waits for (the local service also
+    # loads scikit-learn to cross-check the ONNX graph, the ONNX-only image does not).
+    started = per_target["image"]["cold_start_s"] if "image" in per_target else None
     measured = {
         "service / floor at 16 connections": ours["points"]["predict_c16"]["rps"] / floor["rps"],
         "p50 at 1 connection (ms)": ours["points"]["predict_c1"]["p50_ms"],
@@ -86,7 +92,7 @@ def goals(per_target: dict, floor: dict, local: dict) -> dict:
             if "onnxruntime_run_1_us" in local
             else None
         ),
-        "cold start to ready (s)": started,
+        "cold start to ready in the image (s)": started,
     }
     result = {}
     for name, (sense, limit) in GOALS.items():
@@ -138,6 +144,7 @@ def print_report(report: dict) -> None:
     )
     print("\nGoals (2-core machine, one worker)")
     for name, goal in report["goals"].items():
-        verdict = {True: "met", False: "MISSED", None: "n/a"}[goal["met"]]
+        missing = NOT_MEASURED.get(name, "not measured")
+        verdict = {True: "met", False: "MISSED", None: f"n/a: {missing}"}[goal["met"]]
         value = "-" if goal["value"] is None else f"{goal['value']:,.2f}"
         print(f"  {name:<40}{value:>12}  goal {goal['goal']:<10} {verdict}")
