@@ -12,7 +12,7 @@ LOG_PREDICTIONS=false writes nothing to disk; the drift metrics still work, in m
 Each logged row costs the thread ~10-20 us of Python, holding the interpreter while the
 requests wait. So at most LOG_MAX_ROWS_PER_S rows a second are logged: under that, every
 (sampled) row; above it, a uniform sample of each drain's rows, the rest counted in
-request_log_skipped_rows_total. A busy service (80,000 rows a second in batches) would
+request_log_skipped_rows_total. A busy service (100,000 rows a second in batches) would
 otherwise spend half its time logging.
 """
 
