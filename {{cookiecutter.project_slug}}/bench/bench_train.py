@@ -88,7 +88,6 @@ def main() -> int:
             "MLFLOW_TRACKING_URI": f"sqlite:///{folder}/mlflow.db",
             "MODELS_DIR": f"{folder}/models",
             "REPORTS_DIR": f"{folder}/reports",
-            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
         }
         runs = [timed_train(env, data, None) for _ in range(args.runs)]
         if any(code != 0 for _, _, code, _ in runs):

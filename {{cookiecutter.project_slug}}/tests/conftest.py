@@ -161,23 +161,29 @@ def copy_of(bundle_dir: Path, folder: Path) -> Path:
     return target
 
 
+def crafted_model_file(path: Path, module: str, function: str, arguments: tuple) -> Path:
+    """A .skops file whose top node asks skops to call `module.function(*arguments)`: the
+    shape of every attack on a loader that trusts a name it has not reviewed."""
+    # skops writes the argument tuple for us; we wrap it in a call.
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps(arguments))) as archive:
+        content = json.loads(archive.read("schema.json"))
+    header = {key: content.pop(key) for key in ("protocol", "_skops_version")}
+    node = {
+        "__class__": function,
+        "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": content,
+    } | header
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", json.dumps(node))
+    return path
+
+
 @pytest.fixture
 def malicious(tmp_path) -> tuple[Path, Path]:
     """(a crafted .skops file, the file its payload writes). Its top node asks skops to call
     builtins.eval on a payload: the attack on a loader that trusts every `builtins.` type."""
     marker = tmp_path / "pwned"
     payload = f"open({str(marker)!r}, 'w').write('the model file ran code')"
-    # skops writes the argument tuple for us; we wrap it in a call to eval.
-    with zipfile.ZipFile(io.BytesIO(skops.io.dumps((payload,)))) as archive:
-        arguments = json.loads(archive.read("schema.json"))
-    header = {key: arguments.pop(key) for key in ("protocol", "_skops_version")}
-    node = {
-        "__class__": "eval",
-        "__module__": "builtins",
-        "__loader__": "ConstructorFromReduceNode",
-        "content": arguments,
-    } | header
-    path = tmp_path / "evil.skops"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("schema.json", json.dumps(node))
+    path = crafted_model_file(tmp_path / "evil.skops", "builtins", "eval", (payload,))
     return path, marker

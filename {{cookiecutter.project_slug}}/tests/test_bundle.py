@@ -1,22 +1,35 @@
 """The bundle contract: typed, validated once, every error names the file; a model file never
 runs code; a new export replaces the old one in one atomic step."""
 
+import contextlib
+import importlib
+import inspect
 import json
 import os
 import shutil
+import subprocess
+import sys
+import warnings
 
 import pytest
 import skops.io
 
 from {{ cookiecutter.package_name }}.bundle import (
+    ALLOWED_TYPES,
+    DATA_TYPES,
     METADATA_FILE,
     PIPELINE_FILE,
     Bundle,
     BundleError,
+    UntrustedBundle,
+    checked_trusted_types,
+    is_what_it_claims,
     publish,
 )
 
-from .conftest import copy_of, read_json
+from .conftest import copy_of, crafted_model_file, read_json, require
+
+TRUSTED_LIBRARIES = ("numpy.", "scipy.", "sklearn.")
 
 
 def test_the_crafted_file_is_a_real_attack(malicious):
@@ -45,6 +58,108 @@ def test_a_tampered_allow_list_is_refused_too(bundle_dir, tmp_path, malicious):
     with pytest.raises(BundleError, match=r"never trust: builtins\.eval, os\.system, numpy\.load"):
         Bundle.load(bundle).load_pipeline()
     assert not marker.exists()
+
+
+def popen_alias() -> str:
+    """A name under numpy, scipy or scikit-learn that *is* subprocess.Popen (the audit's route)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy.distutils is deprecated, and still importable
+        with contextlib.suppress(ImportError):
+            importlib.import_module("numpy.distutils.fcompiler.gnu")
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith(TRUSTED_LIBRARIES) and getattr(module, "Popen", None) is (
+            subprocess.Popen
+        ):
+            return f"{module_name}.Popen"
+    require(False, "no alias of subprocess.Popen under numpy, scipy or scikit-learn to test")
+    return ""
+
+
+def gadget(kind: str, folder) -> tuple:
+    """(crafted pipeline.skops, the type name it needs, the file it harms, what that file held)."""
+    victim = folder / "victim.txt"
+    victim.write_text("precious data")
+    if kind == "popen":
+        name = popen_alias()
+        arguments = (["sh", "-c", f"id > {victim}"],)
+    else:  # numpy.memmap(victim, "uint8", "w+", 0, (4,)) truncates the file to four zero bytes
+        name, arguments = "numpy.memmap", (str(victim), "uint8", "w+", 0, (4,))
+    module, _, function = name.rpartition(".")
+    path = crafted_model_file(folder / "gadget.skops", module, function, arguments)
+    return path, name, victim
+
+
+@pytest.mark.parametrize("kind", ["popen", "memmap"])
+def test_the_gadgets_are_real_attacks_on_a_prefix_rule(tmp_path, kind):
+    """Proof the tests below could fail: trusting these names (each a class under a trusted
+    library, so the old "any class under numpy." rule let them in) harms the file."""
+    path, name, victim = gadget(kind, tmp_path)
+    module, _, attribute = name.rpartition(".")
+    assert inspect.isclass(getattr(importlib.import_module(module), attribute))
+    loaded = skops.io.load(path, trusted=[name])
+    if kind == "popen":
+        loaded.wait()
+    del loaded
+    assert victim.read_bytes() != b"precious data"
+
+
+@pytest.mark.parametrize("kind", ["popen", "memmap"])
+def test_a_gadget_with_a_tampered_metadata_list_is_refused_and_nothing_runs(
+    bundle_dir, tmp_path, kind
+):
+    path, name, victim = gadget(kind, tmp_path)
+    bundle = copy_of(bundle_dir, tmp_path)
+    shutil.copy(path, bundle / PIPELINE_FILE)
+    metadata = read_json(bundle, METADATA_FILE)
+    metadata["trusted_types"].append(name)  # the one added line of the audit
+    (bundle / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(
+        UntrustedBundle, match=rf"{METADATA_FILE} lists types we never trust: {name}"
+    ):
+        Bundle.load(bundle).load_pipeline()
+    metadata["trusted_types"].remove(name)  # the file alone, with an honest list
+    (bundle / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(UntrustedBundle, match=rf"{name}\. Refused"):
+        Bundle.load(bundle).load_pipeline()
+    assert victim.read_text() == "precious data"
+
+
+def classes_under_the_trusted_libraries() -> set[str]:
+    """Every class reachable as `<module>.<attribute>` in the numpy, scipy, scikit-learn and
+    package modules loaded now (after training and serving imported what they use)."""
+    popen_alias()
+    found = set()
+    for module_name, module in list(sys.modules.items()):
+        if not module_name.startswith((*TRUSTED_LIBRARIES, "{{ cookiecutter.package_name }}.")):
+            continue
+        for attribute, value in list(vars(module).items()):
+            if inspect.isclass(value):
+                found.add(f"{module_name}.{attribute}")
+    return found
+
+
+def test_no_class_off_the_list_is_trusted_whatever_library_it_comes_from(bundle_dir):
+    Bundle.load(bundle_dir).load_pipeline()  # import what a real pipeline imports
+    reachable = classes_under_the_trusted_libraries() - ALLOWED_TYPES
+    assert len(reachable) > 1000  # the sweep really covered the libraries
+    trusted = [
+        name for name in sorted(reachable) if name in ALLOWED_TYPES or is_what_it_claims(name)
+    ]
+    assert trusted == []
+    for name in ("numpy.memmap", popen_alias(), "numpy.load", "scipy.io.savemat"):
+        with pytest.raises(UntrustedBundle):
+            checked_trusted_types([name], "a test")
+
+
+def test_every_allowed_type_is_a_pipeline_step_or_data_under_its_own_name():
+    from sklearn.base import BaseEstimator
+
+    for name in sorted(ALLOWED_TYPES):
+        module, _, attribute = name.rpartition(".")
+        found = getattr(importlib.import_module(module), attribute)
+        assert f"{found.__module__}.{found.__qualname__}" == name, name
+        assert name in DATA_TYPES or issubclass(found, BaseEstimator), name
+        assert is_what_it_claims(name), name
 
 
 def test_the_allow_list_is_exact_and_holds_only_library_classes(bundle_dir):

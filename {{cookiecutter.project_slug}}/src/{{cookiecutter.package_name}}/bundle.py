@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,8 @@ EXAMPLE_FILE = "input_example.json"
 METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.json"
 VERSIONS_FOLDER = ".bundles"
+# Folders in .bundles/ that are not (yet) an export: `.staging-<pid>-...`.
+STAGING_PREFIX = ".staging-"
 # How many exported versions of one model stay on disk (the live one and the one before).
 KEEP_VERSIONS = 2
 
@@ -42,14 +45,33 @@ KEEP_VERSIONS = 2
 OnnxScope = Literal["pipeline", "preprocessing"]
 
 # skops refuses to load any type it is not told to trust; pickle would run any code
-# hidden in the file. Training lists the exact types its pipeline needs (metadata.json);
-# loading trusts those and only those, and only if each is a class from these libraries.
-# Never `builtins.`: `builtins.eval` is a callable a crafted file can ask skops to call.
-TRUSTED_MODULE_PREFIXES = ("sklearn.", "numpy.", "scipy.", f"{__package__}.")
+# hidden in the file. skops itself trusts plain data (lists, dicts, numpy arrays) and
+# scikit-learn's estimators. Beyond those, a bundle may hold exactly the types below:
+# fixed here, reviewed, and never widened by anything inside a bundle (metadata.json's
+# list is a record of what training saw, not a permission). A rule such as "any class
+# under numpy." is not safe: `numpy.distutils.fcompiler.gnu.Popen` *is* subprocess.Popen,
+# and `numpy.memmap` creates or truncates any file it is given.
+PIPELINE_STEP_TYPES = frozenset(
+    f"{__package__}.transformers.{name}"
+    for name in ("CategoryNormaliser", "DateFeatures", "QuantileClipper")
+)
+# Fitted state that is data, not behaviour: a dtype and the trees of the tree models.
+DATA_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+ALLOWED_TYPES = PIPELINE_STEP_TYPES | DATA_TYPES
 
 
 class BundleError(RuntimeError):
     """The bundle folder is missing, incomplete, or holds something we will not load."""
+
+
+class UntrustedBundle(BundleError):
+    """The bundle asks for a type we never load: it was tampered with, so none of it serves."""
 
 
 class Feature(BaseModel):
@@ -182,10 +204,11 @@ class Bundle:
         return path if path.is_file() and self.metadata.onnx else None
 
     def load_pipeline(self) -> Any:
-        """The fitted pipeline, trusting exactly the types listed in metadata.json."""
+        """The fitted pipeline, trusting only the project's own list (ALLOWED_TYPES)."""
         path = self.directory / PIPELINE_FILE
         if not path.is_file():
             raise BundleError(f"{path} is missing. Run `make train`, or set MODEL_URI.")
+        checked_trusted_types(self.metadata.trusted_types, str(self.directory / METADATA_FILE))
         # Imported here: an image that serves through ONNX alone carries no skops.
         import skops.io
 
@@ -193,11 +216,10 @@ class Bundle:
             asked = skops.io.get_untrusted_types(file=path)
         except Exception as error:  # not a zip, no schema inside: skops raises many types
             raise BundleError(f"{path} is not a readable skops file ({error}).") from None
-        allowed = set(checked_trusted_types(self.metadata.trusted_types, METADATA_FILE))
-        refused = sorted(set(asked) - allowed)
+        refused = sorted(set(asked) - ALLOWED_TYPES)
         if refused:
-            raise BundleError(
-                f"{path} asks to load types that are not on the bundle's allow-list: "
+            raise UntrustedBundle(
+                f"{path} asks to load types that are not on this project's allow-list: "
                 f"{', '.join(refused)}. Refused: a model file must never run code. "
                 "Use a bundle that this project's `make train` exported."
             )
@@ -209,31 +231,40 @@ class Bundle:
             ) from None
 
 
-def _is_trusted_class(name: str) -> bool:
-    """A class (never a function) defined in scikit-learn, numpy, scipy or this package."""
-    if not name.startswith(TRUSTED_MODULE_PREFIXES):
-        return False
+def is_what_it_claims(name: str) -> bool:
+    """`name` imports as a class defined under that very name (no alias), of the kind it is
+    listed as: one of our pipeline steps (a scikit-learn estimator) or a data type."""
     module_name, _, attribute = name.rpartition(".")
     try:
         found = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError):
         return False
-    return inspect.isclass(found)
+    if not inspect.isclass(found) or f"{found.__module__}.{found.__qualname__}" != name:
+        return False
+    if name in PIPELINE_STEP_TYPES:
+        from sklearn.base import BaseEstimator
+
+        return issubclass(found, BaseEstimator)
+    return name in DATA_TYPES
 
 
 def checked_trusted_types(names: list[str], source: str) -> list[str]:
-    """The given type names, if each is a class from a library we trust; else refuse them all."""
-    refused = [name for name in names if not _is_trusted_class(name)]
+    """The given type names, if each is on the allow-list and is what it claims; else refuse."""
+    refused = [name for name in names if name not in ALLOWED_TYPES or not is_what_it_claims(name)]
     if refused:
-        raise BundleError(
-            f"{source} lists types we never trust: {', '.join(refused)}. Only classes from "
-            "scikit-learn, numpy, scipy and this package may be loaded from a model file."
+        raise UntrustedBundle(
+            f"{source} lists types we never trust: {', '.join(refused)}. A model file may hold "
+            "only this project's pipeline steps and the data types in bundle.ALLOWED_TYPES."
         )
     return list(names)
 
 
 def trusted_types_of(pipeline: Any) -> list[str]:
-    """The exact types a fitted pipeline needs trusted (also MLflow's skops_trusted_types)."""
+    """The exact types a fitted pipeline needs trusted (also MLflow's skops_trusted_types).
+
+    A pipeline that needs a type off the allow-list stops training here, before anything is
+    saved: review the type (is it data, or an estimator?) and add it to ALLOWED_TYPES.
+    """
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
@@ -268,18 +299,51 @@ def write_bundle(
     return directory
 
 
+def staging_folder(models_dir: Path) -> Path:
+    """A new, empty folder to write a bundle in before it is published, beside the exports.
+
+    In models/ rather than /tmp: on the same disk (publishing is then a rename of a whole
+    folder), checked writable before training starts, and found again after a crash. The
+    folder's name holds the process id, so the next run removes what a killed one left.
+    """
+    versions = models_dir / VERSIONS_FOLDER
+    versions.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(versions)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=versions))
+
+
+def remove_leftovers(versions: Path) -> None:
+    """Staging and half-copied folders of processes that no longer run (a kill -9, a crash)."""
+    for path in versions.glob(f"{STAGING_PREFIX}*"):
+        if not _process_alive(path.name.removeprefix(STAGING_PREFIX).split("-")[0]):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def publish(staged: Path, link: Path) -> Path:
     """Make `link` (models/<name>) point at a copy of the staged bundle, in one atomic rename.
 
-    The copy goes beside the old one first; then a new symbolic link replaces the old
-    link with os.replace, which is atomic: a reader, or a crash at any moment, sees the
-    old bundle or the new one, never none and never half of one.
+    The copy is made under a staging name, then renamed into place (a crash mid-copy leaves
+    a staging folder, never a half bundle under a real name); then a new symbolic link
+    replaces the old link with os.replace, which is atomic: a reader, or a crash at any
+    moment, sees the old bundle or the new one, never none and never half of one.
     """
     versions = link.parent / VERSIONS_FOLDER
     versions.mkdir(parents=True, exist_ok=True)
     metadata = Bundle.load(staged).metadata
     target = versions / f"{link.name}-v{metadata.version}-{secrets.token_hex(4)}"
-    shutil.copytree(staged, target)
+    copying = versions / f"{STAGING_PREFIX}{os.getpid()}-{target.name}"
+    shutil.copytree(staged, copying, symlinks=True)
+    copying.rename(target)
     if link.is_dir() and not link.is_symlink():  # a plain folder from an older layout
         link.rename(versions / f"{link.name}-previous-{secrets.token_hex(4)}")
     temporary = link.parent / f".{link.name}.{secrets.token_hex(4)}.link"
@@ -287,6 +351,14 @@ def publish(staged: Path, link: Path) -> Path:
     os.replace(temporary, link)
     _prune(versions, link)
     return link
+
+
+def exported_version(link: Path) -> str | None:
+    """The version models/<name> holds now, or None where it holds nothing readable."""
+    try:
+        return Bundle.load(link).metadata.version
+    except BundleError:
+        return None
 
 
 def _prune(versions: Path, link: Path) -> None:

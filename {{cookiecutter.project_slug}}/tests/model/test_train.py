@@ -1,6 +1,8 @@
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +19,9 @@ from {{ cookiecutter.package_name }}.model.train import (
 )
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
-from ..conftest import make_settings, read_json
+from ..conftest import make_settings, read_json, require, require_tool
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_trained_model_beats_the_baseline(trained):
@@ -197,3 +201,126 @@ def test_a_first_model_below_the_floor_says_nothing_is_served(tmp_path, sample_f
     assert "Not promoted" in said and "There is no champion yet" in said
     assert "stays" not in said
     assert not settings.bundle_dir(result["name"]).exists()
+
+
+def _waited_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.slow
+def test_an_export_killed_after_the_alias_moved_is_repaired_by_the_next_run(
+    tmp_path, sample_frame, capsys
+):
+    """The audit's kill -9 between moving @champion and exporting: the alias on v2, models/
+    on v1, a half-copied folder. The next run, under the lock, re-exports the champion."""
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    settings = make_settings(tmp_path)
+    train(settings)
+    train(settings)  # v2: ties, not promoted; the state a killed promotion of v2 leaves:
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    client.set_registered_model_alias(PROJECT_MODEL_NAME, "champion", "2")
+    versions = settings.models_dir / ".bundles"
+    half = versions / f".staging-{_waited_pid()}-{PROJECT_MODEL_NAME}-v2-0badc0de"
+    half.mkdir()
+    (half / "pipeline.skops").write_bytes(b"PK half a file")
+    served = settings.bundle_dir(PROJECT_MODEL_NAME)
+    assert read_json(served, "metadata.json")["version"] == "1"
+    capsys.readouterr()
+
+    third = train(settings)
+    said = " ".join(capsys.readouterr().out.split())
+    assert f"Repaired {served}: it held v1 while @champion is v2" in said
+    assert read_json(served, "metadata.json")["version"] == "2"
+    assert "ties champion v2" in third["promotion"].reason
+    assert not half.exists() and not list(versions.glob(".staging-*"))
+
+
+@pytest.mark.slow
+def test_a_failed_export_leaves_no_staging_folder_anywhere(tmp_path, sample_frame, monkeypatch):
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    settings = make_settings(tmp_path)
+    before = set(Path(tempfile.gettempdir()).glob("train-*"))
+
+    def disk_full(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train_module, "publish", disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        train(settings)
+    assert set(Path(tempfile.gettempdir()).glob("train-*")) == before
+    assert list((settings.models_dir / ".bundles").iterdir()) == []
+
+
+def models_folder_nobody_can_write(folder: Path, case: str) -> tuple[list[str], Path]:
+    """(a command prefix, the models folder) that refuse even root: a read-only mount in a
+    mount namespace of the command's own, or a path whose parent is a regular file."""
+    if case == "not-a-folder":
+        (folder / "not-a-folder").write_text("")
+        return [], folder / "not-a-folder" / "models"
+    models = folder / "models"
+    models.mkdir()
+    require_tool("unshare")
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True)
+    require(probe.returncode == 0, "`unshare -m` (a private mount namespace) is not allowed here")
+    mount = f'mount --bind {models} {models} && mount -o remount,bind,ro {models} && exec "$@"'
+    return ["unshare", "-m", "sh", "-c", mount, "sh"], models
+
+
+@pytest.mark.parametrize("case", ["read-only", "not-a-folder"])
+def test_an_unwritable_models_folder_fails_first_in_one_line(tmp_path, sample_frame, case):
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    prefix, models = models_folder_nobody_can_write(tmp_path, case)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = subprocess.run(
+        [*prefix, sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env=os.environ
+        | {"DATA_PATH": "data.csv", "TARGET": TARGET, "MODELS_DIR": str(models)}
+        | {"MLFLOW_TRACKING_URI": store, "MODEL_NAME": PROJECT_MODEL_NAME},
+    )
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    said = result.stderr.strip().splitlines()[-1]  # MLflow may log a line of its own first
+    assert said.startswith("Training failed: The models folder")
+    assert str(models) in said and "MODELS_DIR" in said
+    assert "Cross-validated" not in result.stdout  # it stopped before the work
+    assert MlflowClient(tracking_uri=store).search_registered_models() == []  # no orphan
+
+
+@pytest.mark.slow
+def test_off_a_terminal_each_step_says_it_started_and_that_it_still_runs(
+    tmp_path, sample_frame, capsys, monkeypatch
+):
+    """`make train > log` on a million rows was silent for minutes during cross-validation."""
+    sample_frame.to_csv(tmp_path / "data.csv", index=False)
+    monkeypatch.setattr(train_module, "HEARTBEAT_S", 0.05)
+    train(make_settings(tmp_path))
+    lines = capsys.readouterr().out.splitlines()
+    started = next(i for i, line in enumerate(lines) if "Cross-validated" in line)
+    done = next(i for i, line in enumerate(lines) if line.startswith("✓ Cross-validated"))
+    assert lines[started].endswith(": running") and started < done
+    assert any("still running" in line for line in lines[started:done])
+
+
+def test_make_train_leaves_openmp_free_to_use_every_core(tmp_path):
+    """OMP_NUM_THREADS=1 is the service's setting (one thread per worker), not training's."""
+    require_tool("make")
+    fake_python = tmp_path / "python"
+    fake_python.write_text('#!/bin/sh\necho "OMP_NUM_THREADS=${OMP_NUM_THREADS-unset}"\n')
+    fake_python.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    result = subprocess.run(
+        ["make", "-s", "train", f"PY={fake_python}", "DATA=data.csv"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "OMP_NUM_THREADS=unset"

@@ -1,5 +1,6 @@
 """A bundle that cannot load never stops the service: /livez 200, /readyz 503 naming the file
-and the problem. A refused scikit-learn file is not served; a whole-pipeline ONNX graph is."""
+and the problem. A tampered model file stops the whole bundle; where the scikit-learn file is
+only missing, a whole-pipeline ONNX graph serves alone."""
 
 import json
 import shutil
@@ -63,19 +64,32 @@ def whole_pipeline_in_onnx(bundle_dir) -> None:
         pytest.skip("this model's ONNX graph holds only the preprocessing")
 
 
-@pytest.mark.parametrize("pipeline_file", ["refused", "missing"])
-def test_onnx_serves_when_the_pipeline_file_cannot(bundle_dir, tmp_path, malicious, pipeline_file):
+@pytest.mark.parametrize("listed", [True, False], ids=["tampered-list", "honest-list"])
+def test_a_tampered_bundle_serves_nothing_not_even_its_onnx_graph(
+    bundle_dir, tmp_path, malicious, listed
+):
+    """The audit's route: a crafted pipeline.skops (plus, or not, one added line in
+    metadata.json). The graph beside it is from the same hands: the whole bundle is refused."""
     whole_pipeline_in_onnx(bundle_dir)
     path, marker = malicious
     bundle = copy_of(bundle_dir, tmp_path)
-    if pipeline_file == "refused":
-        shutil.copy(path, bundle / PIPELINE_FILE)
-    else:
-        (bundle / PIPELINE_FILE).unlink()
+    shutil.copy(path, bundle / PIPELINE_FILE)
+    if listed:
+        metadata = json.loads((bundle / "metadata.json").read_text())
+        metadata["trusted_types"].append("builtins.eval")
+        (bundle / "metadata.json").write_text(json.dumps(metadata))
+    reason = not_ready_because(bundle)
+    assert "builtins.eval" in reason and str(bundle) in reason
+    assert not marker.exists()
+
+
+def test_onnx_serves_when_the_pipeline_file_is_missing(bundle_dir, tmp_path):
+    whole_pipeline_in_onnx(bundle_dir)
+    bundle = copy_of(bundle_dir, tmp_path)
+    (bundle / PIPELINE_FILE).unlink()
     example = json.loads((bundle / "input_example.json").read_text())[0]
     with TestClient(create_app(ServeSettings(_env_file=None, model_uri=str(bundle)))) as client:
         ready = client.get("/readyz").json()
         assert ready["status"] == "ready" and ready["mode"] == "onnx:pipeline"
         assert PIPELINE_FILE in ready["warning"]
         assert client.post("/predict", json=example).status_code == 200
-    assert not marker.exists()

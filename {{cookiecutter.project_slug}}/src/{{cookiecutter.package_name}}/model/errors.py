@@ -11,3 +11,7 @@ class BaselineNotBeaten(TrainingError):
 
 class TrackingStoreError(TrainingError):
     """The MLflow tracking store cannot be reached or written to."""
+
+
+class ModelsFolderError(TrainingError):
+    """The folder the champion is exported to cannot be written."""

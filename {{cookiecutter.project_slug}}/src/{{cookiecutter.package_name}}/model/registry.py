@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from ..bundle import trusted_types_of
+from ..bundle import exported_version, publish, trusted_types_of
 from .errors import TrackingStoreError
 
 CHAMPION = "champion"
@@ -132,6 +132,38 @@ def restore_champion(client: MlflowClient, name: str, previous_version: str | No
         client.delete_registered_model_alias(name, CHAMPION)
     else:
         client.set_registered_model_alias(name, CHAMPION, previous_version)
+
+
+def repair_export(client: MlflowClient, name: str, link: Path, staging: Path) -> str | None:
+    """Make models/<name> hold @champion again, where an interrupted run left them apart.
+
+    Promotion moves the alias first and exports second (the registry is the record; the
+    folder is a copy of it). A run killed between the two leaves the alias on a version
+    that models/<name> does not hold; every run after it would compare against the alias
+    and never notice. So each run, under the champion lock, checks and re-exports the
+    champion's bundle from its MLflow run (every run logs one). Returns what it did.
+    """
+    champion = champion_version(client, name)
+    if champion is None or exported_version(link) == str(champion.version):
+        return None
+    held = exported_version(link)
+    try:
+        downloaded = Path(
+            mlflow.artifacts.download_artifacts(
+                run_id=champion.run_id, artifact_path="bundle", dst_path=str(staging)
+            )
+        )
+    except (MlflowException, OSError) as error:
+        return (
+            f"{link} holds {f'v{held}' if held else 'no model'} while @champion is "
+            f"v{champion.version}, and that version's bundle could not be fetched from MLflow "
+            f"({str(error).splitlines()[0][:200]}): it stays so until a model beats the champion."
+        )
+    publish(downloaded, link)
+    return (
+        f"Repaired {link}: it held {f'v{held}' if held else 'no model'} while @champion is "
+        f"v{champion.version} (an export was interrupted); exported v{champion.version}."
+    )
 
 
 def check_tracking_store(uri: str, experiment: str) -> None:

@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,12 +27,12 @@ from rich.table import Table
 from sklearn.model_selection import train_test_split
 
 from .. import __version__
-from ..bundle import Metadata, Schema, publish, trusted_types_of, write_bundle
+from ..bundle import Metadata, Schema, publish, staging_folder, trusted_types_of, write_bundle
 from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, Task, load_settings
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
 from ..data.report import decisions_table, write_report
-from .errors import BaselineNotBeaten, TrackingStoreError, TrainingError
+from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError, TrainingError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
@@ -43,6 +43,7 @@ from .registry import (
     check_tracking_store,
     log_model,
     promote_if_better,
+    repair_export,
     restore_champion,
     tracking_problem,
 )
@@ -55,12 +56,40 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 MAX_TABLE_ROWS = 40  # column decisions shown in the terminal; the report has them all
 
 
+# Off a terminal (a log file, CI, `make train | tee`), how often a long step says it still runs.
+HEARTBEAT_S = 30.0
+
+
 @contextmanager
 def step(title: str):
     start = time.perf_counter()
-    with console.status(f"{title}..."):
-        yield
+    if console.is_terminal:
+        with console.status(f"{title}..."):
+            yield
+    else:
+        # No spinner in a log: say the step started, then that it still runs, so minutes of
+        # cross-validation on a large file never look like a hang.
+        console.print(f"… {title}: running")
+        with heartbeat(title, start):
+            yield
     console.print(f"[green]✓[/] {title} [dim]({time.perf_counter() - start:.1f}s)[/]")
+
+
+@contextmanager
+def heartbeat(title: str, start: float):
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while not stopped.wait(HEARTBEAT_S):
+            console.print(f"… {title}: still running ({time.perf_counter() - start:.0f}s)")
+
+    thread = threading.Thread(target=beat, name="train-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
 
 
 def registered_name(settings: Settings, data_path: str, schema: Schema) -> str:
@@ -85,8 +114,9 @@ def git_commit() -> str:
 
 def train(settings: Settings) -> dict:
     """Run the whole training job; return a summary. Raises DataError or a TrainingError."""
-    # First the cheap check that can fail: minutes of training must not end in "read-only database".
+    # First the cheap checks that can fail: minutes of training must not end in "read-only".
     check_tracking_store(settings.mlflow_tracking_uri, settings.experiment_name)
+    check_models_folder(settings.models_dir)
     with step(f"Loaded {settings.data_path}"):
         raw, prepared = load_and_prepare(settings)
     schema = Schema.model_validate(prepared.schema)
@@ -123,6 +153,20 @@ def train(settings: Settings) -> dict:
         )
     except MlflowException as error:
         raise TrackingStoreError(tracking_problem(settings.mlflow_tracking_uri, error)) from None
+
+
+def check_models_folder(models_dir: Path) -> None:
+    """Can the champion be exported to models/? A real write, as for the tracking store."""
+    try:
+        probe = staging_folder(models_dir)
+        (probe / "probe").write_text("")
+        shutil.rmtree(probe)
+    except OSError as error:
+        raise ModelsFolderError(
+            f"The models folder {models_dir} cannot be written ({error.strerror or error}): "
+            "nothing would be exported for serving. Make it writable by you, or set "
+            "MODELS_DIR to a folder you can write to."
+        ) from None
 
 
 @dataclass
@@ -190,27 +234,18 @@ def track_and_publish(
         )
         head = X_test.head(1)
         example = head.astype(object).where(head.notna(), None).to_dict("records")
-        staged = Path(tempfile.mkdtemp(prefix="train-")) / "bundle"
         reference = build_reference(
             schema, fitted.X_train, served_answers(fitted.pipeline, X_test, schema)
         )
-        write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model, reference)
-        mlflow.log_artifacts(str(staged), "bundle")
-        score = fitted.metrics[f"test_{fitted.metric}"]
-        # Compare, move the alias and export as one step: no other `make train` in between.
-        with champion_lock(settings.models_dir, name):
-            promotion = promote_if_better(
-                MlflowClient(), name, version, score, fitted.metric,
-                settings.promotion_floor, schema.fingerprint,
-            )  # fmt: skip
-            if promotion.promoted:
-                try:
-                    publish(staged, settings.bundle_dir(name))
-                except BaseException:
-                    restore_champion(MlflowClient(), name, promotion.previous_version)
-                    raise
+        staging = staging_folder(settings.models_dir)
+        try:
+            staged = staging / "bundle"
+            write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model, reference)
+            mlflow.log_artifacts(str(staged), "bundle")
+            promotion = gate_and_export(settings, name, version, fitted, schema, staged, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         mlflow.set_tags({"promoted": str(promotion.promoted), "promotion": promotion.reason})
-    shutil.rmtree(staged.parent, ignore_errors=True)
     return {
         "name": name,
         "version": version,
@@ -223,6 +258,31 @@ def track_and_publish(
         "onnx": onnx_scope,
         "bundle_dir": settings.bundle_dir(name),
     }
+
+
+def gate_and_export(settings, name, version, fitted: Fitted, schema: Schema, staged, staging):
+    """Under the lock: repair an interrupted export, compare, move the alias, export.
+
+    No other `make train` runs in between. The alias moves first; if the export then fails
+    the alias is moved back, and if the process is killed in between, the next run's
+    repair_export finishes the export from MLflow.
+    """
+    link = settings.bundle_dir(name)
+    with champion_lock(settings.models_dir, name):
+        repaired = repair_export(MlflowClient(), name, link, staging / "champion")
+        if repaired:
+            console.print(f"[yellow]{escape(repaired)}[/]", soft_wrap=True)
+        promotion = promote_if_better(
+            MlflowClient(), name, version, fitted.metrics[f"test_{fitted.metric}"],
+            fitted.metric, settings.promotion_floor, schema.fingerprint,
+        )  # fmt: skip
+        if promotion.promoted:
+            try:
+                publish(staged, link)
+            except BaseException:
+                restore_champion(MlflowClient(), name, promotion.previous_version)
+                raise
+    return promotion
 
 
 def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_scope) -> None:

@@ -33,7 +33,9 @@ def announce(settings) -> None:
 
 
 def main() -> None:
-    # Before numpy or scikit-learn load: one OpenMP thread per worker process.
+    # Before numpy or scikit-learn load: one OpenMP thread per worker process (tree models
+    # open a thread pool on every predict; under concurrent requests one thread per process
+    # is faster: scale with WORKERS instead). Training leaves it unset and uses every core.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 

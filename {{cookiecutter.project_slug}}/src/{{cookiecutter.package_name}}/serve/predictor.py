@@ -9,8 +9,9 @@
 The scope words are metadata.json's `onnx` field. At load time the ONNX path is
 checked against scikit-learn on the stored input example with the same rule the
 export used (onnx_inputs.agrees); if they disagree, scikit-learn serves. If the
-scikit-learn pipeline is missing or refused and the graph holds the whole
-pipeline, ONNX serves alone (a lean image always does).
+scikit-learn pipeline is missing or unreadable and the graph holds the whole
+pipeline, ONNX serves alone (a lean image always does); a tampered one (a type off
+the allow-list) stops the whole bundle.
 """
 
 import logging
@@ -21,7 +22,7 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported only where scikit-learn serves
     import pandas as pd
 
-from ..bundle import Bundle, BundleError
+from ..bundle import Bundle, BundleError, UntrustedBundle
 from ..onnx_inputs import OnnxScorer, agrees, as_rows
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,17 @@ class Predictor:
         return self.metadata.version
 
     def _load_pipeline(self):
-        """The scikit-learn pipeline, or None where it is not installed, missing or refused."""
+        """The scikit-learn pipeline, or None where it is not installed or missing.
+
+        A file that asks for a type we never load means someone tampered with the bundle:
+        nothing in it is served, not even its ONNX graph (UntrustedBundle propagates).
+        """
         try:
             return self.bundle.load_pipeline()
         except ImportError:  # a lean image: ONNX serves alone, as intended
             pass
+        except UntrustedBundle:
+            raise
         except BundleError as error:
             self.pipeline_problem = str(error)
             log.error("Not loading the scikit-learn pipeline: %s", error)
