@@ -18,7 +18,7 @@ PKG = "src/{pkg}"
 BASE_FILES = {
     ".dockerignore", ".env.example", ".gitignore", ".pre-commit-config.yaml", "Dockerfile",
     "LICENSE", "Makefile",
-    "README.md", "pyproject.toml",
+    "README.md", "pyproject.toml", "model_card.yaml",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
     "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",
@@ -45,7 +45,8 @@ BASE_FILES = {
     f"{PKG}/data/decisions.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
     f"{PKG}/model/pipeline.py", f"{PKG}/model/plots.py", f"{PKG}/model/registry.py",
-    f"{PKG}/model/train.py", f"{PKG}/model/errors.py",
+    f"{PKG}/model/train.py", f"{PKG}/model/errors.py", f"{PKG}/model/card.py",
+    "tests/model/test_card.py",
     f"{PKG}/serve/__init__.py", f"{PKG}/serve/errors.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
     f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
     f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",

@@ -82,6 +82,7 @@ def test_image_holds_no_secrets_data_or_tracking_files(container):
             "logs",  # the request log's volume (empty in the image)
             "input_example.json",
             "metadata.json",
+            "model_card.md",
             "model.onnx",
             "pipeline.skops",
             "reference.json",

@@ -7,6 +7,7 @@
       input_example.json   one real row: used by /readyz, the API docs and `make predict`
       metadata.json        model name, version, run id, metrics, trusted types, commit
       reference.json       training distributions, for drift monitoring (drift_rules.py)
+      model_card.md        what it predicts, the data, how well, its limits (model/card.py)
 
 `Bundle.load(folder)` reads and validates the three JSON files once, into typed
 objects; every error names the file and the problem. Serving, the Docker image
@@ -34,6 +35,7 @@ SCHEMA_FILE = "schema.json"
 EXAMPLE_FILE = "input_example.json"
 METADATA_FILE = "metadata.json"
 REFERENCE_FILE = "reference.json"
+CARD_FILE = "model_card.md"
 VERSIONS_FOLDER = ".bundles"
 # Folders in .bundles/ that are not (yet) an export: `.staging-<pid>-...`.
 STAGING_PREFIX = ".staging-"
@@ -279,6 +281,7 @@ def write_bundle(
     metadata: Metadata,
     onnx_model: bytes | None = None,
     reference: Reference | None = None,
+    card: str | None = None,
 ) -> Path:
     """Write a complete bundle into a new, empty folder (for MLflow, or to publish)."""
     import skops.io
@@ -296,6 +299,8 @@ def write_bundle(
         files[REFERENCE_FILE] = reference.model_dump(mode="json")
     for name, content in files.items():
         (directory / name).write_text(json.dumps(content, indent=2, default=str) + "\n")
+    if card is not None:
+        (directory / CARD_FILE).write_text(card, encoding="utf-8")
     return directory
 
 

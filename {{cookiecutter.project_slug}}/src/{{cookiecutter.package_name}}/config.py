@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # Where outputs go (all git-ignored).
     models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")
+    # Your answers for the model card (who it is for, what not to use it for, where the data
+    # came from): a small YAML file you write; the card marks each missing one "To fill in".
+    model_card_notes: Path = Path("model_card.yaml")
 
     def bundle_dir(self, name: str) -> Path:
         """Where a registered model's champion is exported: models/<registered name>/."""

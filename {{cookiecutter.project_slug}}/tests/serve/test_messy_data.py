@@ -50,6 +50,10 @@ def test_spreadsheet_export_trains_first_try(spreadsheet):
     report = (settings.reports_dir / "data_report.md").read_text()
     assert "## Column decisions" in report and "Read as UTF-8 with BOM, comma-separated" in report
     assert "'DOWNTOWN' / 'Downtown' / 'Downtown ' / 'downtown' -> 'downtown'" in report
+    card = (summary["bundle_dir"] / "model_card.md").read_text()  # your own CSV's model card
+    assert "| Listing ID | id (left out) |" in card and "| Notes | text (left out) |" in card
+    assert "- `Listed on` spans " in card and "`Listed on` ends at " in card
+    assert f"{summary['metrics']['test_r2']:.4f}" in card
 
 
 def test_serving_runs_the_whole_pipeline_in_onnx(spreadsheet):

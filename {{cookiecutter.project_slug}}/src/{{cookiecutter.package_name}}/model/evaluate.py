@@ -32,10 +32,13 @@ def cross_validated(
         n_splits=folds, shuffle=True, random_state=seed
     )
     scores = cross_validate(pipeline, X, y, cv=splitter, scoring=CV_SCORING[task], n_jobs=-1)
-    return {
+    means = {
         f"cv_{name}": as_reported(scorer, float(np.mean(scores[f"test_{name}"])))
         for name, scorer in CV_SCORING[task].items()
     }
+    # The spread across folds: a difference between two models smaller than this may be luck.
+    spreads = {f"cv_{name}_std": float(np.std(scores[f"test_{name}"])) for name in CV_SCORING[task]}
+    return means | spreads
 
 
 def as_reported(scorer: str, value: float) -> float:

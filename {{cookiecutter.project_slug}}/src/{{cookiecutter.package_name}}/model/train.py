@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,6 +32,7 @@ from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, T
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
 from ..data.report import decisions_table, write_report
+from .card import CardFacts, model_card, read_notes
 from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError, TrainingError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out
 from .export import to_onnx_bundle
@@ -117,6 +118,7 @@ def train(settings: Settings) -> dict:
     # First the cheap checks that can fail: minutes of training must not end in "read-only".
     check_tracking_store(settings.mlflow_tracking_uri, settings.experiment_name)
     check_models_folder(settings.models_dir)
+    notes = read_notes(settings.model_card_notes)
     with step(f"Loaded {settings.data_path}"):
         raw, prepared = load_and_prepare(settings)
     schema = Schema.model_validate(prepared.schema)
@@ -146,10 +148,11 @@ def train(settings: Settings) -> dict:
     with step("Exported to ONNX for fast serving"):
         onnx_model, onnx_scope = to_onnx_bundle(fitted.pipeline, schema, X_test.head(200))
     console.print(f"  ONNX: {onnx_scope or 'not convertible; serving will use scikit-learn'}")
+    facts = card_facts(settings, prepared, schema, fitted, split, notes, plots, onnx_scope)
     name = registered_name(settings, settings.data_path, schema)
     try:
         return track_and_publish(
-            settings, name, raw, schema, fitted, X_test, plots, report, onnx_model, onnx_scope
+            settings, name, raw, schema, fitted, X_test, facts, report, onnx_model, onnx_scope
         )
     except MlflowException as error:
         raise TrackingStoreError(tracking_problem(settings.mlflow_tracking_uri, error)) from None
@@ -167,6 +170,33 @@ def check_models_folder(models_dir: Path) -> None:
             "nothing would be exported for serving. Make it writable by you, or set "
             "MODELS_DIR to a folder you can write to."
         ) from None
+
+
+def card_facts(settings, prepared, schema: Schema, fitted, split, notes, plots, onnx_scope):
+    """What the model card says about the data, the split and the scores (model/card.py)."""
+    cleaning = prepared.cleaning
+    counts = prepared.target.value_counts().sort_index() if schema.task == "classification" else []
+    return CardFacts(
+        target=schema.target,
+        task=schema.task,
+        model=settings.model,
+        data_path=settings.data_path,
+        rows_in=cleaning.rows_in,
+        rows_used=cleaning.rows_out,
+        duplicates_dropped=cleaning.duplicates_dropped,
+        missing_target_dropped=cleaning.missing_target_dropped,
+        decisions=decisions_table(prepared),
+        train_rows=len(split[0]),
+        test_rows=len(split[1]),
+        folds=settings.cv_folds,
+        metric=fitted.metric,
+        metrics=fitted.metrics,
+        class_counts={str(label): int(count) for label, count in dict(counts).items()},
+        date_spans=[(f.name, f.earliest, f.latest) for f in schema.features if f.kind == "date"],
+        notes=notes,
+        plots=plots,
+        onnx=onnx_scope,
+    )
 
 
 @dataclass
@@ -209,14 +239,14 @@ def track_and_publish(
     schema: Schema,
     fitted: Fitted,
     X_test,
-    plots,
+    facts: CardFacts,
     report,
     onnx_model,
     onnx_scope,
 ) -> dict:
     """Log the run, register the version; under the lock: gate, move the alias, export."""
     with step(f"Logged the run to MLflow and registered '{name}'"), mlflow.start_run() as run:
-        log_run(settings, raw, schema, fitted, plots, report, onnx_scope)
+        log_run(settings, raw, schema, fitted, facts.plots, report, onnx_scope)
         info = log_model(fitted.pipeline, X_test, name, PACKAGE_DIR)
         version = str(info.registered_model_version)
         metadata = Metadata(
@@ -237,10 +267,13 @@ def track_and_publish(
         reference = build_reference(
             schema, fitted.X_train, served_answers(fitted.pipeline, X_test, schema)
         )
+        card = write_card(settings, facts, metadata)
         staging = staging_folder(settings.models_dir)
         try:
             staged = staging / "bundle"
-            write_bundle(staged, fitted.pipeline, schema, example, metadata, onnx_model, reference)
+            write_bundle(
+                staged, fitted.pipeline, schema, example, metadata, onnx_model, reference, card
+            )
             mlflow.log_artifacts(str(staged), "bundle")
             promotion = gate_and_export(settings, name, version, fitted, schema, staged, staging)
         finally:
@@ -258,6 +291,25 @@ def track_and_publish(
         "onnx": onnx_scope,
         "bundle_dir": settings.bundle_dir(name),
     }
+
+
+def write_card(settings, facts: CardFacts, metadata: Metadata) -> str:
+    """The model card for this version, in reports/ (and, returned, for the bundle)."""
+    card = model_card(
+        replace(
+            facts,
+            plots=[path.name for path in facts.plots],
+            name=metadata.name,
+            version=metadata.version,
+            run_id=metadata.run_id,
+            trained_at=metadata.trained_at,
+            code_version=metadata.code_version,
+        )
+    )
+    settings.reports_dir.mkdir(parents=True, exist_ok=True)
+    (settings.reports_dir / "model_card.md").write_text(card, encoding="utf-8")
+    mlflow.log_text(card, "model_card.md")
+    return card
 
 
 def gate_and_export(settings, name, version, fitted: Fitted, schema: Schema, staged, staging):
@@ -386,6 +438,9 @@ def main(
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     try:
         result = train(settings)
+    except SettingsProblem as error:  # model_card.yaml, read before any work
+        errors.print(f"[red]Setting error:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
     except DataError as error:
         errors.print(f"[red]Data error:[/] {escape(str(error))}")
         raise typer.Exit(2) from error
