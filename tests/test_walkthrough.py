@@ -53,6 +53,8 @@ EXERCISED = {
     "k8s-measure": "test_kubernetes::test_measured_use_fits_the_manifest_limits",
     "monitor": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
     "drift-demo": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
+    # The generated project's tests/test_clean.py runs `make clean` on a used project's layout.
+    "clean": "test_generated::test_generated_test_suite_passes",
 }
 OPTIONS = [
     {"deploy_target": "both"},
