@@ -8,6 +8,7 @@ python -m {{ cookiecutter.package_name }}.container smoke
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,19 @@ def git_commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def not_plain(directory: Path) -> list[str]:
+    """What inside the bundle is not a plain file or folder: links, pipes, devices, sockets."""
+    found = []
+    for folder, subfolders, files in os.walk(directory):  # never follows links
+        for name in [*subfolders, *files]:
+            path = Path(folder, name)
+            if path.is_symlink():
+                found.append(f"{path.relative_to(directory)} (a link to {os.readlink(path)})")
+            elif not (path.is_dir() or path.is_file()):
+                found.append(f"{path.relative_to(directory)} (not a plain file)")
+    return found
+
+
 def stage_bundle() -> Bundle:
     """Copy the bundle MODEL_URI names (a folder, or models:/ from the registry) into build/."""
     settings = ServeSettings()
@@ -57,9 +71,19 @@ def stage_bundle() -> Bundle:
         source = Bundle.load(resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri))
     except BundleError as error:
         raise SystemExit(f"{error}") from None
-    shutil.rmtree(BUNDLE, ignore_errors=True)
     # resolve(): models/<name> is a link to the versioned folder; copy what it points at.
-    shutil.copytree(source.directory.resolve(), BUNDLE)
+    directory = source.directory.resolve()
+    # Inside the bundle, a link would copy whatever it points at (all of /etc) into the image.
+    strays = not_plain(directory)
+    if strays:
+        print(
+            f"{directory} holds {', '.join(strays)}: a bundle is plain files only. Remove "
+            "them (or run `make train` again), then build again. Nothing was copied.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    shutil.rmtree(BUNDLE, ignore_errors=True)
+    shutil.copytree(directory, BUNDLE, symlinks=True)  # symlinks=True: never follow one
     print(
         f"Model: {source.metadata.name} v{source.metadata.version} (MODEL_URI={settings.model_uri})"
     )
