@@ -25,7 +25,7 @@ BASE_FILES = {
     f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
     f"{PKG}/transformers.py", f"{PKG}/values.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
-    f"{PKG}/container/requirements.py", "tests/container/test_build.py",
+    f"{PKG}/container/requirements.py", f"{PKG}/container/limits.py", "tests/container/test_build.py",
     f"{PKG}/deploy/__init__.py", f"{PKG}/deploy/__main__.py", f"{PKG}/deploy/errors.py",
     f"{PKG}/deploy/releases.py", f"{PKG}/deploy/settings.py", f"{PKG}/deploy/ssh.py",
     f"{PKG}/deploy/state.py", f"{PKG}/deploy/targets.py",

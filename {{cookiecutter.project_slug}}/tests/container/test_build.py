@@ -5,10 +5,13 @@ The build itself runs against a real Docker engine in the template's tests.
 """
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 
 from {{ cookiecutter.package_name }}.container.__main__ import BUNDLE, stage_bundle
+from {{ cookiecutter.package_name }}.container.limits import ContainerLimits
 
 from ..conftest import copy_of
 
@@ -49,3 +52,12 @@ def test_a_bundle_holding_anything_but_plain_files_is_refused(project, tmp_path,
     assert "extra (" in message and "a bundle is plain files only" in message
     assert "Nothing was copied" in message
     assert not BUNDLE.exists(), "nothing of the host reaches the build context"
+
+
+def test_every_container_limit_is_in_env_example_with_a_comment():
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = dict(re.findall(r"^#\s*CONTAINER_([A-Z_]+)=(.*)$", text, re.MULTILINE))
+    names = {name.upper() for name in ContainerLimits.model_fields} - {"LOG_MAX_MB"}
+    assert set(documented) == names
+    assert all("#" in value for value in documented.values())
+    assert re.search(r"^# LOG_MAX_MB=", text, re.MULTILINE), "the service's own setting"

@@ -77,7 +77,11 @@ def test_destroy_removes_the_recorded_app_after_deploy_app_was_renamed(aws, tmp_
 
 def host_down() -> dict[str, str]:
     """moto's instance is no machine: SSH goes to a closed local port, as a host that is down."""
-    return {"DEPLOY_SSH_HOST": "127.0.0.1", "DEPLOY_SSH_PORT": str(free_port()), "DEPLOY_SSH_USER": "x"}
+    return {
+        "DEPLOY_SSH_HOST": "127.0.0.1",
+        "DEPLOY_SSH_PORT": str(free_port()),
+        "DEPLOY_SSH_USER": "x",
+    }
 
 
 @pytest.mark.parametrize("command", ["status", "destroy", "deploy"])

@@ -22,6 +22,7 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound, 
 from ..bundle import Bundle, BundleError
 from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
+from .limits import ContainerLimits
 from .requirements import write_requirements
 
 IMAGE = "{{ cookiecutter.project_slug }}"
@@ -129,7 +130,10 @@ def build(client: docker.DockerClient, base_image: str | None = None) -> str:
 def run(
     client: docker.DockerClient, image: str, port: int, name: str | None = None, detach: bool = True
 ):
-    """Start the service, published on 127.0.0.1 only: not reachable from other machines."""
+    """Start the service, published on 127.0.0.1 only: not reachable from other machines.
+
+    Read-only, no capabilities, capped memory and processes (container/limits.py).
+    """
     return client.containers.run(
         image,
         name=name,
@@ -137,6 +141,7 @@ def run(
         ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
         read_only=True,
         tmpfs={"/tmp": "size=64m"},
+        **ContainerLimits().sdk_options(),
     )
 
 
