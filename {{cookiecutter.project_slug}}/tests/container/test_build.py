@@ -6,14 +6,20 @@ The build itself runs against a real Docker engine in the template's tests.
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.container.__main__ import BUNDLE, stage_bundle
 from {{ cookiecutter.package_name }}.container.limits import ContainerLimits
 
 from ..conftest import copy_of
+
+# The command runs in a fresh folder (no .env): find the package from there too.
+SOURCE = str(Path({{ cookiecutter.package_name }}.__file__).resolve().parents[1])
 
 
 @pytest.fixture(name="project")
@@ -61,3 +67,17 @@ def test_every_container_limit_is_in_env_example_with_a_comment():
     assert set(documented) == names
     assert all("#" in value for value in documented.values())
     assert re.search(r"^# LOG_MAX_MB=", text, re.MULTILINE), "the service's own setting"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("CONTAINER_MEMORY_MB", "12"), ("CONTAINER_PIDS", "lots")]
+)
+def test_a_bad_container_limit_is_one_line_and_exit_2(tmp_path, setting, value):
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.container", "run"],
+        cwd=tmp_path, env=os.environ | {"PYTHONPATH": SOURCE, setting: value},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Bad container setting: {setting}: ")
+    assert len(result.stderr.strip().splitlines()) == 1

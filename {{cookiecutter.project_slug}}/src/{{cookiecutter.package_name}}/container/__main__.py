@@ -18,6 +18,7 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+from pydantic import ValidationError
 
 from ..bundle import Bundle, BundleError
 from ..serve.model_source import resolve_bundle
@@ -141,8 +142,22 @@ def run(
         ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
         read_only=True,
         tmpfs={"/tmp": "size=64m"},
-        **ContainerLimits().sdk_options(),
+        **checked_limits().sdk_options(),
     )
+
+
+def checked_limits() -> ContainerLimits:
+    """The run limits from .env; a bad one is one line and exit 2, before Docker is asked."""
+    try:
+        return ContainerLimits()
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else ""
+            setting = field if field.isupper() else f"CONTAINER_{field.upper()}"
+            problems.append(f"{setting}: {problem['msg']}")
+        print(f"Bad container setting: {'; '.join(problems)} (see .env.example)", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def wait_healthy(container, timeout: float = 90) -> None:
@@ -187,6 +202,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000, help="host port, bound to 127.0.0.1")
     parser.add_argument("--base-image", help="override the Dockerfile's BASE_IMAGE")
     args = parser.parse_args()
+    checked_limits()
     client = engine()
     if args.command == "build":
         build(client, args.base_image)
