@@ -6,6 +6,7 @@ import time
 import urllib.request
 
 import pytest
+import yaml
 
 from .conftest import MEASUREMENTS, run_in
 from .harness.sshd import free_port
@@ -126,3 +127,48 @@ def test_onnx_only_image_leaves_scikit_learn_out(container, project):
     for module in ("sklearn", "scipy", "pandas"):
         assert running.exec_run(["python", "-c", f"import {module}"]).exit_code != 0, module
     assert running.exec_run(["python", "-c", "import onnxruntime, fastapi"]).exit_code == 0
+
+
+def pod_limits(project) -> dict:
+    deployment = yaml.safe_load((project / "k8s" / "base" / "deployment.yaml").read_text())
+    return deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+
+
+def test_make_docker_run_drops_every_capability_and_limits_memory_and_processes(
+    project, image, docker_engine
+):
+    port = free_port()
+    result = run_in(
+        project, "make", "docker-run", f"PY={sys.executable}", f"PORT={port}",
+        env={"DOCKER_HOST": docker_engine.url},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    container = docker_engine.client().containers.get("churn-predictor")
+    try:
+        host = container.attrs["HostConfig"]
+        assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+        assert pod_limits(project)["memory"] == "256Mi", "the same limit as a Kubernetes pod"
+        assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
+        assert host["PidsLimit"] == 256 and host["ReadonlyRootfs"]
+        assert "LOG_MAX_MB=100" in container.attrs["Config"]["Env"]
+        status = container.exec_run("cat /proc/1/status").output.decode()
+        assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
+        # It still serves under those limits.
+        deadline = time.monotonic() + 120
+        while container.attrs["State"].get("Health", {}).get("Status") != "healthy":
+            assert time.monotonic() < deadline and container.status != "exited", (
+                container.logs().decode()[-3000:]
+            )
+            time.sleep(1)
+            container.reload()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as response:
+            assert json.load(response)["status"] == "ready"
+        stats = container.stats(stream=False)
+        MEASUREMENTS["docker-run memory in use (limit 256 MiB)"] = (
+            f"{stats['memory_stats'].get('usage', 0) / 2**20:.0f} MiB"
+        )
+        MEASUREMENTS["docker-run processes and threads (limit 256)"] = str(
+            stats.get("pids_stats", {}).get("current", "?")
+        )
+    finally:
+        container.remove(force=True)

@@ -157,9 +157,47 @@ def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(shipped_project
     assert files[0].read_text() == f"API_KEY={FIRST_KEY}\n"
 
 
-def test_same_image_and_settings_is_a_no_op(shipped_project, deploy_env):
+@pytest.fixture
+def live_release(shipped_project, deploy_env):
+    """The built image live on the VM with deploy_env's settings (deployed now, if it was not)."""
+    result = make(shipped_project, deploy_env, "deploy")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result
+
+
+def test_same_image_and_settings_is_a_no_op(shipped_project, deploy_env, live_release):
     result = make(shipped_project, deploy_env, "deploy")
     assert result.returncode == 0 and "Nothing to do." in result.stdout
+
+
+def test_a_release_runs_without_capabilities_and_with_memory_and_process_limits(vm, live_release):
+    container = vm.client().containers.get("churn-predictor")
+    host = container.attrs["HostConfig"]
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+    # container/limits.py's defaults: k8s/base/deployment.yaml's limits.memory, no swap.
+    assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
+    assert host["PidsLimit"] == 256 and host["ReadonlyRootfs"]
+    # The host's log folder is bounded by the service's own LOG_MAX_MB, passed explicitly.
+    assert "LOG_MAX_MB=100" in container.attrs["Config"]["Env"]
+    status = container.exec_run("cat /proc/1/status").output.decode()
+    assert "CapEff:\t0000000000000000" in status and "NoNewPrivs:\t1" in status
+
+
+def test_monitor_fetches_no_link_planted_in_the_host_log_folder(
+    shipped_project, deploy_env, live_release, tmp_path
+):
+    secret = tmp_path / "id_ed25519"
+    secret.write_text("PRIVATE KEY of the deploy user")
+    planted = SECRETS / "requests" / "requests.jsonl.9"  # as a compromised container could
+    planted.symlink_to(secret)
+    try:
+        result = make(shipped_project, deploy_env, "monitor")
+    finally:
+        planted.unlink()
+    assert "Skipped requests.jsonl.9 (a link)" in " ".join(result.stdout.split()), result.stdout
+    fetched = shipped_project / "build" / "monitor" / "requests"
+    assert fetched.is_dir() and "requests.jsonl.9" not in [p.name for p in fetched.iterdir()]
+    assert not any("PRIVATE KEY" in p.read_text() for p in fetched.iterdir())
 
 
 def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(shipped_project, deploy_env, vm):

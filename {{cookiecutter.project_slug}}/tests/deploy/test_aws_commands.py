@@ -58,6 +58,32 @@ def test_plain_destroy_removes_what_was_deployed_in_its_region(aws, tmp_path, mo
     assert not (tmp_path / ".deploy" / "learner-app.pem").exists()
 
 
+def test_destroy_removes_the_recorded_app_after_deploy_app_was_renamed(aws, tmp_path):
+    recorded = AwsTarget(settings_for(tmp_path), Console(quiet=True)).provision(
+        CIDR, deadline_after(4)
+    )
+    renamed = {"DEPLOY_APP": "renamed-app", **host_down()}
+    # Every later command looks for what was deployed, under the name it was deployed as.
+    status = deploy_cli(tmp_path, "status", **renamed)
+    assert f"instance: {recorded['instance_id']}" in " ".join(status.stdout.split())
+    result = deploy_cli(tmp_path, "destroy", **renamed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Using the recorded app 'learner-app'" in result.stdout
+    assert f"removed instance {recorded['instance_id']}" in result.stdout
+    assert counts(aws.ec2) == [0, 0, 0, 0, 0]
+    assert not (tmp_path / ".deploy" / "state.json").exists()
+    assert not (tmp_path / ".deploy" / "learner-app.pem").exists()
+
+
+def host_down() -> dict[str, str]:
+    """moto's instance is no machine: SSH goes to a closed local port, as a host that is down."""
+    return {
+        "DEPLOY_SSH_HOST": "127.0.0.1",
+        "DEPLOY_SSH_PORT": str(free_port()),
+        "DEPLOY_SSH_USER": "x",
+    }
+
+
 @pytest.mark.parametrize("command", ["status", "destroy", "deploy"])
 def test_no_credentials_is_one_line(aws, tmp_path, monkeypatch, command):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):

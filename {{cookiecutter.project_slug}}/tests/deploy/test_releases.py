@@ -28,3 +28,16 @@ def test_release_id_covers_the_image_and_every_run_setting():
 def test_secrets_live_in_a_per_release_file_not_on_the_command_line():
     path = releases(app="learner-app").env_file("0123456789ab")
     assert path == ".coldstart/learner-app/0123456789ab.env"
+
+
+def test_changing_a_container_limit_makes_a_new_release(monkeypatch):
+    base = releases().release_id("sha256:abc")
+    for name, value in {
+        "CONTAINER_MEMORY_MB": "512",
+        "CONTAINER_PIDS": "64",
+        "LOG_MAX_MB": "50",
+    }.items():
+        with monkeypatch.context() as changed:
+            changed.setenv(name, value)
+            assert releases().release_id("sha256:abc") != base, name
+    assert releases().release_id("sha256:abc") == base

@@ -8,6 +8,7 @@ python -m {{ cookiecutter.package_name }}.container smoke
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,10 +18,12 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
+from pydantic import ValidationError
 
 from ..bundle import Bundle, BundleError
 from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
+from .limits import ContainerLimits
 from .requirements import write_requirements
 
 IMAGE = "{{ cookiecutter.project_slug }}"
@@ -50,6 +53,19 @@ def git_commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
+def not_plain(directory: Path) -> list[str]:
+    """What inside the bundle is not a plain file or folder: links, pipes, devices, sockets."""
+    found = []
+    for folder, subfolders, files in os.walk(directory):  # never follows links
+        for name in [*subfolders, *files]:
+            path = Path(folder, name)
+            if path.is_symlink():
+                found.append(f"{path.relative_to(directory)} (a link to {os.readlink(path)})")
+            elif not (path.is_dir() or path.is_file()):
+                found.append(f"{path.relative_to(directory)} (not a plain file)")
+    return found
+
+
 def stage_bundle() -> Bundle:
     """Copy the bundle MODEL_URI names (a folder, or models:/ from the registry) into build/."""
     settings = ServeSettings()
@@ -57,9 +73,19 @@ def stage_bundle() -> Bundle:
         source = Bundle.load(resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri))
     except BundleError as error:
         raise SystemExit(f"{error}") from None
-    shutil.rmtree(BUNDLE, ignore_errors=True)
     # resolve(): models/<name> is a link to the versioned folder; copy what it points at.
-    shutil.copytree(source.directory.resolve(), BUNDLE)
+    directory = source.directory.resolve()
+    # Inside the bundle, a link would copy whatever it points at (all of /etc) into the image.
+    strays = not_plain(directory)
+    if strays:
+        print(
+            f"{directory} holds {', '.join(strays)}: a bundle is plain files only. Remove "
+            "them (or run `make train` again), then build again. Nothing was copied.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    shutil.rmtree(BUNDLE, ignore_errors=True)
+    shutil.copytree(directory, BUNDLE, symlinks=True)  # symlinks=True: never follow one
     print(
         f"Model: {source.metadata.name} v{source.metadata.version} (MODEL_URI={settings.model_uri})"
     )
@@ -105,7 +131,10 @@ def build(client: docker.DockerClient, base_image: str | None = None) -> str:
 def run(
     client: docker.DockerClient, image: str, port: int, name: str | None = None, detach: bool = True
 ):
-    """Start the service, published on 127.0.0.1 only: not reachable from other machines."""
+    """Start the service, published on 127.0.0.1 only: not reachable from other machines.
+
+    Read-only, no capabilities, capped memory and processes (container/limits.py).
+    """
     return client.containers.run(
         image,
         name=name,
@@ -113,7 +142,22 @@ def run(
         ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
         read_only=True,
         tmpfs={"/tmp": "size=64m"},
+        **checked_limits().sdk_options(),
     )
+
+
+def checked_limits() -> ContainerLimits:
+    """The run limits from .env; a bad one is one line and exit 2, before Docker is asked."""
+    try:
+        return ContainerLimits()
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else ""
+            setting = field if field.isupper() else f"CONTAINER_{field.upper()}"
+            problems.append(f"{setting}: {problem['msg']}")
+        print(f"Bad container setting: {'; '.join(problems)} (see .env.example)", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def wait_healthy(container, timeout: float = 90) -> None:
@@ -158,6 +202,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8000, help="host port, bound to 127.0.0.1")
     parser.add_argument("--base-image", help="override the Dockerfile's BASE_IMAGE")
     args = parser.parse_args()
+    checked_limits()
     client = engine()
     if args.command == "build":
         build(client, args.base_image)

@@ -96,7 +96,9 @@ class AwsTarget:
         ]
 
     def record(self, **values) -> dict:
-        return state.record(self.settings.state_dir, target="aws", region=self.region, **values)
+        return state.record(
+            self.settings.state_dir, target="aws", region=self.region, app=self.name, **values
+        )
 
     def check_access(self) -> None:
         self.sts.get_caller_identity()  # no credentials: explained by target_aws

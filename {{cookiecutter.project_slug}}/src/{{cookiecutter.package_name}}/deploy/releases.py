@@ -4,7 +4,7 @@
     <app>-previous    the one before, stopped, kept for `make rollback`
     <app>-candidate   a new release under test, without a port; removed after
 
-A release is the image *and* its run settings (port, GPU, API key): their hash is
+A release is the image *and* its run settings (port, GPU, API key, limits): their hash is
 the release id, a container label, so changing a setting (rotating the API key)
 deploys a new release even with the same image. Secrets never go on a command
 line: they are written to ~/.coldstart/<app>/<release id>.env on the host (mode
@@ -14,6 +14,10 @@ A new release first runs as a candidate. Only when it answers /readyz (a real
 prediction) does it replace the live one; a release that fails is removed and
 the live one keeps serving. Without a proxy in front, the switch itself takes
 the service away for the second or two a container needs to start.
+
+Every release runs read-only, without capabilities or privilege gain, with the
+memory, process and request-log limits of container/limits.py (CONTAINER_MEMORY_MB,
+CONTAINER_PIDS, LOG_MAX_MB): the host's log folder stays under LOG_MAX_MB.
 """
 
 import hashlib
@@ -27,6 +31,7 @@ from docker.errors import DockerException, ImageNotFound
 from rich.console import Console
 from rich.table import Table
 
+from ..container.limits import ContainerLimits
 from .errors import DeployError
 from .settings import DeploySettings
 from .ssh import Remote
@@ -54,6 +59,8 @@ except OSError:
 class Releases:
     def __init__(self, remote: Remote, settings: DeploySettings, console: Console):
         self.remote, self.settings, self.console = remote, settings, console
+        # The same hardening and limits as `make docker-run` and Kubernetes.
+        self.limits = ContainerLimits()
         self.live = settings.app
         self.previous = f"{settings.app}-previous"
         self.candidate = f"{settings.app}-candidate"
@@ -74,7 +81,7 @@ class Releases:
         """The image and every run setting: change any of them and it is a new release."""
         s = self.settings
         secret = s.api_key.get_secret_value() if s.api_key else ""
-        run = [image_id, s.publish_address, s.remote_port, s.gpu, secret]
+        run = [image_id, s.publish_address, s.remote_port, s.gpu, secret, self.limits.cli_options()]
         return hashlib.sha256(json.dumps(run).encode()).hexdigest()[:12]
 
     def env_file(self, release: str) -> str:
@@ -148,6 +155,7 @@ class Releases:
             "--label", f"{RELEASE_LABEL}={release}",
             "--restart", "unless-stopped", "--read-only", "--tmpfs", "/tmp",
             "--health-interval", "2s", "--health-start-period", "60s",
+            *self.limits.cli_options(),
         ]  # fmt: skip
         if publish:
             args += ["--publish", f"{s.publish_address}:{s.remote_port}:8000"]

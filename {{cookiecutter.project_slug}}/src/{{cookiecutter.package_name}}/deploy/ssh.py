@@ -77,6 +77,13 @@ class Remote:
             raise DeployError(self._explain(result.stderr))
         return result.returncode, result.stdout
 
+    def raw(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a command; its exit status and output as bytes (a broken connection still raises)."""
+        result = subprocess.run([*self.ssh_command(), shlex.join(args)], capture_output=True)
+        if result.returncode == 255:
+            raise DeployError(self._explain(result.stderr.decode(errors="replace")))
+        return result
+
     def succeeds(self, *args: str) -> bool:
         return self.exit_code(*args)[0] == 0
 

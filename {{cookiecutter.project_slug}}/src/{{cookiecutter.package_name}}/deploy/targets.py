@@ -2,7 +2,8 @@
 
 A project generated for one target has only that module, so it accepts only that
 target; the recorded target of the last deploy (.deploy/state.json) wins when
-you do not name one, so `make destroy` removes what was really deployed.
+you do not name one, and its recorded app name always does, so `make destroy`
+removes what was really deployed.
 """
 
 import importlib
@@ -37,7 +38,8 @@ def choose(
 ) -> tuple[ModuleType, DeploySettings]:
     """The target module and its settings: --target, else the recorded one, else DEPLOY_TARGET."""
     base = DeploySettings()
-    recorded = state.load(base.state_dir).get("target")
+    record = state.load(base.state_dir)
+    recorded = record.get("target")
     name = target or base.target
     if recorded and (recorded_wins or (target is None and "target" not in base.model_fields_set)):
         if recorded != name:
@@ -50,8 +52,24 @@ def choose(
             "Set DEPLOY_TARGET in .env (or make ... DEPLOY_TARGET=...)."
         )
     module = modules[name]
-    settings = module.SETTINGS(**overrides)
-    return module, settings.model_copy(update={"target": name})
+    settings = module.SETTINGS(**overrides).model_copy(update={"target": name})
+    return module, recorded_app(settings, record if recorded == name else {})
+
+
+def recorded_app(settings: DeploySettings, record: dict) -> DeploySettings:
+    """The app name (and so the tags and names) the record holds, whatever DEPLOY_APP says now.
+
+    Renaming DEPLOY_APP after a deploy must not make `make destroy` look for resources
+    under the new name, find none, and forget the ones still running.
+    """
+    app = record.get("app") or record.get("key_name")  # key_name: the app, in older records
+    if not app or app == settings.app:
+        return settings
+    console.print(
+        f"Using the recorded app '{app}' (.deploy/state.json), not DEPLOY_APP={settings.app}: "
+        "run `make destroy` first to deploy under another name."
+    )
+    return settings.model_copy(update={"app": app})
 
 
 def guarded(action: Callable[[], bool | None]) -> None:
@@ -63,6 +81,9 @@ def guarded(action: Callable[[], bool | None]) -> None:
             f"{e['loc'][0] if e['loc'] else ''} {e['msg']}".strip() for e in error.errors()
         )
         errors.print(f"[red]Bad deploy setting:[/] {problems} (see .env.example)")
+        raise typer.Exit(2) from None
+    except state.UnreadableRecord as error:  # bad data: exit 2, like a bad setting
+        errors.print(f"[red]Deploy error:[/] {error}")
         raise typer.Exit(2) from None
     except DeployError as error:
         errors.print(f"[red]Deploy error:[/] {error}")
