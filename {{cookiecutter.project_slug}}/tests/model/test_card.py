@@ -66,7 +66,7 @@ def test_the_learners_answers_replace_the_prompts_and_limits_are_found(tmp_path)
     assert "Intended use: Ranking customers to call first." in card
     assert "Not for: Pricing." in card and "`not_for`" not in card
     assert "✎ To fill in (model_card.yaml, `contact`)" in card
-    assert "Class `yes` has only 3 rows (3.3%)" in card
+    assert "Class `yes` has only 3 rows (3.3 percent)" in card
     assert "Left out, so the model knows nothing of them: `id`." in card
 
 

@@ -198,7 +198,7 @@ def known_limits(facts: CardFacts) -> list[str]:
     for label, count in facts.class_counts.items():
         if total and count / total < FEW_ROWS_SHARE:
             limits.append(
-                f"Class `{label}` has only {count:,} rows ({count / total:.1%}): its answers "
+                f"Class `{label}` has only {count:,} rows ({100 * count / total:.1f} percent): its answers "
                 "rest on few examples."
             )
     for column, _, last in facts.date_spans:
