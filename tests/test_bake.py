@@ -58,7 +58,7 @@ BASE_FILES = {
     "tests/data/test_readme.py", "tests/serve/test_messy_data.py",
     "tests/model/test_mlflow_server.py", "tests/model/test_pipeline.py",
     "tests/model/test_registry.py", "tests/model/test_train.py", "tests/model/test_evaluate.py",
-    "tests/test_bundle.py",
+    "tests/test_bundle.py", "tests/test_audit.py", f"{PKG}/audit.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
     "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
     "tests/serve/test_predictor.py", "tests/test_onnx_inputs.py",

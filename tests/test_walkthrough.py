@@ -111,7 +111,7 @@ def test_workflow_parses_pins_actions_and_uses_existing_targets(default_project)
     commands = [
         m for step in steps if "run" in step for m in re.findall(r"make ([a-z-]+)", step["run"])
     ]
-    assert {"lint", "test", "train", "docker-smoke"} <= set(commands)
+    assert {"lint", "audit", "test", "train", "docker-smoke"} <= set(commands)
     assert set(commands) <= makefile_targets(default_project)
 
 
