@@ -120,7 +120,7 @@ def vulnerability_service(answer):
 
 
 def audit(cwd: Path, service_url: str):
-    """`make audit`'s command, its JSON kept in `cwd`, asking the service at `service_url`."""
+    """`make audit`'s command, run in `cwd`, asking the service at `service_url`."""
     require(find_spec("pip_audit") is not None, "pip-audit is not installed (the dev extra)")
     env = os.environ | {
         "PIP_AUDIT_VULNERABILITY_SERVICE": "osv", "PIP_AUDIT_OSV_URL": service_url,
@@ -129,7 +129,7 @@ def audit(cwd: Path, service_url: str):
     }  # fmt: skip
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.audit"]
     return subprocess.run(
-        [*command, "--report", str(cwd / "pip-audit.json")],
+        command,
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
@@ -139,7 +139,7 @@ def test_the_audit_passes_when_the_service_checked_every_package(tmp_path):
     with vulnerability_service(lambda query: (200, {})) as (url, queries):
         result = audit(tmp_path, url)
     assert result.returncode == 0, result.stdout + result.stderr
-    checked = json.loads((tmp_path / "pip-audit.json").read_text())["dependencies"]
+    checked = json.loads((tmp_path / "reports" / "pip-audit.json").read_text())["dependencies"]
     assert len(queries) == len(checked) > 0  # pip-audit asked about every package it listed
     assert f"Audit passed: {len(checked)} packages checked: no known vulnerabilities." in (
         result.stdout
