@@ -55,6 +55,8 @@ EXERCISED = {
     "drift-demo": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
     # The generated project's tests/test_clean.py runs `make clean` on a used project's layout.
     "clean": "test_generated::test_generated_test_suite_passes",
+    # tests/test_audit.py runs `make audit`'s module against a vulnerability server on 127.0.0.1.
+    "audit": "test_generated::test_generated_test_suite_passes",
 }
 OPTIONS = [
     {"deploy_target": "both"},
@@ -113,7 +115,7 @@ def test_workflow_parses_pins_actions_and_uses_existing_targets(default_project)
     commands = [
         m for step in steps if "run" in step for m in re.findall(r"make ([a-z-]+)", step["run"])
     ]
-    assert {"lint", "test", "train", "docker-smoke"} <= set(commands)
+    assert {"lint", "audit", "test", "train", "docker-smoke"} <= set(commands)
     assert set(commands) <= makefile_targets(default_project)
 
 

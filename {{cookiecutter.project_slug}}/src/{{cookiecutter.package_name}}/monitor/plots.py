@@ -1,6 +1,7 @@
 """The report's plots: reference vs live per drifted column, predictions over time."""
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -40,20 +41,28 @@ def reference_vs_live(result: ColumnDrift, folder: Path) -> Path:
     return save(figure, folder / f"drift-{file_name(result.name)}.png")
 
 
-def predictions_over_time(times: list, values: list, folder: Path) -> Path:
-    """Mean prediction (or share of the most common label) per run of rows, oldest first."""
+def watched_numbers(times: list, values: list) -> tuple[list, list[float], str]:
+    """(times, numbers, what they are): the values when most are numbers (the rest left
+    out: one odd line must not turn the plot into label shares), else the share of rows
+    predicting the most common label."""
     numbers = [as_number(v) for v in values]
-    if any(n is None for n in numbers):  # labels: follow the most common one's share
-        common = max(set(map(str, values)), key=list(map(str, values)).count)
-        numbers, what = [float(str(v) == common) for v in values], f"share predicted {common}"
-    else:
-        what = "mean prediction"
+    if sum(n is not None for n in numbers) * 2 > len(numbers):
+        kept = [(t, n) for t, n in zip(times, numbers, strict=True) if n is not None]
+        return [t for t, _ in kept], [n for _, n in kept], "mean prediction"
+    common = Counter(map(str, values)).most_common(1)[0][0]
+    return times, [float(str(v) == common) for v in values], f"share predicted {common}"
+
+
+def predictions_over_time(times: list, values: list, folder: Path) -> Path:
+    """Mean prediction (or share of the most common label) per run of rows, oldest first.
+    `times` and `values`: an even sample of the whole log (read_log.EvenSample)."""
+    times, numbers, what = watched_numbers(times, values)
     chunks = np.array_split(np.arange(len(numbers)), min(TIME_STEPS, len(numbers)))
     ends = [times[chunk[-1]] for chunk in chunks]
     means = [float(np.mean([numbers[i] for i in chunk])) for chunk in chunks]
     figure, axes = plt.subplots(figsize=(8, 3))
     axes.plot(ends, means, marker="o")
     axes.set_ylabel(what)
-    axes.set_title("Predictions over time (every logged row)")
+    axes.set_title("Predictions over time (the whole log)")
     figure.autofmt_xdate()
     return save(figure, folder / "predictions-over-time.png")

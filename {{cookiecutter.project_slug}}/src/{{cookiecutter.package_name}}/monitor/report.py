@@ -36,23 +36,23 @@ def table(results: list[ColumnDrift]) -> list[str]:
 def write_report(
     results: list[ColumnDrift],
     rows: LogRows,
-    compared: int,
     model: str,
     settings: MonitorSettings,
     source: str,
     predictions: list,
 ) -> Path:
-    """`predictions`: what drift watches of every logged answer (drift_rules.prediction_value)."""
+    """`predictions`: what drift watches (drift_rules.prediction_value) of rows.over_time."""
     folder = settings.reports_dir
     figures = folder / "figures" / "monitoring"
     drifted = [r for r in results if r.drifted]
+    versions = ", ".join(f"v{v} ({n:,} rows)" for v, n in sorted(rows.versions().items()))
     lines = [
         f"# Monitoring: {model}",
         "",
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Log: {source} ({len(rows.files)} file(s)); "
-        f"compared the last {compared:,} rows with the training reference; "
-        f"{rows.skipped} unreadable line(s) skipped. Model versions in the log: "
-        + ", ".join(f"v{v} ({n:,} rows)" for v, n in sorted(rows.versions.items())),
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Log: {source} ({len(rows.files)} file(s), "
+        f"{rows.read:,} readable rows); compared the last {len(rows.newest):,} with the "
+        f"training reference. {rows.skipped_text() or 'No lines skipped'}. "
+        f"Model versions in the compared rows: {versions}.",
         "",
         f"Rule: a column drifted when PSI >= {settings.psi_threshold} and the chi-squared "
         f"p-value < {settings.p_value} (MONITOR_PSI_THRESHOLD, MONITOR_P_VALUE).",
@@ -66,7 +66,8 @@ def write_report(
         plot = reference_vs_live(result, figures)
         lines += [f"### {result.name}", "", f"PSI {result.psi:.2f}: {why(result)}.", ""]
         lines += [f"![{result.name}]({plot.relative_to(folder).as_posix()})", ""]
-    plot = predictions_over_time(rows.times, predictions, figures)
+    times = [row.time for row in rows.over_time]
+    plot = predictions_over_time(times, predictions, figures)
     lines += [
         "## Predictions over time",
         "",

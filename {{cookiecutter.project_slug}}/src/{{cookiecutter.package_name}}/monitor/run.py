@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..bundle import Bundle, BundleError
@@ -12,11 +15,27 @@ from ..serve.settings import ServeSettings
 from .compare import ColumnDrift, compare
 from .errors import MonitorError
 from .evidently_report import evidently_report
-from .read_log import read_log
+from .read_log import LogRows, read_log
 from .report import write_report
 from .settings import MonitorSettings
 
 console = Console()
+
+
+def load(kind: type[BaseSettings]) -> BaseSettings:
+    """Settings, or one line per problem: MONITOR_ROWS=abc deserves no 60-line traceback."""
+    try:
+        return kind()
+    except ValidationError as error:
+        prefix = kind.model_config.get("env_prefix", "")
+        problems = "; ".join(
+            f"{prefix}{'.'.join(map(str, e['loc']))}".upper() + f": {e['msg']}" if e["loc"]
+            else e["msg"]
+            for e in error.errors(include_url=False)
+        )  # fmt: skip
+        raise MonitorError(f"{problems}. Fix it in .env or the environment.") from None
+    except SettingsError as error:  # a list setting that is not JSON
+        raise MonitorError(f"{error}. Fix it in .env or the environment.") from None
 
 
 def reference_bundle(serve: ServeSettings) -> Bundle:
@@ -56,33 +75,42 @@ def print_table(results: list[ColumnDrift]) -> None:
     console.print(table)
 
 
+def save_report(results, rows: LogRows, bundle: Bundle, settings: MonitorSettings, source: str):
+    task, classes = bundle.schema.task, bundle.schema.classes
+    predictions = [prediction_value(task, classes, row.output) for row in rows.over_time]
+    model = f"{bundle.metadata.name} v{bundle.metadata.version}"
+    try:
+        return write_report(results, rows, model, settings, source, predictions)
+    except OSError as error:
+        raise MonitorError(
+            f"Cannot write the report in {settings.reports_dir}/ ({error.strerror}): set "
+            "MONITOR_REPORTS_DIR to a folder you can write."
+        ) from None
+
+
 def monitor(local: bool = False) -> bool:
     """Write the report; True when something drifted. Raises MonitorError on bad input."""
-    serve, settings = ServeSettings(), MonitorSettings()
+    serve, settings = load(ServeSettings), load(MonitorSettings)
     bundle = reference_bundle(serve)
     folder, source = log_folder(serve, settings, local)
-    everything = read_log(folder)
-    rows = everything.last(settings.rows)
-    if len(rows.inputs) < settings.min_rows:
+    rows = read_log(folder, keep=settings.rows)
+    skipped = rows.skipped_text()
+    if len(rows.newest) < settings.min_rows:
         raise MonitorError(
-            f"{source} has {len(rows.inputs)} readable rows ({everything.skipped} unreadable "
-            f"lines skipped): too few to tell drift from noise (MONITOR_MIN_ROWS="
-            f"{settings.min_rows}). Send more traffic, or lower MONITOR_MIN_ROWS."
+            f"{source} has {rows.read} readable rows{f' ({skipped})' if skipped else ''}: "
+            f"too few to tell drift from noise (MONITOR_MIN_ROWS={settings.min_rows}). "
+            "Send more traffic, or lower MONITOR_MIN_ROWS."
         )
     task, classes = bundle.schema.task, bundle.schema.classes
     results = compare(bundle.reference, rows.inputs, rows.outputs, task, classes, settings)
-    predictions = [prediction_value(task, classes, o) for o in everything.outputs]
-    model = f"{bundle.metadata.name} v{bundle.metadata.version}"
-    report = write_report(
-        results, everything, len(rows.inputs), model, settings, source, predictions
-    )
+    written = save_report(results, rows, bundle, settings, source)
     print_table(results)
-    if everything.skipped:
-        console.print(f"[yellow]{everything.skipped} unreadable line(s) skipped[/] in {source}")
+    if skipped:
+        console.print(f"[yellow]{escape(skipped)}[/] in {escape(source)}", soft_wrap=True)
     drifted = [r.name for r in results if r.drifted]
     console.print(
         f"[red]Drift:[/] {', '.join(drifted)}" if drifted else "[green]No drift.[/]",
-        f"Report: {report}",
+        f"Report: {written}",
     )
     extra = evidently_report(rows, bundle.schema.names, settings.reports_dir)
     if extra is not None:

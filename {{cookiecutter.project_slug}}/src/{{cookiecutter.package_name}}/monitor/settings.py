@@ -1,8 +1,9 @@
 """Monitor settings, from the environment or `.env`, prefixed MONITOR_ (see .env.example)."""
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,8 +17,18 @@ class MonitorSettings(BaseSettings):
     p_value: float = Field(0.01, gt=0, lt=1)
     # Fewer rows than this cannot tell drift from noise: the monitor refuses to judge.
     min_rows: int = Field(100, ge=10)
-    # Compare the most recent rows (the plot over time shows the whole log).
+    # Compare the most recent rows; only these are held in memory (the plot over time
+    # shows an even sample of as many rows over the whole log).
     rows: int = Field(5000, ge=10)
     reports_dir: Path = Path("reports")
     # Where a log fetched from the deployed host is copied to.
     fetched_dir: Path = Path("build/monitor/requests")
+
+    @model_validator(mode="after")
+    def rows_can_reach_min_rows(self) -> Self:
+        if self.rows < self.min_rows:  # no log could ever be judged
+            raise ValueError(
+                f"MONITOR_ROWS ({self.rows}) is below MONITOR_MIN_ROWS ({self.min_rows}): "
+                "raise MONITOR_ROWS or lower MONITOR_MIN_ROWS"
+            )
+        return self
