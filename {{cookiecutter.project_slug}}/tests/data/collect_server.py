@@ -79,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
         return page * PAGE_SIZE >= len(self.server.rows)
 
     def route_robots_txt(self, page):
-        self.send(200, ROBOTS, "text/plain")
+        self.send(200, self.server.robots, "text/plain")
 
     def with_next(self, page: int, path: str) -> dict:
         return {
@@ -96,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_api_pages(self, page):
         self.json({"count": len(self.server.rows), "data": self.rows(page)})
+
+    def route_api_offset(self, page):
+        offset = int(parse_qs(urlsplit(self.path).query).get("offset", ["0"])[0])
+        self.json({"items": self.server.rows[offset : offset + PAGE_SIZE]})
 
     def route_api_ratelimited(self, page):
         if page == 2 and not self.server.limited:
@@ -170,6 +174,7 @@ class CollectServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.log: list[tuple[float, str, str]] = []
         self.rows = make_rows(1, 300)
+        self.robots = ROBOTS
         self.limited = False
         self.failed_once = False
         self.slow_s = 0.0

@@ -21,8 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.data.collect.__main__ import app
-from {{ cookiecutter.package_name }}.data.collect.settings import PROJECT
-from {{ cookiecutter.package_name }}.data.collect.source import load_sources
+from {{ cookiecutter.package_name }}.data.collect.run import collect as run_collect_in_process
+from {{ cookiecutter.package_name }}.data.collect.settings import PROJECT, load_collect_settings
+from {{ cookiecutter.package_name }}.data.collect.snapshots import TERMS_TODO
+from {{ cookiecutter.package_name }}.data.collect.source import Source, load_sources
 
 from .collect_server import collect_server, make_rows
 
@@ -77,8 +79,13 @@ def said(result) -> str:
             ["--page-param", "page"],
             ["/api/pages?page=1", "/api/pages?page=2", "/api/pages?page=3", "/api/pages?page=4"],
         ),
+        (
+            "/api/offset",
+            ["--offset-param", "offset"],
+            [f"/api/offset?offset={n}" for n in (0, 100, 200, 300)],
+        ),
     ],
-    ids=["next-in-body", "link-header", "page-number"],
+    ids=["next-in-body", "link-header", "page-number", "offset"],
 )
 def test_a_paginated_json_api_is_collected_page_by_page_and_flattened(
     project, server, path, options, requested
@@ -96,28 +103,52 @@ def test_a_csv_an_excel_file_and_an_html_table_by_header_or_index_are_collected(
     for name, path, options, rows in [
         ("csv", "/data.csv", [], 300),
         ("excel", "/data.xlsx", [], 300),
+        ("sheet", "/data.xlsx", ["--table", "people"], 300),
         ("by-header", "/tables.html", ["--table", "label"], 300),
         ("by-index", "/tables.html", ["--table", "0"], 2),
     ]:
         result = collect("--source", server.url + path, "--name", name, *options)
         assert result.exit_code == 0, result.output
         assert len(combined(name)) == rows, name
-        assert manifest(name)["snapshots"][0]["kind"] == name.replace("by-header", "html").replace(
-            "by-index", "html"
-        )
+        kind = {"by-header": "html", "by-index": "html", "sheet": "excel"}.get(name, name)
+        assert manifest(name)["snapshots"][0]["kind"] == kind
     assert list(combined("by-index").columns) == ["city", "price"]
     assert "the page has 2 tables (0: city, price; 1: id, x, group, label)" in said(result)
 
 
-def test_requests_go_one_at_a_time_with_the_delay_and_name_the_project_and_contact(
-    project, server
-):
+def test_requests_go_one_at_a_time_with_the_delay_and_name_the_project_and_contact(project, server):
     assert collect("--source", server.url + "/api/body", "--name", "people").exit_code == 0
     times = [when for when, _, _ in server.log]
     assert len(times) == 4  # robots.txt and three pages
     assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= DELAY
     agents = {agent for _, _, agent in server.log}
     assert agents == {f"{PROJECT}-collect/0.1 (+{CONTACT})"}
+    assert manifest("people")["terms"] == TERMS_TODO  # none given: the run reminds you
+
+
+def test_progress_is_reported_after_every_page(project, server):
+    seen = []
+    source = Source(name="people", url=server.url + "/api/body")
+    run = run_collect_in_process(
+        source, load_collect_settings(), progress=lambda *at: seen.append(at)
+    )
+    assert seen == [(1, 100), (2, 200), (3, 300)] and len(run.frame) == 300
+
+
+def test_robots_txt_crawl_delay_is_obeyed_when_longer_than_the_delay(project, server):
+    server.robots = "User-agent: *\nCrawl-delay: 1\n"
+    result = collect("--source", server.url + "/data.csv", "--name", "rows")
+    assert result.exit_code == 0 and "robots.txt asks for 1 s between requests" in said(result)
+    (robots, _, _), (page, _, _) = server.log
+    assert page - robots >= 1.0
+
+
+def test_max_pages_stops_the_run_and_says_the_source_has_more(project, server, monkeypatch):
+    monkeypatch.setenv("MAX_PAGES", "2")
+    result = collect("--source", server.url + "/api/body", "--name", "people")
+    assert result.exit_code == 0 and "stopped at MAX_PAGES=2; the source has more" in said(result)
+    assert len(combined("people")) == 200 and manifest("people")["snapshots"][0]["more_pages"]
+    assert server.paths() == ["/api/body", "/api/body?page=2"]
 
 
 def test_a_path_robots_txt_disallows_is_refused_with_the_rule(project, server):
@@ -138,6 +169,15 @@ def test_a_429_is_waited_out_as_retry_after_says_and_a_500_is_tried_again(projec
     result = collect("--source", server.url + "/api/flaky", "--name", "flaky")
     assert result.exit_code == 0, result.output
     assert server.paths().count("/api/flaky") == 2 and len(combined("flaky")) == 100
+
+
+def test_a_retry_after_longer_than_collect_max_wait_s_is_left_for_later(
+    project, server, monkeypatch
+):
+    monkeypatch.setenv("COLLECT_MAX_WAIT_S", "0.5")
+    result = collect("--source", server.url + "/api/ratelimited", "--name", "limited")
+    assert result.exit_code == 2
+    assert "asks to wait 1 s (Retry-After), more than COLLECT_MAX_WAIT_S=0.5" in result.stderr
 
 
 def test_a_slow_page_times_out_in_one_line(project, server, monkeypatch):
@@ -226,6 +266,8 @@ def test_a_second_run_adds_only_new_rows_and_the_manifest_lists_every_snapshot(p
         assert snapshot["sha256"] == sha256_of(f"data/collected/{snapshot['file']}")
         assert snapshot["source"] == server.url + "/api/body" and snapshot["merged"]
         assert snapshot["fetched_at"].endswith("+00:00") and snapshot["pages"] in (3, 2)
+        rows = pd.read_csv(f"data/collected/{snapshot['file']}")
+        assert len(rows) == snapshot["rows_fetched"]  # the snapshot keeps duplicates too
     assert first["columns"] == {
         "id": "number", "x": "number", "group": "text", "label": "number",
         "owner.name": "text", "owner.city": "text",
@@ -250,15 +292,20 @@ def test_a_changed_column_is_reported_and_never_silently_merged(project, server)
     assert collect(*source).exit_code == 0
     before = sha256_of("data/collected/people.csv")
     server.rows = [
-        {k: v for k, v in row.items() if k != "group"} | {"x": "high", "id": row["id"] + 300}
+        {k: v for k, v in row.items() if k != "group"}
+        | {"x": "high", "id": row["id"] + 300, "extra": 1}
         for row in make_rows(1, 100)
     ]
     result = collect(*source)
     assert result.exit_code == 2
-    assert "removed group; x number -> text" in result.stderr
+    assert "added extra; removed group; x number -> text" in result.stderr
     assert sha256_of("data/collected/people.csv") == before
     refused = manifest("people")["snapshots"][-1]
-    assert not refused["merged"] and refused["schema_change"] == ["removed group", "x number -> text"]
+    assert not refused["merged"] and refused["schema_change"] == [
+        "added extra",
+        "removed group",
+        "x number -> text",
+    ]
     assert Path("data/collected", refused["file"]).is_file()  # what was fetched is kept
 
     assert collect(*source, "--accept-schema-change").exit_code == 0
@@ -272,6 +319,7 @@ def test_a_rerun_within_the_cache_time_asks_the_site_nothing(project, server, mo
     asked = len(server.log)
     result = collect(*source)
     assert result.exit_code == 0 and len(server.log) == asked
+    assert Path("build/collect/http-cache.sqlite").is_file()
     assert manifest("people")["snapshots"][1]["duplicates"] == 300
 
 
@@ -287,7 +335,9 @@ def test_collect_yaml_collects_every_source_and_its_example_is_valid(project, se
 
     shipped = (PROJECT_ROOT / "collect.yaml").read_text()
     assert "\nsources: []\n" in shipped
-    example = "\n".join(line[2:] for line in shipped.splitlines() if line.startswith("#   ") or line == "# sources:")
+    example = "\n".join(
+        line[2:] for line in shipped.splitlines() if line.startswith("#   ") or line == "# sources:"
+    )
     Path("example.yaml").write_text(example)
     assert [s.name for s in load_sources(Path("example.yaml"))] == [
         "earthquakes", "city-populations", "stations"

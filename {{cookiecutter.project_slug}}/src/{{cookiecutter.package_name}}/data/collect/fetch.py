@@ -176,7 +176,7 @@ class PoliteClient:
                     if asked > self.settings.collect_max_wait_s:
                         raise CollectError(
                             f"{url} asks to wait {asked:.0f} s (Retry-After), more than "
-                            f"COLLECT_MAX_WAIT_S={self.settings.collect_max_wait_s:.0f}: try later"
+                            f"COLLECT_MAX_WAIT_S={self.settings.collect_max_wait_s:g}: try later"
                         )
                     backoff = max(asked, self.delay)
             if attempt + 1 < tries:

@@ -92,8 +92,12 @@ def next_page(source: Source, page: Page, url: str, partial: Partial) -> str | N
 
 
 def first_url(source: Source) -> str:
-    if source.page_param and source.page_param not in dict(parse_qsl(urlsplit(source.url).query)):
+    """The source's address, with the first page or offset when the source does not say."""
+    given = dict(parse_qsl(urlsplit(source.url).query))
+    if source.page_param and source.page_param not in given:
         return with_query(source.url, source.page_param, source.start_page)
+    if source.offset_param and source.offset_param not in given:
+        return with_query(source.url, source.offset_param, 0)
     return source.url
 
 
