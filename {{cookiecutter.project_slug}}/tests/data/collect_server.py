@@ -144,6 +144,9 @@ class Handler(BaseHTTPRequestHandler):
     def route_notable_html(self, page):
         self.send(200, "<html><body><p>No data here.</p></body></html>", "text/html")
 
+    def route_moved(self, page):
+        self.send(302, "", "text/plain", Location="/private/data.csv")
+
     def route_members(self, page):
         self.send(302, "", "text/plain", Location="/login")
 

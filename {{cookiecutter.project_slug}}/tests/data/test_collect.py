@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from {{ cookiecutter.package_name }}.data.collect.settings import PROJECT, load_
 from {{ cookiecutter.package_name }}.data.collect.snapshots import TERMS_TODO
 from {{ cookiecutter.package_name }}.data.collect.source import Source, load_sources
 
+from ..conftest import require_tool
 from .collect_server import collect_server, make_rows
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -158,6 +158,10 @@ def test_a_path_robots_txt_disallows_is_refused_with_the_rule(project, server):
     assert "User-agent: * / Disallow: /private/" in result.stderr
     assert server.paths() == [] and not Path("data/collected/private.csv").exists()
 
+    result = collect("--source", server.url + "/moved", "--name", "private")  # a redirect there
+    assert result.exit_code == 2 and "Disallow: /private/" in result.stderr
+    assert server.paths() == ["/moved"]
+
 
 def test_a_429_is_waited_out_as_retry_after_says_and_a_500_is_tried_again(project, server):
     result = collect("--source", server.url + "/api/ratelimited", "--name", "limited")
@@ -273,7 +277,8 @@ def test_a_second_run_adds_only_new_rows_and_the_manifest_lists_every_snapshot(p
         "owner.name": "text", "owner.city": "text",
     }  # fmt: skip
     assert listed["combined"] == {
-        "file": "people.csv", "rows": 400, "sha256": sha256_of("data/collected/people.csv")
+        "file": "people.csv", "rows": 400, "sha256": sha256_of("data/collected/people.csv"),
+        "columns": first["columns"],
     }  # fmt: skip
     assert listed["terms"] == second["terms"] == "Test data, free to use"
     assert len(list(Path("data/collected/people").glob("*.csv"))) == 2
@@ -310,6 +315,8 @@ def test_a_changed_column_is_reported_and_never_silently_merged(project, server)
 
     assert collect(*source, "--accept-schema-change").exit_code == 0
     assert len(combined("people")) == 400 and manifest("people")["snapshots"][-1]["merged"]
+    assert collect(*source).exit_code == 0  # accepted once: the new columns are the source's now
+    assert manifest("people")["snapshots"][-1]["duplicates"] == 100
 
 
 def test_a_rerun_within_the_cache_time_asks_the_site_nothing(project, server, monkeypatch):
@@ -396,9 +403,7 @@ def manifest_at(folder: Path) -> dict:
 
 @pytest.mark.slow
 def test_make_train_trains_on_what_make_collect_gathered(tmp_path, server):
-    make = shutil.which("make")
-    if make is None:
-        pytest.skip("make is not installed")
+    make = require_tool("make")
     env = os.environ | {
         "COLLECT_CONTACT": CONTACT, "COLLECT_DELAY_S": "0.05", "CV_FOLDS": "3",
         "PYTHONPATH": str(PROJECT_ROOT / "src"), "MODEL_NAME": "collected",

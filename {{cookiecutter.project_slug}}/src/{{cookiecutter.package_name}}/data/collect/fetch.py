@@ -8,7 +8,7 @@ import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import hishel
 import httpx
@@ -18,6 +18,8 @@ from .errors import CollectError
 from .settings import CollectSettings
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+REDIRECTS = {301, 302, 303, 307, 308}
+MAX_REDIRECTS = 5
 STATUS_PROBLEMS = {
     401: "needs a login: collect only what is public, or use the site's API with your own key",
     403: "refuses access (403 Forbidden): the site does not want this page collected",
@@ -35,6 +37,7 @@ class Fetched:
     next_link: str | None  # the HTTP `Link: <...>; rel="next"` header
     from_cache: bool
     retry_after: str | None = None
+    location: str | None = None  # a redirect's target
 
 
 def _cause(error: BaseException, kind: type) -> BaseException | None:
@@ -105,7 +108,7 @@ class PoliteClient:
             transport=transport,
             headers={"User-Agent": settings.user_agent},
             timeout=settings.collect_timeout_s,
-            follow_redirects=True,
+            follow_redirects=False,  # followed in `request`, each hop checked against robots.txt
         )
 
     def close(self) -> None:
@@ -140,6 +143,7 @@ class PoliteClient:
                     next_link=response.links.get("next", {}).get("url"),
                     from_cache=bool(cached),
                     retry_after=response.headers.get("retry-after"),
+                    location=response.headers.get("location"),
                 )
         finally:
             self._last_request_end = time.monotonic()
@@ -150,8 +154,18 @@ class PoliteClient:
             f"({size:,} so far): ask for smaller pages, or raise COLLECT_MAX_BYTES if you expect it"
         )
 
-    def request(self, url: str) -> Fetched:
-        """GET `url`, retrying 429/5xx and dropped connections with backoff; any final status."""
+    def request(self, url: str, allowed: Callable[[str], None] = lambda url: None) -> Fetched:
+        """GET `url`, following redirects (each one `allowed` first); any final status."""
+        for _ in range(MAX_REDIRECTS + 1):
+            fetched = self._with_retries(url)
+            if fetched.status not in REDIRECTS or not fetched.location:
+                return fetched
+            url = urljoin(url, fetched.location)
+            allowed(url)
+        raise CollectError(f"{url}: more than {MAX_REDIRECTS} redirects; check the address")
+
+    def _with_retries(self, url: str) -> Fetched:
+        """GET `url`, retrying 429/5xx and dropped connections with backoff."""
         tries = self.settings.collect_retries + 1
         problem = ""
         for attempt in range(tries):
@@ -188,9 +202,9 @@ class PoliteClient:
             "one stopped"
         )
 
-    def get(self, url: str) -> Fetched:
+    def get(self, url: str, allowed: Callable[[str], None] = lambda url: None) -> Fetched:
         """GET `url`; anything but a success is a CollectError that says what to do."""
-        fetched = self.request(url)
+        fetched = self.request(url, allowed)
         if 200 <= fetched.status < 300:
             return fetched
         problem = STATUS_PROBLEMS.get(fetched.status, f"answered {fetched.status}")

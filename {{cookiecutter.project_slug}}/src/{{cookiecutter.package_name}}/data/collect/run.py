@@ -130,7 +130,7 @@ def fetch_pages(
     while url and len(partial.pages) < max_pages:
         check_not_a_loop(partial, url)
         robots.check(url)
-        fetched = client.get(url)
+        fetched = client.get(url, allowed=robots.check)  # a redirect's target too
         check_not_a_loop(partial, url, fetched)
         kind = source.kind if source.kind != "auto" else detect_kind(fetched)
         page = parse(fetched, source, kind)

@@ -120,6 +120,16 @@ class Store:
             path = self.folder / f"{stamp}-{count}.csv"
         return path
 
+    def add_to_combined(self, combined: pd.DataFrame, manifest: dict) -> None:
+        combined_bytes = combined.fillna("").to_csv(index=False).encode()
+        atomic_write(self.combined, combined_bytes)
+        manifest["combined"] = {
+            "file": self.combined.name,
+            "rows": len(combined),
+            "sha256": sha256(combined_bytes),
+            "columns": column_kinds(combined_bytes),
+        }
+
     def record(self, run: Collected, accept_schema_change: bool = False) -> dict:
         """Write the snapshot, add its new rows to the combined file, list it in the manifest."""
         source = run.source
@@ -161,15 +171,8 @@ class Store:
                         terms=entry["terms"])  # fmt: skip
         manifest["snapshots"].append(entry)
         if merge:
-            combined = pd.concat([old, fetched[is_new]], ignore_index=True).fillna("")
-            combined_bytes = combined.to_csv(index=False).encode()
-            atomic_write(self.combined, combined_bytes)
-            manifest["columns"] = column_kinds(combined_bytes) if len(combined) else kinds
-            manifest["combined"] = {
-                "file": self.combined.name,
-                "rows": len(combined),
-                "sha256": sha256(combined_bytes),
-            }
+            manifest["columns"] = kinds  # the source's columns now: what the next run must match
+            self.add_to_combined(pd.concat([old, fetched[is_new]], ignore_index=True), manifest)
         atomic_write(self.manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
         if not merge:
             raise SchemaChanged(
