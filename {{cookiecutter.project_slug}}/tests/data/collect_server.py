@@ -6,6 +6,7 @@ manners from the server's side.
 
 import io
 import json
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -182,6 +183,10 @@ class CollectServer(ThreadingHTTPServer):
         self.failed_once = False
         self.slow_s = 0.0
         self.page_delay_s = 0.0  # every /api/ page (the kill test needs time to kill)
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that gave up on purpose
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

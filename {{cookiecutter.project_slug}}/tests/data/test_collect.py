@@ -187,10 +187,11 @@ def test_a_retry_after_longer_than_collect_max_wait_s_is_left_for_later(
 def test_a_slow_page_times_out_in_one_line(project, server, monkeypatch):
     server.slow_s = 2.0
     monkeypatch.setenv("COLLECT_TIMEOUT_S", "0.3")
-    monkeypatch.setenv("COLLECT_RETRIES", "0")
+    monkeypatch.setenv("COLLECT_RETRIES", "1")
     result = collect("--source", server.url + "/api/slow", "--name", "slow")
     assert result.exit_code == 2
-    assert "did not answer in time (COLLECT_TIMEOUT_S)" in result.stderr
+    assert "did not answer in time (COLLECT_TIMEOUT_S) (tried 2 times)" in result.stderr
+    assert server.paths() == ["/api/slow", "/api/slow"]  # a timeout is tried again
 
 
 BAD_SOURCES = [
