@@ -131,3 +131,14 @@ def test_bad_csv_fails_with_the_fix_and_exit_code(tmp_path):
     result = make(project, "train", DATA=str(csv), TARGET="price")
     assert result.returncode != 0
     assert "Target column 'price' is not in" in result.stderr and "TARGET=" in result.stderr
+
+
+def test_make_collect_then_train_on_what_it_gathered(tmp_path):
+    """The generated test that runs `make collect` against its own server on 127.0.0.1, then
+    `make train DATA=data/collected/<name>.csv`; in a regression bake (the target collected
+    is a class either way)."""
+    project = bake(tmp_path, task="regression")
+    test = "tests/data/test_collect.py::test_make_train_trains_on_what_make_collect_gathered"
+    result = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout

@@ -57,6 +57,7 @@ EXERCISED = {
     "clean": "test_generated::test_generated_test_suite_passes",
     # tests/test_audit.py runs `make audit`'s module against a vulnerability server on 127.0.0.1.
     "audit": "test_generated::test_generated_test_suite_passes",
+    "collect": "test_generated::test_make_collect_then_train_on_what_it_gathered",
 }
 OPTIONS = [
     {"deploy_target": "both"},
@@ -309,3 +310,17 @@ def test_make_demo_in_the_template():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert '"prediction"' in result.stdout and "==> Done." in result.stdout
+
+
+def test_collect_workflow_is_scheduled_pinned_and_commits_only_manifests(default_project):
+    text = (default_project / ".github" / "workflows" / "collect.yml").read_text()
+    workflow = yaml.safe_load(text)
+    assert workflow[True]["schedule"][0]["cron"]  # YAML reads the key `on` as True
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    for step in steps:
+        if "uses" in step:
+            assert re.search(r"@v\d+\.\d+\.\d+$", step["uses"]), step["uses"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert "make collect" in runs and "collect" in makefile_targets(default_project)
+    assert 'git add --force "${manifests[@]}"' in runs and "data/collected/*.manifest.json" in runs
+    assert workflow["jobs"]["collect"]["env"]["COLLECT_CACHE_TTL_S"] == "0"
