@@ -40,6 +40,7 @@ BASE_FILES = {
     f"{PKG}/monitor/drift_demo.py", f"{PKG}/monitor/fetch.py",
     "monitoring/prometheus.yml", "monitoring/alerts.yml", "monitoring/grafana-dashboard.json",
     "tests/model/test_reference.py", "tests/serve/test_request_log.py",
+    f"{PKG}/serve/log_files.py", "tests/serve/test_request_log_disk.py",
     "tests/monitor/test_monitor.py", "tests/monitor/test_read_log.py",
     "tests/test_monitoring_config.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",

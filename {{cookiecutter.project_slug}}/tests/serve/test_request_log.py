@@ -7,17 +7,21 @@ nothing; LOG_SAMPLE_RATE samples; over LOG_MAX_ROWS_PER_S a uniform sample is lo
 the rest counted.
 """
 
+import http.client
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from {{ cookiecutter.package_name }}.bundle import Bundle
 from {{ cookiecutter.package_name }}.monitor.drift_demo import (
@@ -30,7 +34,8 @@ from {{ cookiecutter.package_name }}.serve import request_log
 from {{ cookiecutter.package_name }}.serve.request_log import RowBudget, sample_rows
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
-from ..conftest import free_port, stop, wait_for
+from ..conftest import free_port, require, stop, wait_for
+from .test_live import eventually, worker_pids
 
 SOURCE = str(Path(__file__).resolve().parents[2] / "src")  # for subprocesses
 
@@ -41,22 +46,35 @@ ROWS = 600
 @contextmanager
 def service(bundle_dir: Path, log_dir: Path, **env: str):
     """`python -m <package>.serve` with these settings, stopped by PID (SIGTERM: clean)."""
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        running(bundle_dir, log_dir, Path(folder) / "output", **env) as (url, _),
+    ):
+        yield url
+
+
+@contextmanager
+def running(bundle_dir: Path, log_dir: Path, output: Path, umask: int = -1, **env: str):
+    """The service, its output in a file (a pipe nobody reads would fill and block it):
+    (url, process) for tests that look at its workers or what it prints."""
     port = free_port()
     environment = os.environ | {
         "MODEL_URI": str(bundle_dir), "PORT": str(port), "HOST": "127.0.0.1",
         "LOG_LEVEL": "warning", "LOG_DIR": str(log_dir),
     } | env  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
-        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+            env=environment,
+            stdout=sink, stderr=subprocess.STDOUT, umask=umask,
+        )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"{url}/readyz", timeout=60, process=process)
-        yield url
+        wait_for(f"{url}/readyz", timeout=90, process=process)
+        yield url, process
     finally:
         # uvicorn shuts down cleanly on SIGTERM (the log is flushed), then re-raises it.
-        assert stop(process) in (0, -15), process.stdout.read()
+        assert stop(process) in (0, -15), output.read_text()
 
 
 def send(url: str, rows: list[dict], batch: int = 100) -> None:
@@ -149,6 +167,54 @@ def test_shifted_traffic_flags_exactly_the_shifted_columns(bundle_dir, tmp_path)
     figures = tmp_path / "reports" / "figures" / "monitoring"
     assert (figures / "predictions-over-time.png").stat().st_size > 1000
     assert len(list(figures.glob("drift-*.png"))) == len(live)
+
+
+def send_on_one_connection(url: str, rows: list[dict], batch: int = 100) -> None:
+    """Every batch over one keep-alive connection: all reach the same worker."""
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+    try:
+        for start in range(0, len(rows), batch):
+            body = json.dumps({"records": rows[start : start + batch]})
+            connection.request("POST", "/predict/batch", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+    finally:
+        connection.close()
+
+
+def window_rows_by_worker(metrics_dir: Path) -> dict[int, float]:
+    """Each worker's own drift window size, from its file in PROMETHEUS_MULTIPROC_DIR."""
+    found = {}
+    for path in metrics_dir.glob("gauge_*.db"):
+        for family in MultiProcessCollector.merge([str(path)]):
+            if family.name == "model_drift_window_rows":
+                found[int(path.stem.rsplit("_", 1)[1])] = family.samples[0].value
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_workers_drift_leaves_the_metrics_with_it(bundle_dir, tmp_path):
+    require(Path("/proc/self/task").is_dir(), "this test reads /proc (Linux)")
+    bundle = Bundle.load(bundle_dir)
+    numeric, categorical = default_columns(bundle)
+    frame = shifted(feature_rows(bundle, ROWS, seed=108), numeric, categorical, bundle, seed=108)
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    settings = {"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+                "DRIFT_WINDOW": str(ROWS)}  # fmt: skip
+    with running(bundle_dir, tmp_path / "logs", tmp_path / "output", **settings) as (url, process):
+        eventually(lambda: len(worker_pids(process.pid)) == 2)
+        send_on_one_connection(url, records(frame))
+        assert live_psi(url, ROWS)[numeric] >= 0.2
+        drifted = [pid for pid, rows in window_rows_by_worker(metrics_dir).items() if rows]
+        assert len(drifted) == 1, "one worker saw all the traffic"
+        os.kill(drifted[0], signal.SIGKILL)  # no shutdown code runs in the worker
+        eventually(lambda: drifted[0] not in worker_pids(process.pid))
+        eventually(lambda: len(worker_pids(process.pid)) == 2)
+        # The living workers have seen nothing: no PSI, an empty window.
+        eventually(lambda: metric(url, "model_drift_window_rows") == 0)
+        assert live_psi(url, 0) == {}
 
 
 @pytest.mark.slow
@@ -251,7 +317,7 @@ def test_sampling_picks_rows_not_requests():
 
 
 def test_a_failed_drain_never_ends_the_log(bundle_dir, tmp_path, monkeypatch):
-    """A full disk once: that drain's rows are lost, the thread lives on and logs the next."""
+    """A drain that raises once: its rows are lost, the thread lives on and logs the next."""
     loaded = Bundle.load(bundle_dir)
     settings = ServeSettings(_env_file=None, model_uri=str(bundle_dir), log_dir=tmp_path)
     log = request_log.RequestLog(settings, loaded)

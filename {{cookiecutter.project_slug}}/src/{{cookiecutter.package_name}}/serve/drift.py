@@ -17,13 +17,17 @@ from prometheus_client import Counter, Gauge
 from ..drift_rules import PREDICTION, Reference, prediction_value, psi
 
 # With several workers each process has its own window: the worst one is what to look at.
+# "livemax": the worst of the running workers. A killed worker's window leaves with it
+# (metrics.forget_dead_workers); with "max" its last PSI stayed until a restart.
 PSI = Gauge(
-    "model_drift_psi", "PSI of recent rows vs training", ["feature"], multiprocess_mode="max"
+    "model_drift_psi", "PSI of recent rows vs training", ["feature"], multiprocess_mode="livemax"
 )
 UNEXPECTED = Counter(
     "model_drift_unexpected_values", "Values outside the training range or unseen", ["feature"]
 )
-WINDOW_ROWS = Gauge("model_drift_window_rows", "Rows in the drift window", multiprocess_mode="max")
+WINDOW_ROWS = Gauge(
+    "model_drift_window_rows", "Rows in the drift window", multiprocess_mode="livemax"
+)
 
 
 class LiveDrift:

@@ -3,7 +3,9 @@
 With several uvicorn workers each process counts on its own; set
 PROMETHEUS_MULTIPROC_DIR (the `serve` entry point does) and /metrics adds them up.
 A worker that stops (or is killed and replaced) must not leave its live series
-behind: its own shutdown, or else the next /metrics, marks it dead.
+behind: its own shutdown, or else the next /metrics, marks it dead. Every gauge that
+describes a worker's present (model_info, the drift gauges in drift.py) is a "live*"
+gauge for that reason; counters keep a dead worker's counts, as totals should.
 """
 
 import os

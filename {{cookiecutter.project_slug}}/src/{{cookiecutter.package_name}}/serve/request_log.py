@@ -5,9 +5,11 @@
 
 A request only appends a tuple to a bounded queue (when full, the rows are dropped and
 counted: serving never waits for a disk). One background thread drains it ten times a
-second, writes the lines with the standard library's RotatingFileHandler (LOG_MAX_MB in
-all: the live file and its backups) and feeds the live drift window (serve/drift.py).
+second, writes the lines (serve/log_files.py: LOG_MAX_MB for the whole LOG_DIR folder,
+every worker and earlier run together) and feeds the live drift window (serve/drift.py).
 LOG_PREDICTIONS=false writes nothing to disk; the drift metrics still work, in memory.
+A write that fails (a full disk) loses that drain's rows, counted in
+request_log_lost_rows_total, and is said in one line, once; the next drain tries again.
 
 Each logged row costs the thread ~10-20 us of Python, holding the interpreter while the
 requests wait. So at most LOG_MAX_ROWS_PER_S rows a second are logged: under that, every
@@ -20,8 +22,6 @@ import bisect
 import itertools
 import json
 import logging
-import logging.handlers
-import os
 import random
 import threading
 import time
@@ -33,11 +33,10 @@ from prometheus_client import Counter
 
 from ..bundle import Bundle
 from .drift import LiveDrift
+from .log_files import BACKUPS, LogFiles, LostRows, own_file
 from .settings import ServeSettings
 
 log = logging.getLogger(__name__)
-LOG_NAME = "requests"
-BACKUPS = 4  # the live file and four rotated ones share LOG_MAX_MB
 QUEUE_LIMIT = 10_000  # requests waiting to be written; more are dropped and counted
 # Small, frequent drains: the thread holds the interpreter for a millisecond or two at a
 # time, not long enough to show in request latency.
@@ -48,37 +47,30 @@ DROPPED = Counter("request_log_dropped", "Rows not logged because the log queue 
 SKIPPED = Counter(
     "request_log_skipped_rows", "Rows left out of the log and drift window: over LOG_MAX_ROWS_PER_S"
 )
+LOST = Counter("request_log_lost_rows", "Rows not logged because the log file could not be written")
 
 
-def log_file(settings: ServeSettings) -> Path:
-    """requests.jsonl; with several workers one file per process (they must not rotate
-    each other's files)."""
-    suffix = f"-{os.getpid()}" if settings.workers > 1 else ""
-    return Path(settings.log_dir) / f"{LOG_NAME}{suffix}.jsonl"
+def log_files(settings: ServeSettings) -> LogFiles:
+    folder_bytes = int(settings.log_max_mb * 1024 * 1024)
+    # Each worker's file and its backups get an equal share of the folder's LOG_MAX_MB.
+    file_bytes = folder_bytes // ((BACKUPS + 1) * settings.workers)
+    path = own_file(Path(settings.log_dir), settings.workers)
+    return LogFiles(path, folder_bytes, max(file_bytes, 1024))
 
 
-def rotating_handler(settings: ServeSettings) -> logging.Handler:
-    path = log_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    per_file = int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1))
-    handler = logging.handlers.RotatingFileHandler(
-        path, maxBytes=max(per_file, 1024), backupCount=BACKUPS, encoding="utf-8"
-    )
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    return handler
-
-
-def open_log_file(settings: ServeSettings) -> logging.Handler | None:
+def open_log_file(settings: ServeSettings) -> LogFiles | None:
     """The log file, or None (said once) where it cannot be written: predictions go on."""
+    files = log_files(settings)
     try:
-        return rotating_handler(settings)
+        files.open()
     except OSError as error:
         log.warning(
             "Request log off: cannot write %s (%s). Make LOG_DIR writable by this user "
             "(a volume or emptyDir), or set LOG_PREDICTIONS=false.",
-            log_file(settings), error,
+            files.path, error,
         )  # fmt: skip
         return None
+    return files
 
 
 class RowBudget:
@@ -123,8 +115,6 @@ class RequestLog:
         self.version = loaded.metadata.version
         self.names = loaded.schema.names
         self.file = open_log_file(settings) if settings.log_predictions else None
-        # Lines written at once: a fraction of one file, so rotation keeps files under size.
-        self.chunk_bytes = max(int(settings.log_max_mb * 1024 * 1024 / (BACKUPS + 1) / 4), 1)
         self.drift = (
             LiveDrift(loaded.reference, loaded.schema.task, loaded.schema.classes,
                       settings.drift_window)
@@ -135,6 +125,7 @@ class RequestLog:
         # its own clock, so requests never hand the interpreter to it one by one.
         self.pending: deque = deque()
         self.last_problem: str | None = None  # the last error the thread logged
+        self.write_problem: str | None = None  # why the last write failed, said once
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="request-log", daemon=True)
 
@@ -219,13 +210,19 @@ class RequestLog:
         return [json.dumps(line, default=str)]
 
     def _write(self, lines: list[str]) -> None:
-        """Several lines per write; the handler rotates between chunks."""
-        chunk: list[str] = []
-        size = 0
-        for line in lines:
-            if chunk and size + len(line) + 1 > self.chunk_bytes:
-                self.file.emit(logging.makeLogRecord({"msg": "\n".join(chunk)}))
-                chunk, size = [], 0
-            chunk.append(line)
-            size += len(line) + 1
-        self.file.emit(logging.makeLogRecord({"msg": "\n".join(chunk)}))
+        """One line when writing starts failing (never the rows), one when it works again."""
+        try:
+            self.file.write(lines)
+        except LostRows as lost:
+            LOST.inc(lost.rows)
+            problem = str(lost.error)  # "[Errno 28] No space left on device"
+            if problem != self.write_problem:
+                self.write_problem = problem
+                log.error(
+                    "Request log: cannot write %s: %s. Its rows are lost (counted in "
+                    "request_log_lost_rows_total) until it can.", self.file.path, problem,
+                )  # fmt: skip
+            return
+        if self.write_problem is not None:
+            self.write_problem = None
+            log.warning("Request log: writing %s again", self.file.path)
