@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from ..conftest import free_port, read_json, require, stop, wait_for
 
@@ -69,17 +70,20 @@ def test_concurrent_load_has_no_errors(live_service, bundle_dir):
     assert set(statuses) == {200}
 
 
-def test_fuzzed_requests_get_the_answers_the_schema_promises(live_service):
-    """schemathesis generates requests from the live /openapi.json and runs all its checks:
-    no 5xx, valid data accepted, invalid data refused, answers (and their content types
-    and status codes) as documented."""
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_fuzzed_requests_get_the_answers_the_schema_promises(live_service, mode):
+    """schemathesis generates requests from the live /openapi.json, valid ones and ones that
+    break it, and runs all its checks: no 5xx, valid data accepted, invalid data refused,
+    answers (their content types and status codes too) as documented."""
     url, _ = live_service
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/predict", "/predict/batch", "/readyz", "/metrics"}
+    if mode == GenerationMode.NEGATIVE:  # a GET without parameters cannot be sent wrong
+        operations = [op for op in operations if op.method.upper() == "POST"]
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )
