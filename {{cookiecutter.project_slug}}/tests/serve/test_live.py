@@ -234,6 +234,13 @@ def test_headers_that_never_end_get_a_408_and_the_connection_closed(strict_servi
     assert answer.startswith(b"HTTP/1.1 408 ") and b"HEADER_TIMEOUT_S" in answer
 
 
+def test_headers_larger_than_64_kib_get_a_431_and_the_connection_closed(strict_service):
+    """uvicorn with httptools sets no limit: all of them would be held in memory."""
+    padding = b"X-Padding: " + b"a" * 1000 + b"\r\n"
+    answer = answer_and_close(strict_service, b"GET /livez HTTP/1.1\r\n" + padding * 70)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
 def test_a_body_shorter_than_its_length_gets_a_408_in_both_lanes(
     strict_service, bundle_dir, content_type

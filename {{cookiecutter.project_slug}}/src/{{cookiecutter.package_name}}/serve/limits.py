@@ -4,6 +4,7 @@ MAX_BODY_BYTES   a larger body is a 413, refused from its Content-Length before 
 BODY_TIMEOUT_S   a body still incomplete this long after its headers is a 408
 HEADER_TIMEOUT_S headers still incomplete this long after the connection opened (or after
                  the last answer on it) end the connection, with a 408 if a request began
+64 KiB           of headers (MAX_HEADER_BYTES) is a 431, and the connection ends
 
 Both refusals close the connection: kept open, uvicorn would read (and throw away) the rest
 of the body to reach the next request on it: the whole 50 MB upload a 413 refused, or a
@@ -99,32 +100,50 @@ class BodySizeLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
-HEADERS_TOO_SLOW_MESSAGE = b"The request headers did not arrive in time (HEADER_TIMEOUT_S)."
-HEADERS_TOO_SLOW = b"".join(
-    [
-        b"HTTP/1.1 408 Request Timeout\r\n",
-        b"content-type: text/plain; charset=utf-8\r\n",
-        b"content-length: %d\r\n" % len(HEADERS_TOO_SLOW_MESSAGE),
-        b"connection: close\r\n\r\n",
-        HEADERS_TOO_SLOW_MESSAGE,
-    ]
+# More than this before a request's headers end: a 431, and the connection closes (uvicorn
+# itself sets no limit with httptools: ten seconds of headers would all be held in memory).
+MAX_HEADER_BYTES = 64 * 1024
+
+
+def plain_answer(status: bytes, message: bytes) -> bytes:
+    """A whole HTTP answer that ends the connection, for where no app is running yet."""
+    return b"".join(
+        [
+            b"HTTP/1.1 " + status + b"\r\n",
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\n" % len(message),
+            b"connection: close\r\n\r\n",
+            message,
+        ]
+    )
+
+
+HEADERS_TOO_SLOW = plain_answer(
+    b"408 Request Timeout", b"The request headers did not arrive in time (HEADER_TIMEOUT_S)."
+)
+HEADERS_TOO_LARGE = plain_answer(
+    b"431 Request Header Fields Too Large",
+    b"The request headers are larger than %d bytes." % MAX_HEADER_BYTES,
 )
 
 
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for each request's headers.
+    """uvicorn's httptools protocol with a deadline, and a size limit, for each request's headers.
 
     Armed when the connection opens and after each answer; disarmed when a request's
-    headers are complete (from then on BODY_TIMEOUT_S and the app decide)."""
+    headers are complete (from then on BODY_TIMEOUT_S and the app decide). While armed,
+    the bytes received are counted against MAX_HEADER_BYTES."""
 
     def __init__(self, *args, header_timeout_s: float, **kwargs):
         super().__init__(*args, **kwargs)
         self.header_timeout_s = header_timeout_s
         self.header_deadline: asyncio.TimerHandle | None = None
         self.request_begun = False
+        self.header_bytes = 0
 
     def arm_header_deadline(self) -> None:
         self.disarm_header_deadline()
+        self.header_bytes = 0
         self.header_deadline = self.loop.call_later(self.header_timeout_s, self.headers_too_slow)
 
     def disarm_header_deadline(self) -> None:
@@ -143,6 +162,16 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def connection_made(self, transport) -> None:
         super().connection_made(transport)
         self.arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)  # may complete the headers, and so disarm the deadline
+        if self.header_deadline is None or self.transport.is_closing():
+            return
+        self.header_bytes += len(data)
+        if self.header_bytes > MAX_HEADER_BYTES:
+            self.disarm_header_deadline()
+            self.transport.write(HEADERS_TOO_LARGE)
+            self.transport.close()
 
     def connection_lost(self, exc) -> None:
         self.disarm_header_deadline()
