@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -143,6 +144,63 @@ def test_api_key_guards_predictions_and_the_model_card(bundle_dir, example):
         assert "401" in spec["paths"]["/predict"]["post"]["responses"]
 
 
+def test_with_a_key_the_public_docs_show_the_contract_but_no_training_data(bundle_dir, example):
+    with TestClient(create_app(settings_for(bundle_dir, api_key=API_KEY))) as client:
+        spec = client.get("/openapi.json")
+        metrics = client.get("/metrics").text
+        docs = client.get("/docs")
+    assert spec.status_code == docs.status_code == 200  # /docs works, with its Authorize button
+    record = spec.json()["components"]["schemas"]["Record"]
+    assert set(record["properties"]) == set(example) and "examples" not in record
+    text = json.dumps(spec.json(), ensure_ascii=False)
+    descriptions = " ".join(p["description"] for p in record["properties"].values())
+    schema = read_json(bundle_dir, "schema.json")
+    for column in schema["features"]:
+        dates = [column.get("earliest"), column.get("latest")]
+        for seen in (column.get("categories") or []) + dates:
+            # Neither as a value anywhere, nor as a word in what the fields say.
+            assert seen is None or json.dumps(seen, ensure_ascii=False) not in text, seen
+            assert seen is None or seen not in re.split(r"[\s,:;()']+", descriptions), seen
+    # No training range (nor any other figure) in what the fields say of themselves.
+    assert not any(character.isdigit() for character in descriptions), descriptions
+    metadata = read_json(bundle_dir, "metadata.json")
+    assert metadata["run_id"] and metadata["run_id"] not in metrics
+
+
+def test_without_a_key_the_docs_show_categories_and_the_example(client, example, bundle_dir):
+    record = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    assert record["examples"] == [example]
+    schema = read_json(bundle_dir, "schema.json")
+    name = next(c["name"] for c in schema["features"] if c["kind"] == "categorical")
+    assert record["properties"][name]["x-known-values"]
+    number = next(c for c in schema["features"] if c["kind"] == "numeric")
+    seen = f"{number['min']:g} to {number['max']:g}"
+    assert seen in record["properties"][number["name"]]["description"]
+
+
+def test_metrics_never_show_the_run_id(client, bundle_dir):
+    """/metrics is public even with API_KEY (Prometheus scrapes it): the run id is /model's."""
+    run_id = read_json(bundle_dir, "metadata.json")["run_id"]
+    assert run_id and run_id not in client.get("/metrics").text
+
+
+def test_the_schema_says_what_each_field_accepts(client, bundle_dir):
+    """Categories take text, numbers and booleans; dates say their format; /metrics is text."""
+    spec = client.get("/openapi.json").json()
+    properties = spec["components"]["schemas"]["Record"]["properties"]
+    for column in read_json(bundle_dir, "schema.json")["features"]:
+        declared = properties[column["name"]]
+        if column["kind"] == "categorical":
+            types = {option.get("type") for option in declared["anyOf"]}
+            assert {"string", "number", "boolean"} <= types
+        if column["kind"] == "date":
+            assert declared["x-date-format"] == column["date_format"]
+            if column["date_format"] == "%Y-%m-%d":
+                assert declared["format"] == "date"
+    metrics = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert set(metrics) == {"text/plain"}
+
+
 def test_without_a_key_the_docs_ask_for_none(client):
     spec = client.get("/openapi.json").json()
     assert "securitySchemes" not in spec.get("components", {})
@@ -160,8 +218,30 @@ def test_placeholder_api_keys_are_refused(weak):
         ServeSettings(_env_file=None, api_key=weak)
 
 
-def test_a_short_api_key_is_one_line_that_never_shows_the_key(tmp_path):
-    secret = "tooshort-4729"
+@pytest.mark.parametrize("key", ["clé-assez-longue-0123456789", "tab\there-0123456789abc"])
+def test_an_api_key_beyond_printable_ascii_is_refused(key):
+    with pytest.raises(ValueError, match="printable ASCII"):
+        ServeSettings(_env_file=None, api_key=key)
+
+
+@pytest.mark.parametrize("name", ["HEADER_TIMEOUT_S", "BODY_TIMEOUT_S", "KEEP_ALIVE_TIMEOUT_S"])
+@pytest.mark.parametrize("value", ["0", "inf", "-1"])
+def test_a_timeout_must_be_a_positive_number(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name.lower()):
+        ServeSettings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    "secret, said",
+    [
+        ("tooshort-4729", "16 characters"),
+        # Header bytes: the fast lane would compare UTF-8, FastAPI latin-1. Refused, not split.
+        ("ключ-достаточно-длинный-4729", "printable ASCII"),
+        ("a key with spaces in it 4729", "printable ASCII"),
+    ],
+)
+def test_a_bad_api_key_is_one_line_that_never_shows_the_key(tmp_path, secret, said):
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
         env=os.environ | {"API_KEY": secret},
@@ -171,7 +251,7 @@ def test_a_short_api_key_is_one_line_that_never_shows_the_key(tmp_path):
         timeout=60,
     )
     assert result.returncode == 2
-    assert "API_KEY" in result.stderr and "16 characters" in result.stderr
+    assert "API_KEY" in result.stderr and said in result.stderr
     assert secret not in result.stderr + result.stdout
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

@@ -151,3 +151,14 @@ def test_oversized_body_without_content_length(client, example):
 def test_unknown_path_and_method(client):
     assert client.get("/nope").status_code == 404
     assert client.get("/predict").status_code == 405
+
+
+# A 400-digit integer does not fit a float (OverflowError), NaN and 1e20 match no category
+# exactly (floats skip whole numbers beyond 2**53): each is a 422 naming the field.
+@pytest.mark.parametrize("literal", ["1" + "0" * 400, "-" + "9" * 309, "NaN", "1e20"])
+def test_a_category_sent_as_a_number_no_float_can_match_is_a_422(client, example, columns, literal):
+    body = json.dumps(example | {columns["categorical"]: "NUMBER"}).replace('"NUMBER"', literal)
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    details = problem(response)
+    assert fields(details) == {columns["categorical"]}
+    assert "send such a category as text" in details[0]["msg"]

@@ -13,6 +13,7 @@ from .test_app import API_KEY, settings_for
 
 # The usual lane parses any JSON media type; the fast lane takes only application/json.
 USUAL_LANE = {"content-type": "application/problem+json"}
+KEYED_JSON = {"x-api-key": API_KEY, "content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,18 @@ def test_both_lanes_give_the_same_answer(guarded, example, path):
     assert fast.json() == usual.json()
 
 
+@pytest.mark.parametrize("literal", ["1" + "0" * 400, "NaN", "true", "3", '"  Two Words "'])
+def test_both_lanes_read_a_category_alike(guarded, example, bundle_dir, literal):
+    """Numbers, booleans and odd text as a category: one answer and status in both lanes."""
+    schema = read_json(bundle_dir, "schema.json")
+    name = next(c["name"] for c in schema["features"] if c["kind"] == "categorical")
+    body = json.dumps(example | {name: "VALUE"}).replace('"VALUE"', literal)
+    fast = guarded.post("/predict", content=body, headers=KEYED_JSON)
+    usual = guarded.post("/predict", content=body, headers=KEYED_JSON | USUAL_LANE)
+    assert fast.status_code == usual.status_code
+    assert fast.json() == usual.json()
+
+
 def test_errors_come_from_the_usual_lane(guarded, example):
     key = {"x-api-key": API_KEY}
     assert guarded.post("/predict", json=example).status_code == 401
@@ -55,6 +68,8 @@ def test_errors_come_from_the_usual_lane(guarded, example):
 
 
 RIGHT_KEY, WRONG_KEY = ("x-api-key", API_KEY), ("x-api-key", "x" * 40)
+# The right key and a byte beyond ASCII (UTF-8 é): wrong in both lanes, read as bytes alike.
+BYTES_KEY = (b"x-api-key", API_KEY.encode() + "é".encode())
 JSON_TYPE, TEXT_TYPE = ("content-type", "application/json"), ("content-type", "text/plain")
 
 
@@ -65,6 +80,7 @@ JSON_TYPE, TEXT_TYPE = ("content-type", "application/json"), ("content-type", "t
         ([RIGHT_KEY, JSON_TYPE, TEXT_TYPE], 200),
         ([WRONG_KEY, RIGHT_KEY, JSON_TYPE], 401),
         ([RIGHT_KEY, WRONG_KEY, JSON_TYPE], 200),
+        ([BYTES_KEY, JSON_TYPE], 401),
     ],
 )
 def test_a_repeated_header_is_read_as_fastapi_reads_it(guarded, example, headers, status):
@@ -95,5 +111,19 @@ def test_a_failing_prediction_is_a_500_and_counted_as_one(bundle_dir, example, m
 
         # The served app is the fast lane; the FastAPI app it fronts holds the predictor.
         monkeypatch.setattr(app.app.state.predictor, "predict_rows", broken)
+        assert client.post("/predict", json=example).status_code == 500
+        assert served_count(client, "500") == before + 1
+
+
+def test_any_failure_in_the_lane_is_a_500_and_counted_as_one(bundle_dir, example, monkeypatch):
+    """Not only a failing prediction: whatever raises inside the lane is still counted."""
+    app = create_app(settings_for(bundle_dir))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        before = served_count(client, "500")
+
+        def broken(body):
+            raise OverflowError("a validator fell over")
+
+        monkeypatch.setattr(app.lanes["/predict"].model, "model_validate_json", broken)
         assert client.post("/predict", json=example).status_code == 500
         assert served_count(client, "500") == before + 1

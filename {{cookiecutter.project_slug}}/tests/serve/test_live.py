@@ -4,9 +4,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,9 +16,9 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis import GenerationMode
 
-from ..conftest import free_port, read_json, require, wait_for
+from ..conftest import free_port, read_json, require, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -68,22 +70,27 @@ def test_concurrent_load_has_no_errors(live_service, bundle_dir):
     assert set(statuses) == {200}
 
 
-def test_fuzzed_requests_never_cause_a_server_error(live_service):
-    """schemathesis generates requests from the live /openapi.json; none may get a 5xx."""
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_fuzzed_requests_get_the_answers_the_schema_promises(live_service, mode):
+    """schemathesis generates requests from the live /openapi.json, valid ones and ones that
+    break it, and runs all its checks: no 5xx, valid data accepted, invalid data refused,
+    answers (their content types and status codes too) as documented."""
     url, _ = live_service
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/predict", "/predict/batch", "/readyz"}
+    assert {op.path for op in operations} >= {"/predict", "/predict/batch", "/readyz", "/metrics"}
+    if mode == GenerationMode.NEGATIVE:  # a GET without parameters cannot be sent wrong
+        operations = [op for op in operations if op.method.upper() == "POST"]
     for operation in operations:
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )
-        def no_server_error(case):
-            case.call_and_validate(checks=[not_a_server_error])
+        def as_documented(case):
+            case.call_and_validate()
 
-        no_server_error()
+        as_documented()
 
 
 def test_sigterm_stops_the_service_cleanly(bundle_dir):
@@ -168,3 +175,134 @@ def test_several_workers_forget_a_dead_one_and_clean_up(bundle_dir, tmp_path):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert list(tmp_path.glob("prometheus-*")) == []
+
+
+# Short limits, so that waiting for them stays quick (keep-alive shorter than the header
+# deadline, so that each test sees the limit it is about).
+STRICT = {
+    "HEADER_TIMEOUT_S": "2",
+    "BODY_TIMEOUT_S": "1",
+    "KEEP_ALIVE_TIMEOUT_S": "0.5",
+    "LIMIT_CONCURRENCY": "4",
+}
+
+
+@pytest.fixture(scope="module")
+def strict_service(bundle_dir):
+    """The real uvicorn with short header, body and keep-alive deadlines, 4 connections at most."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=os.environ | {"MODEL_URI": str(bundle_dir), "PORT": str(port)} | STRICT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60, process=process)
+        yield port
+    finally:
+        stop(process)
+
+
+def answer_and_close(port: int, sent: bytes) -> bytes:
+    """What the service sends back until it closes the connection (within 15 s, or fail)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+        connection.sendall(sent)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            pytest.fail(f"the connection was still open after 15 s; received {received!r}")
+    return received
+
+
+def request_head(content_type: str, length: int, path: str = "/predict") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def test_a_connection_that_sends_nothing_is_closed(strict_service):
+    assert answer_and_close(strict_service, b"") == b""
+
+
+def test_headers_that_never_end_get_a_408_and_the_connection_closed(strict_service):
+    answer = answer_and_close(strict_service, b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nCont")
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"HEADER_TIMEOUT_S" in answer
+
+
+def test_headers_larger_than_64_kib_get_a_431_and_the_connection_closed(strict_service):
+    """uvicorn with httptools sets no limit: all of them would be held in memory."""
+    padding = b"X-Padding: " + b"a" * 1000 + b"\r\n"
+    answer = answer_and_close(strict_service, b"GET /livez HTTP/1.1\r\n" + padding * 70)
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
+def test_a_body_shorter_than_its_length_gets_a_408_in_both_lanes(
+    strict_service, bundle_dir, content_type
+):
+    """application/json takes the fast lane, another JSON type the usual one: one answer."""
+    body = json.dumps(read_json(bundle_dir, "input_example.json")[0]).encode()
+    answer = answer_and_close(strict_service, request_head(content_type, len(body)) + body[:10])
+    head, _, detail = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ") and b"connection: close" in head.lower()
+    assert json.loads(detail) == {
+        "detail": "The request body did not arrive within 1 s (BODY_TIMEOUT_S). Send it whole."
+    }
+
+
+def test_an_idle_keep_alive_connection_is_closed_before_the_header_deadline(strict_service):
+    with socket.create_connection(("127.0.0.1", strict_service), timeout=15) as connection:
+        connection.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        answered, started = b"", time.monotonic()
+        while chunk := connection.recv(65536):
+            answered += chunk
+        closed_after = time.monotonic() - started
+    assert answered.startswith(b"HTTP/1.1 200 ") and b'"alive"' in answered
+    # KEEP_ALIVE_TIMEOUT_S (0.5 s) closed it, not HEADER_TIMEOUT_S (2 s).
+    assert closed_after < 1.8
+
+
+def test_a_413_from_content_length_comes_at_once_and_says_it_closes(strict_service):
+    """Before any of the 50 MB it announced is sent: the answer, then the end of it."""
+    answer = answer_and_close(strict_service, request_head("application/json", 50_000_000))
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
+
+
+def test_a_413_from_content_length_hangs_up_rather_than_read_the_body(strict_service):
+    """A client that streams its 50 MB at once: the service stops reading and closes."""
+    announced, sent = 50_000_000, 0
+    with socket.create_connection(("127.0.0.1", strict_service), timeout=15) as connection:
+        connection.sendall(request_head("application/json", announced, "/predict/batch"))
+        try:
+            while sent < announced:
+                connection.sendall(b"x" * 65536)
+                sent += 65536
+        except TimeoutError:  # still open, only not reading: not what is promised
+            pytest.fail(f"the connection stalled open after {sent} bytes")
+        except OSError:  # broken pipe, or reset: the service hung up
+            pass
+    assert sent < announced
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_beyond_limit_concurrency_the_service_answers_503(strict_service):
+    url = f"http://127.0.0.1:{strict_service}/livez"
+    held = [socket.create_connection(("127.0.0.1", strict_service)) for _ in range(4)]
+    try:
+        assert status_of(url) == 503
+    finally:
+        for connection in held:
+            connection.close()
+    eventually(lambda: status_of(url) == 200, timeout=10)

@@ -4,6 +4,7 @@ import os
 import shutil
 import sys
 import tempfile
+from functools import partial
 
 from pydantic import ValidationError
 
@@ -32,6 +33,17 @@ def announce(settings) -> None:
         print(f"Serving MODEL_URI={settings.model_uri}", flush=True)
 
 
+def connection_limits(settings) -> dict:
+    """uvicorn's options that keep a slow or idle client from holding a connection for ever."""
+    from .limits import HeaderDeadlineProtocol
+
+    return {
+        "http": partial(HeaderDeadlineProtocol, header_timeout_s=settings.header_timeout_s),
+        "timeout_keep_alive": settings.keep_alive_timeout_s,
+        "limit_concurrency": settings.limit_concurrency,
+    }
+
+
 def main() -> None:
     # Before numpy or scikit-learn load: one OpenMP thread per worker process (tree models
     # open a thread pool on every predict; under concurrent requests one thread per process
@@ -54,6 +66,7 @@ def main() -> None:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
+            **connection_limits(settings),
         )
     finally:
         if own_metrics_dir is not None:  # ours alone: a folder set by the caller stays

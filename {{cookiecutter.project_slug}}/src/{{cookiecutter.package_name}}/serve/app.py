@@ -11,6 +11,11 @@ GET  /docs            typed, interactive API documentation
 
 A bundle that cannot load never stops the process (a container would restart
 forever): /livez answers 200 and /readyz 503 with the file and the problem.
+
+With API_KEY set, what training saw (categories, ranges, an example row, the run id) is
+behind the key, on /model. Public stay the health checks, /metrics (name, version and
+mode of the model; Prometheus scrapes it without a key) and /docs, whose schema then
+gives the contract only: field names, types, date formats.
 """
 
 import gc
@@ -23,7 +28,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp
 
@@ -88,7 +93,10 @@ def create_app(settings: ServeSettings | None = None) -> ASGIApp:
     if lanes is None:
         return api
     key = settings.api_key.get_secret_value().encode() if settings.api_key else None
-    return FastLane(api, lanes, api_key=key, max_body_bytes=settings.max_body_bytes)
+    return FastLane(
+        api, lanes, api_key=key, max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+    )  # fmt: skip
 
 
 def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]:
@@ -138,7 +146,11 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
     else:
         add_unavailable_routes(app, guarded)
     # The last added middleware runs first: metrics, then the size limit.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.body_timeout_s,
+    )
     app.add_middleware(MetricsMiddleware, paths={route.path for route in app.routes})
     return app, lanes
 
@@ -156,7 +168,8 @@ def load_predictor(app: FastAPI, loaded: Bundle) -> None:
     else:
         app.state.predictor, app.state.load_error = predictor, None
         metadata = predictor.metadata
-        MODEL_INFO.labels(metadata.name, metadata.version, metadata.run_id, predictor.mode).set(1)
+        # No run id: /metrics is public, the run id is /model's (behind API_KEY when set).
+        MODEL_INFO.labels(metadata.name, metadata.version, predictor.mode).set(1)
         log.info(
             "Serving %s v%s (%s) from %s", metadata.name, metadata.version, predictor.mode,
             loaded.directory,
@@ -173,7 +186,9 @@ def api_key_guard(settings: ServeSettings) -> list:
     # async: FastAPI runs a plain `def` dependency in a thread, a hop that costs more than this.
     async def require_api_key(key: Annotated[str | None, Security(header)]) -> None:
         # compare_digest takes the same time wherever the strings differ: no timing leak.
-        if key is None or not secrets.compare_digest(key.encode(), expected):
+        # latin-1 gives back the header's bytes (Starlette decoded them so): the fast lane
+        # compares those same bytes.
+        if key is None or not secrets.compare_digest(key.encode("latin-1"), expected):
             raise HTTPException(
                 401, "Missing or wrong X-API-Key header.", headers={"WWW-Authenticate": "ApiKey"}
             )
@@ -214,7 +229,8 @@ def add_health_routes(app: FastAPI) -> None:
             answer["warning"] = predictor.pipeline_problem
         return answer
 
-    @app.get("/metrics", tags=["health"])
+    # Prometheus' text format, and /docs says so (not JSON).
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     async def metrics():
         content, media_type = metrics_payload()
         return Response(content, media_type=media_type)
@@ -256,7 +272,8 @@ def add_model_routes(
         answer_batch, request_log=request_log, counted=PREDICTIONS.labels("/predict/batch")
     )
     Ready = Annotated[Predictor, Depends(ready_predictor)]
-    Record = record_model(loaded.schema, loaded.example[0])
+    # With a key, the public schema keeps to the contract: no categories, ranges or example.
+    Record = record_model(loaded.schema, loaded.example[0], reveal_training=not guarded)
     Batch = batch_model(Record, settings.max_batch_size)
     Prediction, BatchPrediction = response_models(loaded.schema.task)
     answers = ERROR_RESPONSES | (

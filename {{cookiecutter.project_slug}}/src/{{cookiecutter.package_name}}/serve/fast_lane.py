@@ -8,7 +8,9 @@ pydantic model, the right API key, a model ready) with the same model classes an
 same answer functions as the FastAPI routes, and counts it in the same metrics. Anything
 else (a body that fails validation, no or a wrong key, no model, not JSON, no or a too
 large Content-Length, any other path) is handed, untouched, to the FastAPI app: every
-error answer and /docs still come from one place.
+error answer and /docs still come from one place. Two answers it gives itself, as the
+usual lane would: a 408 for a body that does not arrive within BODY_TIMEOUT_S (reading it
+is what the lane is doing then), and a 500, counted, should anything else fail.
 """
 
 import json
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
+from .limits import CLOSE, BodyDeadline, BodyTooSlow
 from .metrics import REQUEST_SERIES
 
 # What Starlette's JSONResponse writes, byte for byte; built once rather than per answer.
@@ -40,6 +43,7 @@ def is_plain_json(content_type: bytes | None) -> bool:
 
 
 async def read_body(receive) -> bytes:
+    """The whole body; raises BodyTooSlow (from a BodyDeadline `receive`) when it is late."""
     chunks, more = [], True
     while more:
         message = await receive()
@@ -64,17 +68,22 @@ def replay(body: bytes):
     return receive
 
 
-async def send_json(send, answer: dict) -> None:
+async def send_json(send, answer: dict, status: int = 200, closing: bool = False) -> None:
     body = JSON.encode(answer).encode()
-    headers = [CONTENT_TYPE, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    # In Starlette's order: the route's own headers, then length and type.
+    headers = [CLOSE] if closing else []
+    headers += [(b"content-length", str(len(body)).encode()), CONTENT_TYPE]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 class FastLane:
-    def __init__(self, app, lanes: dict[str, Lane], api_key: bytes | None, max_body_bytes: int):
+    def __init__(
+        self, app, lanes: dict[str, Lane], api_key: bytes | None, max_body_bytes: int,
+        body_timeout_s: float,
+    ):  # fmt: skip
         self.app, self.lanes, self.api_key = app, lanes, api_key
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes, self.body_timeout_s = max_body_bytes, body_timeout_s
 
     def takes(self, scope) -> Lane | None:
         """The lane for this request if it may use the fast one, else None."""
@@ -102,20 +111,28 @@ class FastLane:
         if lane is None:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
+        status = 500  # counted as such if anything below fails (uvicorn then answers 500)
         try:
-            body = await read_body(receive)
+            status = await self.answer(lane, scope, receive, send)
+        finally:
+            if status is not None:  # None: the usual lane answered (and counted), or nobody
+                REQUEST_SERIES.observe(scope["path"], "POST", status, time.perf_counter() - started)
+
+    async def answer(self, lane: Lane, scope, receive, send) -> int | None:
+        """Answers the request; returns the status to count, None if not the lane's to count."""
+        try:
+            body = await read_body(BodyDeadline(receive, self.body_timeout_s))
         except ConnectionAbortedError:  # nobody left to answer
-            return
+            return None
+        except BodyTooSlow as late:  # as FastAPI answers the HTTPException in the usual lane
+            await send_json(send, {"detail": late.detail}, late.status_code, closing=True)
+            return late.status_code
         try:
             # pydantic parses and validates the bytes in one pass, in Rust.
             request = lane.model.model_validate_json(body)
         except ValidationError:
             # The usual lane validates again and answers 400 or 422, naming each field.
-            return await self.app(scope, replay(body), send)
-        status = 500  # counted as such if the answer fails (uvicorn then answers 500)
-        try:
-            await send_json(send, await lane.answer(self.app.state.predictor, request))
-            status = 200
-        finally:
-            seconds = time.perf_counter() - started
-            REQUEST_SERIES.observe(scope["path"], "POST", status, seconds)
+            await self.app(scope, replay(body), send)
+            return None
+        await send_json(send, await lane.answer(self.app.state.predictor, request))
+        return 200

@@ -35,7 +35,7 @@ PREDICTIONS = Counter("predictions_total", "Rows predicted", ["endpoint"])
 MODEL_INFO = Gauge(
     "model_info",
     "The model being served",
-    ["name", "version", "run_id", "mode"],
+    ["name", "version", "mode"],
     multiprocess_mode="liveall",
 )
 

@@ -4,6 +4,10 @@ Column names in real files have spaces and symbols ("Monthly Charges ($)"), so
 each field has a safe Python name and the real column name as its JSON alias.
 A column that had gaps in the training data is optional (the pipeline fills
 it); one that never had gaps is required. Unknown fields are refused.
+
+The published schema (/openapi.json) says what each field really accepts. With
+`reveal_training=False` (API_KEY set) it gives only that contract: no category lists,
+training ranges, example row or training dates, which stay behind the key on /model.
 """
 
 import math
@@ -32,6 +36,12 @@ def encodable(text: str) -> str:
 # (2 for "2"): it is turned into the text training saw (see as_training_text).
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Text = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(encodable)]
+# Beyond 2**53 (~9e15) floats skip whole numbers, so a bigger number cannot be matched to
+# the one category it equals: such a category must come as text. (A 309-digit integer
+# does not even fit a float.) What /openapi.json declares a category may be, as input.
+CATEGORY_NUMBER_LIMIT = 1e15
+CategoryNumber = Annotated[float, Field(gt=-CATEGORY_NUMBER_LIMIT, lt=CATEGORY_NUMBER_LIMIT)]
+CategoryInput = Text | CategoryNumber | bool
 
 
 def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
@@ -48,6 +58,13 @@ def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
         if isinstance(value, bool):  # a column of True/False in the file
             return category_text(value)
         if isinstance(value, int | float):
+            # Compared before float(): an int too large for a float raises OverflowError.
+            # NaN fails both comparisons.
+            if not -CATEGORY_NUMBER_LIMIT < value < CATEGORY_NUMBER_LIMIT:
+                limit = f"{CATEGORY_NUMBER_LIMIT:g}"
+                raise ValueError(
+                    f"is not a number between -{limit} and {limit}: send such a category as text"
+                )
             return by_number.get(float(value), category_text(value))
         return value
 
@@ -55,18 +72,28 @@ def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
 
 
 def category_type(column: Feature) -> Any:
-    return Annotated[Text, BeforeValidator(as_training_text(column.categories))]
+    coerce = BeforeValidator(
+        as_training_text(column.categories), json_schema_input_type=CategoryInput
+    )
+    return Annotated[Text, coerce]
 
 
-def describe_category(column: Feature) -> str:
+def describe_category(column: Feature, reveal_training: bool) -> str:
+    accepted = "Text, or a number or true/false (read as its text)"
+    if not reveal_training:
+        return f"{accepted}: a category (unseen ones allowed)."
     shown = ", ".join(str(c) for c in column.categories[:10])
     more = ", ..." if len(column.categories) > 10 else ""
-    return f"Text (or a number), one of: {shown}{more} (others allowed; case and spaces ignored)."
+    return f"{accepted}, one of: {shown}{more} (others allowed; case and spaces ignored)."
 
 
 def written_like_training(column: Feature) -> str:
     """The latest training date, written in the file's own format (what a client should send)."""
     return datetime.strptime(column.latest, "%Y-%m-%d").strftime(column.date_format)
+
+
+# What JSON Schema calls `format: date` (2024-03-01) is exactly this strftime format.
+ISO_DATE = "%Y-%m-%d"
 
 
 def date_type(column: Feature) -> Any:
@@ -86,21 +113,29 @@ def date_type(column: Feature) -> Any:
     return Annotated[Text, AfterValidator(readable)]
 
 
-def record_model(schema: Schema, example: dict) -> type[BaseModel]:
+def describe_column(column: Feature, reveal_training: bool) -> tuple[Any, str, dict]:
+    """The field's type, its description and its extra JSON schema keys."""
+    if column.kind == "numeric":
+        seen = (
+            f"; seen in training from {column.min:g} to {column.max:g}" if reveal_training else ""
+        )
+        return Number, f"Number{seen}.", {}
+    if column.kind == "categorical":
+        known = {"x-known-values": column.categories[:50]} if reveal_training else {}
+        return category_type(column), describe_category(column, reveal_training), known
+    example = f", e.g. {written_like_training(column)!r}" if reveal_training else ""
+    # Other formats (15/03/2024, Mar 2024) have no JSON Schema name: the description says it.
+    declared = {"format": "date"} if column.date_format == ISO_DATE else {}
+    extra = {"x-date-format": column.date_format} | declared
+    return date_type(column), f"A date written as {column.date_format}{example}.", extra
+
+
+def record_model(schema: Schema, example: dict, reveal_training: bool = True) -> type[BaseModel]:
+    """The request model. reveal_training=False: no categories, ranges or example row in the
+    JSON schema (validation is the same)."""
     fields: dict[str, Any] = {}
     for index, column in enumerate(schema.features):
-        known = None
-        if column.kind == "numeric":
-            kind = Number
-            described = f"Number; seen in training from {column.min:g} to {column.max:g}."
-        elif column.kind == "categorical":
-            kind, known = category_type(column), column.categories[:50]
-            described = describe_category(column)
-        else:  # a date
-            kind = date_type(column)
-            described = (
-                f"A date written as {column.date_format}, e.g. {written_like_training(column)!r}."
-            )
+        kind, described, extra = describe_column(column, reveal_training)
         if column.nullable:
             annotation, default = kind | None, None
             described += " Optional: leave it out or null when unknown."
@@ -112,13 +147,12 @@ def record_model(schema: Schema, example: dict) -> type[BaseModel]:
                 default,
                 alias=column.name,
                 description=described,
-                json_schema_extra={"x-known-values": known} if known else None,
+                json_schema_extra=extra or None,
             ),
         )
+    examples = {"examples": [example]} if reveal_training else None
     return create_model(
-        "Record",
-        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
-        **fields,
+        "Record", __config__=ConfigDict(extra="forbid", json_schema_extra=examples), **fields
     )
 
 

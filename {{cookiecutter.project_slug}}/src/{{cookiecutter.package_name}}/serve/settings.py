@@ -37,6 +37,14 @@ class ServeSettings(BaseSettings):
     api_key: SecretStr | None = None
     max_batch_size: int = Field(1000, ge=1)
     max_body_bytes: int = Field(1_000_000, ge=1024)
+    # A connection may not hold the service for ever (serve/limits.py). Idle between requests:
+    keep_alive_timeout_s: float = Field(5, gt=0, le=3600, allow_inf_nan=False)
+    # From the connection opening (or the last answer on it) to a request's complete headers:
+    header_timeout_s: float = Field(10, gt=0, le=3600, allow_inf_nan=False)
+    # From the headers to the complete body (a 408 after that):
+    body_timeout_s: float = Field(30, gt=0, le=3600, allow_inf_nan=False)
+    # Connections (or running requests) per worker; beyond that uvicorn answers 503.
+    limit_concurrency: int = Field(1000, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # The request log (serve/request_log.py): inputs and answers as JSON lines, for
     # `make monitor`. It holds what callers send: see the README before logging personal data.
@@ -58,6 +66,13 @@ class ServeSettings(BaseSettings):
         if value is None or not value.get_secret_value():
             return None
         key = value.get_secret_value()
+        # Header values are bytes: beyond printable ASCII, clients and frameworks encode
+        # them differently (UTF-8 here, latin-1 there), and spaces at the ends are dropped.
+        if not all("!" <= character <= "~" for character in key):
+            raise ValueError(
+                "API_KEY may hold only printable ASCII without spaces (it travels in a header). "
+                'Generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+            )
         if key.lower() in PLACEHOLDER_KEYS or len(key) < 16:
             raise ValueError(
                 "API_KEY is a placeholder or shorter than 16 characters. Generate one with: "
