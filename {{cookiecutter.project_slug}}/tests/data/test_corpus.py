@@ -1,6 +1,7 @@
 """The messy-data corpus (corpus.py): each file gets its expected decision, or its exact
 data error with exit code 2 and no traceback, from the real `train` command line."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
-from {{ cookiecutter.package_name }}.data.prepare import prepare
+from {{ cookiecutter.package_name }}.data.prepare import options_from, prepare
 
 from .corpus import Case, corpus
 
@@ -26,7 +28,12 @@ def write(case: Case, folder: Path) -> Path:
 
 
 def decided(case: Case, folder: Path) -> dict:
-    prepared = prepare(read_csv(str(write(case, folder))), case.target, task=case.task, cv_folds=3)
+    """The decisions for the case's file, with the case's settings as .env would give them."""
+    given = {k.lower(): json.loads(v) if v.startswith("[") else v for k, v in case.settings.items()}
+    settings = Settings(_env_file=None, **given)
+    frame = read_csv(str(write(case, folder)), encoding=settings.csv_encoding)
+    options = options_from(settings)
+    prepared = prepare(frame, case.target, task=case.task, cv_folds=3, options=options)
     return {d.column: d for d in prepared.cleaning.decisions}, prepared
 
 
@@ -65,7 +72,7 @@ def run_train(tmp_path: Path, data: Path, target: str, *extra: str, **env: str):
 @pytest.mark.parametrize("case", ERRORS, ids=[c.name for c in ERRORS])
 def test_train_exits_2_with_the_message(case, tmp_path):
     extra = ["--task", case.task] if case.task else []
-    result = run_train(tmp_path, write(case, tmp_path), case.target, *extra)
+    result = run_train(tmp_path, write(case, tmp_path), case.target, *extra, **case.settings)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Data error:" in result.stderr and case.error in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -93,7 +100,9 @@ def test_decision_details(tmp_path):
     assert "5 infinite values made missing" in decisions["ratio"].done
     assert prepared.features["ratio"].isna().sum() == 5
     decisions, prepared = decided(by_name["semicolons and decimal commas"], tmp_path)
-    assert prepared.schema["csv"] == {"delimiter": "semicolon", "decimal": ",", "encoding": "UTF-8"}
+    assert prepared.schema["csv"] | {"encoding_why": "-"} == {
+        "delimiter": "semicolon", "decimal": ",", "thousands": ".", "encoding": "utf-8",
+        "encoding_confidence": "certain", "encoding_why": "-"}  # fmt: skip
     assert 1 <= prepared.features["weight"].min() < prepared.features["weight"].max() <= 9
 
 
@@ -112,6 +121,6 @@ def test_normalising_categories_can_be_turned_off(tmp_path):
 
 
 def test_encoding_can_be_named(tmp_path):
-    case = next(c for c in CASES if c.name == "not UTF-8")
+    case = next(c for c in CASES if c.name == "latin-1 is read without a setting")
     frame = read_csv(str(write(case, tmp_path)), encoding="latin-1")
     assert set(frame["Région"]) == {"Île", "Nord"}
