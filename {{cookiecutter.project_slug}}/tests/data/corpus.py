@@ -85,7 +85,9 @@ def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
         "one unit": [f"{g}GB" if r.random() < 0.5 else f"{g} gb" for g in gigabytes],
         "mixed units": [f"{m} MB" if m < 1000 else f"{m / 1000:.2f} GB" for m in megabytes],
         "bare numbers": [f"{m}MHz" if r.random() < 0.7 else f"{m}" for m in megabytes],
-        "inches": [f'{s}"' if r.random() < 0.5 else f"{s}" for s in r.choice([13, 14, 15, 17], rows)],
+        "inches": [
+            f'{s}"' if r.random() < 0.5 else f"{s}" for s in r.choice([13, 14, 15, 17], rows)
+        ],
         "unknown unit": [f"{c} cores" for c in r.choice([2, 4, 6, 8], rows)],
         "two quantities": [f"{m} MB" if m < 2000 else f"{m} MHz" for m in megabytes],
     }
@@ -106,7 +108,9 @@ def listings(rows: int = ROWS, seed: int = 8) -> pd.DataFrame:
     screen = r.choice([13, 14, 15, 17], rows)
     speed = r.integers(1000, 4000, rows)
     price = 300 + 40 * ram + 0.2 * drive + 30 * screen + 0.05 * speed + r.normal(0, 40, rows)
-    price_written = [[f"${p:,.2f}", f"{p:,.0f}", f"{p:.0f} USD"][i % 3] for i, p in enumerate(price)]
+    price_written = [
+        [f"${p:,.2f}", f"{p:,.0f}", f"{p:.0f} USD"][i % 3] for i, p in enumerate(price)
+    ]
     return pd.DataFrame({
         "URL": [f"https://shop.example/item/{i}?ref=list" for i in range(rows)],
         "RAM": [f"{g}GB" if i % 2 else f"{g} gb" for i, g in enumerate(ram)],

@@ -124,3 +124,57 @@ def test_encoding_can_be_named(tmp_path):
     case = next(c for c in CASES if c.name == "latin-1 is read without a setting")
     frame = read_csv(str(write(case, tmp_path)), encoding="latin-1")
     assert set(frame["Région"]) == {"Île", "Nord"}
+
+
+def test_units_are_converted_to_the_columns_most_common_unit(tmp_path):
+    case = next(c for c in CASES if c.name == "scraped prices with units")
+    raw = read_csv(str(write(case, tmp_path)))
+    _, prepared = decided(case, tmp_path)
+    drive = next(c for c in prepared.schema["features"] if c["name"] == "Hard drive")
+    assert drive["unit"] == "GB" and drive["unit_factors"]["mb"] == 0.001
+    written = raw["Hard drive"].iloc[: len(prepared.features)]
+    for text, number in zip(written, prepared.features["Hard drive"], strict=True):
+        amount, unit = text.split()
+        assert number == pytest.approx(float(amount) * (0.001 if unit == "MB" else 1))
+    speed = prepared.features["CPU speed"]
+    assert speed.iloc[0] == float(raw["CPU speed"].iloc[0])  # '2008' beside '2551MHz': MHz
+    assert prepared.features["RAM"].isin([4, 8, 16, 32]).all()  # '8GB' and '8 gb' alike
+
+
+def test_target_spellings_become_one_class(tmp_path):
+    case = next(c for c in CASES if c.name == "a cp1252 export with decimal commas")
+    _, prepared = decided(case, tmp_path)
+    assert prepared.schema["classes"] == ["Non", "Oui"]  # the most frequent spellings
+    assert prepared.schema["target_merged"] == {
+        "Non": ["Non", "Non ", "non"],
+        "Oui": ["OUI", "Oui", "oui"],
+    }
+
+
+def test_decimal_commas_and_dot_thousands_are_read(tmp_path):
+    case = next(c for c in CASES if c.name == "a cp1252 export with decimal commas")
+    raw = read_csv(str(write(case, tmp_path)))
+    income = raw["Revenu annuel (€)"]
+    assert 15_000 <= income.min() < income.max() <= 90_000 and (income % 1 != 0).any()
+    assert raw.attrs["csv"]["encoding"] == "cp1252"
+    assert raw.attrs["csv"]["encoding_confidence"] == "likely"
+    assert raw.columns[0] == "Numéro de dossier"
+
+
+def test_a_stale_encoding_setting_is_refused_not_applied(tmp_path):
+    """CSV_ENCODING=cp1252 left in .env for a French file would turn the next UTF-8 file's
+    header into 'ï»¿Listing ID'; it is refused, naming the setting."""
+    case = next(c for c in CASES if c.name == "a stale CSV_ENCODING on a UTF-8 file with a BOM")
+    with pytest.raises(DataError, match=r"CSV_ENCODING=cp1252 cannot be right.*'ï»¿Listing ID"):
+        read_csv(str(write(case, tmp_path)), encoding="cp1252")
+    assert read_csv(str(write(case, tmp_path))).columns[0] == "Listing ID"
+
+
+def test_an_encoding_setting_decides_only_a_guess(tmp_path):
+    """Bytes that are not Western text: charset-normalizer guesses, and CSV_ENCODING wins."""
+    path = tmp_path / "greek.csv"
+    path.write_bytes(("όνομα,τιμή\n" + "Αθήνα,12\nΘεσσαλονίκη,15\n" * 20).encode("cp1253"))
+    assert read_csv(str(path)).attrs["csv"]["encoding_confidence"] == "a guess"
+    frame = read_csv(str(path), encoding="cp1253")
+    assert list(frame.columns) == ["όνομα", "τιμή"]
+    assert frame.attrs["csv"]["encoding_confidence"] == "CSV_ENCODING"

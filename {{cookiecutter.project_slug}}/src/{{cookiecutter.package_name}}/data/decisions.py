@@ -6,27 +6,46 @@ inside the saved pipeline, so serving treats a request exactly as training did.
 
 Before any rule, text that means "no value" (empty, N/A, n/a, NA, -, ?, null,
 #DIV/0!) is missing, and numbers written as text are read as numbers: "1,234",
-"$1,200", "45%", " 3.5 " (the percent sign is dropped: "45%" is 45). Infinite
+"$1,200", "1999 USD", "45%", " 3.5 " (the percent sign is dropped: "45%" is 45); in a
+file with decimal commas (semicolon-separated), "45.627,67" is 45627.67. Infinite
 values (inf, -inf) are missing too, and counted.
 
 The rules, in order; the first that matches decides:
 
  1. Your settings: DROP_COLUMNS -> dropped; FEATURE_COLUMNS (when set) -> only
-    those are used; NUMERIC_COLUMNS -> numeric (text in it becomes missing);
-    CATEGORICAL_COLUMNS -> categorical.
+    those are used; GROUP_COLUMN -> group (see 5.); NUMERIC_COLUMNS -> numeric (text
+    in it becomes missing; refused if more than half its values would);
+    CATEGORICAL_COLUMNS -> categorical (refused for a column of dates).
  2. Entirely missing -> dropped. A single value on every row -> constant, dropped.
  3. All numbers:
     - whole numbers, a different one on every row, named like an ID ("patient_id",
       "Order #") or a run of consecutive numbers -> ID, left out;
+    - whole numbers named like an ID that repeat in runs (customer_id 1001 on five
+      rows, then 1002) -> group (see 5.);
     - otherwise numeric.
- 4. Numbers mixed with some text:
+ 4. Numbers with units: at least 95% of the values are a number followed by one unit
+    of data/units.py ("8GB", "8 gb", "100 MHz", '17"'; any case, with or without a
+    space), or a bare number -> numeric. Units of one quantity are converted to the
+    column's most common unit ("728 MB", "0.73 GB" -> MB), bare numbers are read in
+    it ("50" beside "50MHz": MHz), and the decision names the unit. An unknown unit
+    ("4 cores"), or units of two quantities (GB and MHz), leave the column to the
+    rules below, and the decision says why it was not read as numbers.
+ 5. Numbers mixed with some text:
     - at most 20 distinct values ("Studio", 1, 2, 3) -> categorical;
     - at least 95% numbers -> numeric; the text becomes missing, counted, with examples;
     - at least 50% numbers -> training stops (exit 2): is it a number or a label?
- 5. Text:
+ 6. Text:
     - at least 90% dates in one format -> date: year, month, day of week and days
       since the earliest date become features (DATE_COLUMNS=drop leaves dates out);
     - named like an ID and (nearly) unique, or a different value on every row -> ID;
+    - at least 90% web addresses (http://, https://, www.) -> URL, left out;
+    - a group: more distinct values than MAX_CATEGORIES, a median of 3 or more rows
+      each, and at most 1.5 runs of consecutive rows per value on average (a storm's
+      name on its 75 rows, a customer on theirs) -> group: left out as a feature, and
+      every split (the test split and each cross-validation fold) keeps a group's rows
+      on one side, so the score measures entities the model has not seen. The same
+      values scattered over the file are no group. The first such column is the
+      group; GROUP_COLUMN names it, GROUP_COLUMN=none turns detection off;
     - long text (on average 30+ characters or 4+ words) with many distinct values
       -> free text, left out (there is no text model here: add one in model/pipeline.py);
     - more than MAX_CATEGORIES (50) distinct values, or more than half the rows
@@ -37,7 +56,9 @@ The rules, in order; the first that matches decides:
 
 The target: numbers -> regression, unless they are at most 20 distinct whole
 numbers that repeat (each value on two rows or more on average: classes); text ->
-classification. An ID (see 3.), a date, or text different on every row is refused. A regression target with text in it,
+classification, its labels unified as categories are ('Oui', 'oui', 'OUI', ' Oui' are
+one class, named by its most frequent spelling; the merges are listed). An ID (see 3.),
+a date, or text different on every row is refused. A regression target with text in it,
 or TASK=classification with fractional numbers, stops training with the fix.
 More than MAX_COLUMNS feature columns stops training before any work starts.
 """
@@ -186,7 +207,9 @@ def decide_columns(
 
 
 def check_group_setting(frame: pd.DataFrame, target: str, options: Options) -> None:
-    if options.group in (None, "none") or (options.group in frame.columns and options.group != target):
+    if options.group in (None, "none") or (
+        options.group in frame.columns and options.group != target
+    ):
         return
     why = "is the target" if options.group == target else "is not a column of the file"
     raise DataError(
@@ -227,7 +250,9 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
     if isinstance(with_units, Units):
         return unit_numeric(name, values, missing, with_units, "numbers with units")
     if is_number.any():
-        decision, cleaned = numbers_and_text(name, values, numbers, infinite, missing, distinct, options)
+        decision, cleaned = numbers_and_text(
+            name, values, numbers, infinite, missing, distinct, options
+        )
     else:
         decision, cleaned = text(name, values, missing, distinct, options)
     if with_units:  # it looked like numbers with units, but was not: say why not
@@ -320,7 +345,9 @@ def unit_numeric(name, values, missing, units: Units, why):
     if units.converted:
         read[0] += f" ({', '.join(map(repr, units.converted))} converted)"
     if units.bare:
-        read.append(f"numbers without a unit ({', '.join(map(repr, units.bare))}) read as {units.unit!r}")
+        read.append(
+            f"numbers without a unit ({', '.join(map(repr, units.bare))}) read as {units.unit!r}"
+        )
     decision, cleaned = numeric(name, values, numbers, infinite, missing, why, "; ".join(read))
     decision.details |= {"unit": units.unit, "unit_factors": units.factors}
     return decision, cleaned

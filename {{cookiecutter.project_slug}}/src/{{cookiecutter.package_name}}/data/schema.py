@@ -62,8 +62,10 @@ def build_schema(
         "decisions": [d.as_dict() for d in cleaning.decisions],
         "csv": cleaning.csv,
         # How the file writes numbers, for reading a request written the same way.
-        "number_format": {"decimal": cleaning.csv.get("decimal", "."),
-                          "thousands": cleaning.csv.get("thousands", ",")},
+        "number_format": {
+            "decimal": cleaning.csv.get("decimal", "."),
+            "thousands": cleaning.csv.get("thousands", ","),
+        },
         "target_merged": cleaning.target_merged,
         # The pipeline groups categories seen in fewer training rows than this.
         "rare_category_rows": rare_category_rows,

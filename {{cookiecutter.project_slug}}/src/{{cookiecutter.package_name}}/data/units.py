@@ -42,9 +42,7 @@ def factors_to(unit: str) -> dict[str, float]:
     of it is: for MB, "gb" -> 1000. What serving needs to read "0.73 GB" as 730 MB."""
     units = UNITS[QUANTITY_OF[unit]]
     return {
-        spelling: units[name] / units[unit]
-        for spelling, name in CANONICAL.items()
-        if name in units
+        spelling: units[name] / units[unit] for spelling, name in CANONICAL.items() if name in units
     }
 
 

@@ -33,7 +33,9 @@ CV_SCORING = {
 }
 
 
-def hold_out_split(X: pd.DataFrame, y: pd.Series, task: str, test_size: float, seed: int, groups=None):
+def hold_out_split(
+    X: pd.DataFrame, y: pd.Series, task: str, test_size: float, seed: int, groups=None
+):
     """(X_train, X_test, y_train, y_test). With groups (data/decisions.py: a storm, a customer),
     each group's rows fall on one side: the test split then measures unseen entities."""
     classification = task == "classification"

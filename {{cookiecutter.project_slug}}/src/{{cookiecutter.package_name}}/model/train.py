@@ -227,7 +227,9 @@ def fit_and_evaluate(
     folds, seed = settings.cv_folds, settings.seed
     with step(f"Cross-validated {settings.model} and a baseline ({settings.cv_folds} folds)"):
         cv = cross_validated(pipeline, X_train, y_train, task, folds, seed, groups)
-        baseline_cv = cross_validated(make_baseline(task), X_train, y_train, task, folds, seed, groups)
+        baseline_cv = cross_validated(
+            make_baseline(task), X_train, y_train, task, folds, seed, groups
+        )
     # The same signed numbers the table shows: an R² below zero stays below zero.
     if cv[f"cv_{metric}"] < baseline_cv[f"cv_{metric}"] + settings.baseline_margin:
         raise BaselineNotBeaten(
