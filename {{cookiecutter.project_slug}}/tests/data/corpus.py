@@ -100,8 +100,10 @@ def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
 
 
 def listings(rows: int = ROWS, seed: int = 8) -> pd.DataFrame:
-    """Scraped web listings: prices as "$4,348.00", "2,225" or "1999 USD", unit columns,
-    a URL column; the price follows the memory, the drive and the screen."""
+    """Scraped web listings: prices as "$4,348.00", "2,225" or "1999 USD", unit columns with
+    "N/A", "--" and blanks, a URL column, ISO timestamps with a zone, an HTML entity in the
+    notes, Excel's empty trailing column and duplicated rows; the price follows the memory,
+    the drive, the screen and the speed."""
     r = rng(seed)
     ram = r.choice([4, 8, 16, 32], rows)
     drive = r.integers(128, 4000, rows)
@@ -111,14 +113,23 @@ def listings(rows: int = ROWS, seed: int = 8) -> pd.DataFrame:
     price_written = [
         [f"${p:,.2f}", f"{p:,.0f}", f"{p:.0f} USD"][i % 3] for i, p in enumerate(price)
     ]
-    return pd.DataFrame({
+    scraped = pd.Timestamp("2025-03-01T08:00:00+01:00") + pd.to_timedelta(
+        r.integers(0, 10**7, rows), "s"
+    )
+    frame = pd.DataFrame({
         "URL": [f"https://shop.example/item/{i}?ref=list" for i in range(rows)],
         "RAM": [f"{g}GB" if i % 2 else f"{g} gb" for i, g in enumerate(ram)],
         "Hard drive": [f"{m} MB" if m < 1000 else f"{m / 1000:.2f} GB" for m in drive],
         "CPU speed": [f"{m}MHz" if i % 3 else f"{m}" for i, m in enumerate(speed)],
         "Screen (in)": [f'{s}"' if i % 2 else f"{s}" for i, s in enumerate(screen)],
+        "Scraped at": scraped.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "Notes": r.choice(["Like new &amp; boxed", "Scratches on the lid", ""], rows),
         "Price": price_written,
+        "": "",  # Excel's empty trailing column: a header cell with no name, no values
     })  # fmt: skip
+    for column, marker in (("RAM", "N/A"), ("CPU speed", "--"), ("Screen (in)", "")):
+        frame.loc[r.random(rows) < 0.03, column] = marker
+    return pd.concat([frame, frame.sample(n=rows // 50, random_state=seed)])  # duplicated rows
 
 
 def french_export(rows: int = ROWS, seed: int = 9, encoding: str = "cp1252") -> bytes:
@@ -297,6 +308,10 @@ def unit_cases() -> list[Case]:
              kind="url"),
         Case("scraped prices with units", to_csv(listings()), target="Price", column="Hard drive",
              kind="numeric"),
+        Case("ISO timestamps with a zone are dates", to_csv(listings()), target="Price",
+             column="Scraped at", kind="date"),
+        Case("Excel's empty trailing column", to_csv(listings()), target="Price",
+             column="Unnamed: 8", kind="dropped"),
         Case("NUMERIC_COLUMNS on a unit column reads the units", unit_column("mixed units"),
              column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
     ]  # fmt: skip

@@ -47,7 +47,10 @@ def test_report_shows_the_encoding_guess_the_target_merges_and_the_groups(tmp_pa
     (tmp_path / "export.csv").write_bytes(french_export())
     raw = read_csv(str(tmp_path / "export.csv"))
     text = write_report(raw, prepare(raw, "Accepté"), tmp_path / "french").read_text()
-    assert "Read as cp1252 (likely: not UTF-8; 2.9% of letters accented), semicolon" in text
+    assert (
+        "Read as cp1252, semicolon-separated, decimal point ','; encoding likely (not UTF-8; 2.9% of letters accented)."
+        in text
+    )
     assert "- `Accepté`: 'Non' / 'Non ' / 'non' -> 'Non'; 'OUI' / 'Oui' / 'oui' -> 'Oui'" in text
     assert "- none: no column groups rows" in text
     (tmp_path / "storms.csv").write_text(storm_tracks().to_csv(index=False))

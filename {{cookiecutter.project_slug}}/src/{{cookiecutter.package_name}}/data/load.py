@@ -51,7 +51,7 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
         "delimiter": DELIMITER_NAMES[delimiter],
         "decimal": "," if decimal_comma else ".",
         "thousands": "." if decimal_comma else ",",
-        "encoding": detected.encoding,
+        "encoding": detected.name,
         "encoding_confidence": detected.confidence,
         "encoding_why": detected.why,
     }
@@ -98,9 +98,17 @@ BOMS = {codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
 class Detected:
     """The encoding a file was read in, how sure that is, and why."""
 
-    encoding: str
+    encoding: str  # Python's codec
     confidence: str
     why: str
+
+    @property
+    def name(self) -> str:
+        """As people know it: 'UTF-8 with BOM', 'UTF-16 with BOM', 'UTF-8', 'cp1252'."""
+        named = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "iso8859-1": "latin-1"}
+        if self.encoding == "utf-16" and "byte-order mark" in self.why:
+            return "UTF-16 with BOM"
+        return named.get(self.encoding, self.encoding)
 
 
 def codec_name(encoding: str) -> str:

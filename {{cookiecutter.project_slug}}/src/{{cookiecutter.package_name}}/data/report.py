@@ -53,12 +53,14 @@ def spellings(merged: dict) -> str:
 
 
 def read_as(csv: dict) -> str:
-    """How the file was read: the encoding guess and how sure it is, the separators."""
+    """How the file was read: the separators, the encoding and how sure its detection is."""
     if not csv:
         return ""
+    read = (
+        f"Read as {csv['encoding']}, {csv['delimiter']}-separated, decimal point '{csv['decimal']}'"
+    )
     sure = csv.get("encoding_confidence")
-    encoding = csv["encoding"] + (f" ({sure}: {csv.get('encoding_why')})" if sure else "")
-    return f"Read as {encoding}, {csv['delimiter']}-separated, decimal point '{csv['decimal']}'."
+    return read + (f"; encoding {sure} ({csv['encoding_why']})." if sure else ".")
 
 
 def groups_section(prepared: Prepared) -> str:

@@ -21,8 +21,11 @@ UNITS: dict[str, dict[str, float]] = {
     "power": {"W": 1, "kW": 1000},
 }
 # Other ways to write a unit ('17"' is 17 in, "5'" is 5 ft).
-ALIASES = {'"': "in", "″": "in", "inch": "in", "inches": "in", "'": "ft", "′": "ft", "feet": "ft",
-           "bytes": "B", "lbs": "lb", "sec": "s", "hr": "h", "hrs": "h", "hours": "h"}  # fmt: skip
+ALIASES = {
+    '"': "in", "″": "in", "inch": "in", "inches": "in", "'": "ft", "′": "ft", "feet": "ft",
+    "bytes": "B", "lbs": "lb", "sec": "s", "secs": "s", "seconds": "s", "mins": "min",
+    "minutes": "min", "hr": "h", "hrs": "h", "hours": "h", "day": "days",
+}  # fmt: skip
 # Any spelling, case folded -> the unit as the table writes it: "gb", "Gb" -> "GB".
 CANONICAL = {unit.casefold(): unit for units in UNITS.values() for unit in units} | {
     alias.casefold(): unit for alias, unit in ALIASES.items()
