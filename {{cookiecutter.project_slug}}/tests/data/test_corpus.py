@@ -13,6 +13,7 @@ import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
 from {{ cookiecutter.package_name }}.data.prepare import options_from, prepare
+from {{ cookiecutter.package_name }}.data.report import decisions_table
 
 from .corpus import Case, corpus
 
@@ -151,6 +152,9 @@ def test_target_spellings_become_one_class(tmp_path):
         "Non": ["Non", "Non ", "non"],
         "Oui": ["OUI", "Oui", "oui"],
     }
+    target_row = decisions_table(prepared).iloc[0]
+    assert target_row["what was done"].endswith("'OUI' / 'Oui' / 'oui' -> 'Oui'")
+    assert set(prepared.target) == {"Non", "Oui"}
 
 
 def test_decimal_commas_and_dot_thousands_are_read(tmp_path):

@@ -222,12 +222,12 @@ def check_group_setting(frame: pd.DataFrame, target: str, options: Options) -> N
 def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decision, pd.Series]:
     if name in options.drop:
         return Decision(name, "dropped", "listed in DROP_COLUMNS"), values
-    if options.features and name not in options.features:
-        return Decision(name, "dropped", "not listed in FEATURE_COLUMNS"), values
     missing = is_missing_text(values)
     present = values[~missing]
-    if name == options.group:
+    if name == options.group:  # a group is no feature: FEATURE_COLUMNS need not list it
         return group(name, present, "listed in GROUP_COLUMN"), values
+    if options.features and name not in options.features:
+        return Decision(name, "dropped", "not listed in FEATURE_COLUMNS"), values
     if present.empty:
         return Decision(name, "dropped", "entirely missing"), values
     if name in options.categorical:
@@ -307,12 +307,14 @@ def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | 
     if counts.empty:
         return None
     parts = counts.index.to_series().str.extract(unit_table.NUMBER_WITH_SUFFIX.pattern)
+    if parts[1].isna().all():  # the cheap test first: URLs and dates have no number-then-word
+        return None
     unit = parts[1].map(lambda u: unit_table.canonical(u) or u, na_action="ignore")
     amount = numbers_in_text(parts[0].astype("string"), decimal)
-    bare = numbers_in_text(counts.index.to_series().astype("string"), decimal)
     has_unit = amount.notna() & unit.notna()
     if not has_unit.any():
         return None
+    bare = numbers_in_text(counts.index.to_series().astype("string"), decimal)
     rows = counts.to_numpy()
     known = has_unit & unit.map(unit_table.quantity, na_action="ignore").notna()
     if (rows * (has_unit | bare.notna())).sum() < UNIT_SHARE * rows.sum():

@@ -119,8 +119,15 @@ def options_from(settings) -> Options:
         dates=settings.date_columns,
         max_columns=settings.max_columns,
         min_category_count=settings.min_category_count,
-        group=settings.group_column,
+        group=group_setting(settings.group_column),
     )
+
+
+def group_setting(value: str | None) -> str | None:
+    """GROUP_COLUMN: a column name; "none" (any case) turns detection off; unset detects."""
+    if value and value.strip().casefold() == "none":
+        return "none"
+    return value or None
 
 
 def load_and_prepare(settings) -> tuple[pd.DataFrame, Prepared]:
