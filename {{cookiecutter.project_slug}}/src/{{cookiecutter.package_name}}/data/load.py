@@ -14,6 +14,20 @@ import pandas as pd
 EXTRA_MISSING_MARKERS = ["?", "-", "--", "n/a", "N/A", "NA", "null", "None", "#DIV/0!", "#N/A"]
 DELIMITERS = ",;\t|"
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# How sure the detection is: a byte-order mark or valid UTF-8 is certain; Western text
+# (accented letters among mostly plain ones, every byte a cp1252 character) is likely;
+# anything else is charset-normalizer's guess, and only then may CSV_ENCODING override it.
+CERTAIN, LIKELY, GUESS = "certain", "likely", "a guess"
+# In French, German or Spanish text most letters are plain a-z; in Greek or Russian read
+# as cp1252 they are not: then it is not Western text, and charset-normalizer decides.
+WESTERN_ACCENTED_SHARE = 0.3
+CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"  # bytes cp1252 has no character for (latin-1 has)
+# Names that read a file the same way: setting one of them for a file detected as another is fine.
+CODEC_FAMILIES = ({"utf-8", "utf-8-sig"}, {"cp1252", "iso8859-1", "iso8859-15"},
+                  {"utf-16", "utf-16-le", "utf-16-be"})  # fmt: skip
+BOMS = {codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
+        codecs.BOM_UTF16_LE: ("utf-16", "a UTF-16 byte-order mark"),
+        codecs.BOM_UTF16_BE: ("utf-16", "a UTF-16 byte-order mark")}  # fmt: skip
 
 
 class DataError(ValueError):
@@ -23,9 +37,11 @@ class DataError(ValueError):
 def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     """Read `location`: a local path or `s3://bucket/key.csv`.
 
-    The delimiter (comma, semicolon, tab, pipe) is detected; a semicolon file is read
-    with decimal commas ("3,5"), as spreadsheets in many countries write it. How the
-    file was read is kept in `frame.attrs["csv"]` for the report.
+    The encoding (detect_encoding) and the delimiter (comma, semicolon, tab, pipe) are
+    detected; a semicolon file is read with decimal commas ("3,5") and dot thousands
+    ("45.627,67"), as spreadsheets in many countries write it. `encoding` (CSV_ENCODING)
+    only decides where detection guesses. How the file was read, and how sure the
+    encoding is, are kept in `frame.attrs["csv"]` for the report and schema.json.
     """
     raw = _read_bytes(location)
     text, detected = _decode(raw, location, encoding)
@@ -76,22 +92,6 @@ def _read_bytes(location: str) -> bytes:
             f"Data file '{location}' is empty. Export the data again, with a header row."
         )
     return raw
-
-
-# How sure the detection is: a byte-order mark or valid UTF-8 is certain; Western text
-# (accented letters among mostly plain ones, every byte a cp1252 character) is likely;
-# anything else is charset-normalizer's guess, and only then may CSV_ENCODING override it.
-CERTAIN, LIKELY, GUESS = "certain", "likely", "a guess"
-# In French, German or Spanish text most letters are plain a-z; in Greek or Russian read
-# as cp1252 they are not: then it is not Western text, and charset-normalizer decides.
-WESTERN_ACCENTED_SHARE = 0.3
-CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"  # bytes cp1252 has no character for (latin-1 has)
-# Names that read a file the same way: setting one of them for a file detected as another is fine.
-CODEC_FAMILIES = ({"utf-8", "utf-8-sig"}, {"cp1252", "iso8859-1", "iso8859-15"},
-                  {"utf-16", "utf-16-le", "utf-16-be"})  # fmt: skip
-BOMS = {codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
-        codecs.BOM_UTF16_LE: ("utf-16", "a UTF-16 byte-order mark"),
-        codecs.BOM_UTF16_BE: ("utf-16", "a UTF-16 byte-order mark")}  # fmt: skip
 
 
 @dataclass
