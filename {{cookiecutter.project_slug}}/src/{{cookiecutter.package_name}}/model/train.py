@@ -30,7 +30,7 @@ from ..bundle import Metadata, Schema, publish, staging_folder, trusted_types_of
 from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, Task, load_settings
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
-from ..data.report import decisions_table, write_report
+from ..data.report import decisions_table, read_as, write_report
 from .card import CardFacts, model_card, read_notes
 from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError, TrainingError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out, hold_out_split
@@ -127,6 +127,7 @@ def train(settings: Settings) -> dict:
         f"{cleaning.missing_target_dropped} unlabelled rows dropped; {len(schema.features)} features, "
         f"task: [bold]{schema.task}[/]; left out: {', '.join(cleaning.excluded) or 'nothing'}"
     )
+    console.print(f"  {escape(read_as(cleaning.csv))}")  # the encoding guess and how sure it is
     print_decisions(prepared)
 
     split = hold_out_split(prepared.features, prepared.target, schema.task, settings.test_size,
