@@ -13,7 +13,7 @@ values (inf, -inf) are missing too, and counted.
 The rules, in order; the first that matches decides:
 
  1. Your settings: DROP_COLUMNS -> dropped; FEATURE_COLUMNS (when set) -> only
-    those are used; GROUP_COLUMN -> group (see 5.); NUMERIC_COLUMNS -> numeric (text
+    those are used; GROUP_COLUMN -> group (see 6.); NUMERIC_COLUMNS -> numeric (text
     in it becomes missing; refused if more than half its values would);
     CATEGORICAL_COLUMNS -> categorical (refused for a column of dates).
  2. Entirely missing -> dropped. A single value on every row -> constant, dropped.
@@ -21,7 +21,7 @@ The rules, in order; the first that matches decides:
     - whole numbers, a different one on every row, named like an ID ("patient_id",
       "Order #") or a run of consecutive numbers -> ID, left out;
     - whole numbers named like an ID that repeat in runs (customer_id 1001 on five
-      rows, then 1002) -> group (see 5.);
+      rows, then 1002) -> group (see 6.);
     - otherwise numeric.
  4. Numbers with units: at least 95% of the values are a number followed by one unit
     of data/units.py ("8GB", "8 gb", "100 MHz", '17"'; any case, with or without a
