@@ -45,7 +45,7 @@ BASE_FILES = {
     "tests/test_monitoring_config.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
-    f"{PKG}/data/decisions.py",
+    f"{PKG}/data/decisions.py", f"{PKG}/data/units.py",
     f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
     f"{PKG}/model/pipeline.py", f"{PKG}/model/plots.py", f"{PKG}/model/registry.py",
     f"{PKG}/model/train.py", f"{PKG}/model/errors.py", f"{PKG}/model/card.py",

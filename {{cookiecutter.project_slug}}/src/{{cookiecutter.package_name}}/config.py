@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     min_category_count: int = Field(5, ge=1)  # rarer categories are grouped together
     date_columns: Literal["features", "drop"] = "features"
     max_columns: int = Field(1000, ge=1)  # wider files are refused up front
-    # The file's text encoding when it is not UTF-8, e.g. cp1252 (Excel on Windows).
+    # The column whose values identify an entity over several rows (a customer, a storm):
+    # every split keeps its rows on one side. Unset: detected; "none": never a group.
+    group_column: str | None = None
+    # The file's text encoding is detected; this only overrides a low-confidence guess
+    # (and is refused where it cannot be right for the file).
     csv_encoding: str | None = None
 
     # Model and evaluation.

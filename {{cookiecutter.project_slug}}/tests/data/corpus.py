@@ -73,6 +73,111 @@ def spreadsheet_export(rows: int = 400, seed: int = 3) -> bytes:
     return text.encode("utf-8-sig")
 
 
+def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
+    """Numbers with units, as scraped listings write them. `kind`: one unit in two spellings
+    ("8GB", "8 gb"), mixed units of one quantity ("728 MB", "0.73 GB"), units beside bare
+    numbers ("50MHz", "50"), inches ('17"', "17"), units with junk ("ask"), an unknown unit
+    ("4 cores") or units of two quantities ("8 GB", "100 MHz")."""
+    r = rng(seed)
+    gigabytes = r.choice([4, 8, 16, 32], rows)
+    megabytes = r.integers(100, 4000, rows)
+    written = {
+        "one unit": [f"{g}GB" if r.random() < 0.5 else f"{g} gb" for g in gigabytes],
+        "mixed units": [f"{m} MB" if m < 1000 else f"{m / 1000:.2f} GB" for m in megabytes],
+        "bare numbers": [f"{m}MHz" if r.random() < 0.7 else f"{m}" for m in megabytes],
+        "inches": [
+            f'{s}"' if r.random() < 0.5 else f"{s}" for s in r.choice([13, 14, 15, 17], rows)
+        ],
+        "unknown unit": [f"{c} cores" for c in r.choice([2, 4, 6, 8], rows)],
+        "two quantities": [f"{m} MB" if m < 2000 else f"{m} MHz" for m in megabytes],
+    }
+    if kind == "junk":
+        values = written["mixed units"]
+        for i in range(0, rows, 40):
+            values[i] = "ask"
+        return values
+    return written[kind]
+
+
+def listings(rows: int = ROWS, seed: int = 8) -> pd.DataFrame:
+    """Scraped web listings: prices as "$4,348.00", "2,225" or "1999 USD", unit columns with
+    "N/A", "--" and blanks, a URL column, ISO timestamps with a zone, an HTML entity in the
+    notes, Excel's empty trailing column and duplicated rows; the price follows the memory,
+    the drive, the screen and the speed."""
+    r = rng(seed)
+    ram = r.choice([4, 8, 16, 32], rows)
+    drive = r.integers(128, 4000, rows)
+    screen = r.choice([13, 14, 15, 17], rows)
+    speed = r.integers(1000, 4000, rows)
+    price = 300 + 40 * ram + 0.2 * drive + 30 * screen + 0.05 * speed + r.normal(0, 40, rows)
+    price_written = [
+        [f"${p:,.2f}", f"{p:,.0f}", f"{p:.0f} USD"][i % 3] for i, p in enumerate(price)
+    ]
+    scraped = pd.Timestamp("2025-03-01T08:00:00+01:00") + pd.to_timedelta(
+        r.integers(0, 10**7, rows), "s"
+    )
+    frame = pd.DataFrame({
+        "URL": [f"https://shop.example/item/{i}?ref=list" for i in range(rows)],
+        "RAM": [f"{g}GB" if i % 2 else f"{g} gb" for i, g in enumerate(ram)],
+        "Hard drive": [f"{m} MB" if m < 1000 else f"{m / 1000:.2f} GB" for m in drive],
+        "CPU speed": [f"{m}MHz" if i % 3 else f"{m}" for i, m in enumerate(speed)],
+        "Screen (in)": [f'{s}"' if i % 2 else f"{s}" for i, s in enumerate(screen)],
+        "Scraped at": scraped.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "Notes": r.choice(["Like new &amp; boxed", "Scratches on the lid", ""], rows),
+        "Price": price_written,
+        "": "",  # Excel's empty trailing column: a header cell with no name, no values
+    })  # fmt: skip
+    for column, marker in (("RAM", "N/A"), ("CPU speed", "--"), ("Screen (in)", "")):
+        frame.loc[r.random(rows) < 0.03, column] = marker
+    return pd.concat([frame, frame.sample(n=rows // 50, random_state=seed)])  # duplicated rows
+
+
+def french_export(rows: int = ROWS, seed: int = 9, encoding: str = "cp1252") -> bytes:
+    """A French spreadsheet export: cp1252, ";", decimal commas, "45.627,67" incomes,
+    accented headers, an ID like "D-2019-00042", and the target written five ways."""
+    r = rng(seed)
+    income = r.uniform(15_000, 90_000, rows)
+    region = r.choice(["Île-de-France", "Provence", "Bretagne"], rows)
+    accepted = income + r.normal(0, 8000, rows) > 50_000
+    yes, no = ["Oui", "oui", "OUI", " Oui", "Oui"], ["Non", "non", "Non ", "Non"]
+    currency = "EUR" if encoding == "latin-1" else "€"  # latin-1 has no euro sign
+    frame = pd.DataFrame({
+        "Numéro de dossier": [f"D-2019-{i:05d}" for i in range(rows)],
+        "Région": region,
+        f"Revenu annuel ({currency})": [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+                              for v in income],
+        "Âge": r.integers(18, 80, rows),
+        "Accepté": [r.choice(yes) if a else r.choice(no) for a in accepted],
+    })  # fmt: skip
+    return frame.to_csv(index=False, sep=";", lineterminator="\r\n").encode(encoding)
+
+
+def storm_tracks(rows_per_storm: int = 12, storms: int = 60, seed: int = 10, runs: bool = True):
+    """Storm tracks: each storm's name on consecutive rows (`runs`), or scattered over the
+    file; its rows share a status (the target), so a split that puts one storm on both sides
+    lets the model recognise the storm instead of learning the weather."""
+    r = rng(seed)
+    names = [f"Storm {chr(65 + i % 26)}{i:03d}" for i in range(storms)]
+    status = r.choice(["depression", "storm", "hurricane"], storms)
+    wind = {"depression": 25, "storm": 45, "hurricane": 90}
+    rows = [
+        {"name": name, "year": 1990 + i % 30, "month": r.integers(6, 12), "day": r.integers(1, 28),
+         "wind": wind[status[i]] + r.normal(0, 12), "pressure": r.normal(990, 10),
+         "status": status[i]}
+        for i, name in enumerate(names) for _ in range(rows_per_storm)
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows)
+    if not runs:
+        frame = frame.sample(frac=1, random_state=seed).reset_index(drop=True)
+    return frame
+
+
+def utf16(frame: pd.DataFrame, bom: bool) -> bytes:
+    """Excel's "Unicode text": UTF-16 (little-endian), tab-separated, with or without a BOM."""
+    text = frame.to_csv(index=False, sep="\t")
+    return text.encode("utf-16" if bom else "utf-16-le")
+
+
 @dataclass
 class Case:
     name: str
@@ -82,7 +187,7 @@ class Case:
     kind: str = ""  # the expected decision for `column`
     error: str = ""  # or the expected data error (a part of the message, exactly)
     task: str | None = None
-    settings: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)  # environment variables, e.g. CSV_ENCODING
 
 
 def with_column(name: str, values, **frame_options) -> pd.DataFrame:
@@ -167,8 +272,9 @@ def corpus() -> list[Case]:
              column="size", kind="numeric"),
         Case("duplicate column names", to_csv(duplicate),
              error="has the same column name more than once: 'age' at columns 4, 5"),
-        Case("not UTF-8", to_csv(with_column("Région", ["Île", "Nord"] * (ROWS // 2)), encoding="latin-1"),
-             error="is not UTF-8 text (byte 0xe9 at position 1). Save it as 'CSV UTF-8'"),
+        Case("latin-1 is read without a setting",
+             to_csv(with_column("Région", ["Île", "Nord"] * (ROWS // 2)), encoding="latin-1"),
+             column="Région", kind="categorical"),
         Case("regression target with text", to_csv(junk_target),
              error="Target 'price' must be numbers for regression, but 10.0% of its values are text "
                    "(e.g. 'call us')"),
@@ -178,4 +284,87 @@ def corpus() -> list[Case]:
         Case("too many columns", to_csv(pd.concat([base(), pd.DataFrame(
             rng(6).normal(size=(ROWS, 1200)), columns=[f"c{i}" for i in range(1200)])], axis=1)),
              error="has 1,202 feature columns for 240 rows: more than MAX_COLUMNS=1,000"),
+    ] + unit_cases() + encoding_cases() + group_cases() + refused_settings()  # fmt: skip
+
+
+def unit_cases() -> list[Case]:
+    def unit_column(kind: str) -> bytes:
+        return to_csv(with_column("measure", with_units(kind)))
+
+    return [
+        Case("one unit in two spellings is numeric", unit_column("one unit"), column="measure",
+             kind="numeric"),
+        Case("mixed units are converted to one", unit_column("mixed units"), column="measure",
+             kind="numeric"),
+        Case("bare numbers in a unit column are read in its unit", unit_column("bare numbers"),
+             column="measure", kind="numeric"),
+        Case("inch marks are a unit", unit_column("inches"), column="measure", kind="numeric"),
+        Case("units with a few junk values", unit_column("junk"), column="measure", kind="numeric"),
+        Case("an unknown unit falls back to the other rules", unit_column("unknown unit"),
+             column="measure", kind="categorical"),
+        Case("units of two quantities fall back to the other rules", unit_column("two quantities"),
+             column="measure", kind="dropped"),
+        Case("a URL column is left out as URLs", to_csv(listings()), target="Price", column="URL",
+             kind="url"),
+        Case("scraped prices with units", to_csv(listings()), target="Price", column="Hard drive",
+             kind="numeric"),
+        Case("ISO timestamps with a zone are dates", to_csv(listings()), target="Price",
+             column="Scraped at", kind="date"),
+        Case("Excel's empty trailing column", to_csv(listings()), target="Price",
+             column="Unnamed: 8", kind="dropped"),
+        Case("NUMERIC_COLUMNS on a unit column reads the units", unit_column("mixed units"),
+             column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
+    ]  # fmt: skip
+
+
+def encoding_cases() -> list[Case]:
+    accented = with_column("Région", rng(11).choice(["Île-de-France", "Nord", "Rhône"], ROWS))
+    return [
+        Case("a cp1252 export with decimal commas", french_export(), target="Accepté",
+             column="Revenu annuel (€)", kind="numeric"),
+        Case("a latin-1 export", french_export(encoding="latin-1"), target="Accepté",
+             column="Région", kind="categorical"),
+        Case("an ID like D-2019-00042", french_export(), target="Accepté",
+             column="Numéro de dossier", kind="id"),
+        Case("UTF-16 with a BOM", utf16(accented, bom=True), column="Région", kind="categorical"),
+        Case("UTF-16 without a BOM", utf16(accented, bom=False), column="Région",
+             kind="categorical"),
+        Case("UTF-8 without a BOM", to_csv(accented), column="Région", kind="categorical"),
+        Case("a stale CSV_ENCODING on a UTF-8 file with a BOM",
+             spreadsheet_export(), target="Monthly rent", settings={"CSV_ENCODING": "cp1252"},
+             error="CSV_ENCODING=cp1252 cannot be right for"),
+        Case("a stale CSV_ENCODING on UTF-8 text", to_csv(accented),
+             settings={"CSV_ENCODING": "latin-1"}, error="CSV_ENCODING=latin-1 cannot be right for"),
+    ]  # fmt: skip
+
+
+def group_cases() -> list[Case]:
+    runs, scattered = storm_tracks(), storm_tracks(runs=False)
+    with_ids = storm_tracks().assign(customer_id=lambda f: f["name"].str[-3:].astype(int) + 1000)
+    return [
+        Case("storm names in runs are groups", to_csv(runs), target="status", column="name",
+             kind="group"),
+        Case("scattered names are not groups", to_csv(scattered), target="status", column="name",
+             kind="dropped"),
+        Case("a repeated whole-number ID in runs is a group", to_csv(with_ids.drop(columns="name")),
+             target="status", column="customer_id", kind="group"),
+        Case("GROUP_COLUMN names the group", to_csv(scattered), target="status", column="name",
+             kind="group", settings={"GROUP_COLUMN": "name"}),
+        Case("GROUP_COLUMN=none turns detection off", to_csv(runs), target="status",
+             column="name", kind="dropped", settings={"GROUP_COLUMN": "none"}),
+    ]  # fmt: skip
+
+
+def refused_settings() -> list[Case]:
+    colours = with_column("colour", rng(12).choice(["red", "blue"], ROWS))
+    return [
+        Case("NUMERIC_COLUMNS on a text column", to_csv(colours),
+             settings={"NUMERIC_COLUMNS": '["colour"]'},
+             error="NUMERIC_COLUMNS names 'colour', but 100.0% of its values are not numbers"),
+        Case("CATEGORICAL_COLUMNS on a date", to_csv(with_column("visited", date_values())),
+             settings={"CATEGORICAL_COLUMNS": '["visited"]'},
+             error="CATEGORICAL_COLUMNS names 'visited', but it holds dates"),
+        Case("GROUP_COLUMN that is not in the file", to_csv(colours),
+             settings={"GROUP_COLUMN": "storm"},
+             error="GROUP_COLUMN=storm is not a column of the file"),
     ]  # fmt: skip

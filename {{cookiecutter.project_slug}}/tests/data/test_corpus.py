@@ -1,6 +1,7 @@
 """The messy-data corpus (corpus.py): each file gets its expected decision, or its exact
 data error with exit code 2 and no traceback, from the real `train` command line."""
 
+import json
 import os
 import subprocess
 import sys
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
-from {{ cookiecutter.package_name }}.data.prepare import prepare
+from {{ cookiecutter.package_name }}.data.prepare import options_from, prepare
+from {{ cookiecutter.package_name }}.data.report import decisions_table
 
 from .corpus import Case, corpus
 
@@ -26,7 +29,12 @@ def write(case: Case, folder: Path) -> Path:
 
 
 def decided(case: Case, folder: Path) -> dict:
-    prepared = prepare(read_csv(str(write(case, folder))), case.target, task=case.task, cv_folds=3)
+    """The decisions for the case's file, with the case's settings as .env would give them."""
+    given = {k.lower(): json.loads(v) if v.startswith("[") else v for k, v in case.settings.items()}
+    settings = Settings(_env_file=None, **given)
+    frame = read_csv(str(write(case, folder)), encoding=settings.csv_encoding)
+    options = options_from(settings)
+    prepared = prepare(frame, case.target, task=case.task, cv_folds=3, options=options)
     return {d.column: d for d in prepared.cleaning.decisions}, prepared
 
 
@@ -65,7 +73,7 @@ def run_train(tmp_path: Path, data: Path, target: str, *extra: str, **env: str):
 @pytest.mark.parametrize("case", ERRORS, ids=[c.name for c in ERRORS])
 def test_train_exits_2_with_the_message(case, tmp_path):
     extra = ["--task", case.task] if case.task else []
-    result = run_train(tmp_path, write(case, tmp_path), case.target, *extra)
+    result = run_train(tmp_path, write(case, tmp_path), case.target, *extra, **case.settings)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Data error:" in result.stderr and case.error in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -93,7 +101,9 @@ def test_decision_details(tmp_path):
     assert "5 infinite values made missing" in decisions["ratio"].done
     assert prepared.features["ratio"].isna().sum() == 5
     decisions, prepared = decided(by_name["semicolons and decimal commas"], tmp_path)
-    assert prepared.schema["csv"] == {"delimiter": "semicolon", "decimal": ",", "encoding": "UTF-8"}
+    assert prepared.schema["csv"] | {"encoding_why": "-"} == {
+        "delimiter": "semicolon", "decimal": ",", "thousands": ".", "encoding": "UTF-8",
+        "encoding_confidence": "certain", "encoding_why": "-"}  # fmt: skip
     assert 1 <= prepared.features["weight"].min() < prepared.features["weight"].max() <= 9
 
 
@@ -112,6 +122,65 @@ def test_normalising_categories_can_be_turned_off(tmp_path):
 
 
 def test_encoding_can_be_named(tmp_path):
-    case = next(c for c in CASES if c.name == "not UTF-8")
+    case = next(c for c in CASES if c.name == "latin-1 is read without a setting")
     frame = read_csv(str(write(case, tmp_path)), encoding="latin-1")
     assert set(frame["Région"]) == {"Île", "Nord"}
+
+
+def test_units_are_converted_to_the_columns_most_common_unit(tmp_path):
+    case = next(c for c in CASES if c.name == "scraped prices with units")
+    raw = read_csv(str(write(case, tmp_path)))
+    _, prepared = decided(case, tmp_path)
+    drive = next(c for c in prepared.schema["features"] if c["name"] == "Hard drive")
+    assert drive["unit"] == "GB" and drive["unit_factors"]["mb"] == 0.001
+    written = raw["Hard drive"].iloc[: len(prepared.features)]
+    for text, number in zip(written, prepared.features["Hard drive"], strict=True):
+        amount, unit = text.split()
+        assert number == pytest.approx(float(amount) * (0.001 if unit == "MB" else 1))
+    speed, written = prepared.features["CPU speed"], raw["CPU speed"].iloc[: len(prepared.features)]
+    bare = written.str.isdigit().fillna(False).to_numpy()
+    assert bare.any() and (speed[bare] == written[bare].astype(float)).all()  # '2008': MHz
+    assert prepared.features["RAM"].dropna().isin([4, 8, 16, 32]).all()  # '8GB', '8 gb' alike
+    assert prepared.cleaning.duplicates_dropped == len(raw) // 51
+
+
+def test_target_spellings_become_one_class(tmp_path):
+    case = next(c for c in CASES if c.name == "a cp1252 export with decimal commas")
+    _, prepared = decided(case, tmp_path)
+    assert prepared.schema["classes"] == ["Non", "Oui"]  # the most frequent spellings
+    assert prepared.schema["target_merged"] == {
+        "Non": ["Non", "Non ", "non"],
+        "Oui": ["OUI", "Oui", "oui"],
+    }
+    target_row = decisions_table(prepared).iloc[0]
+    assert target_row["what was done"].endswith("'OUI' / 'Oui' / 'oui' -> 'Oui'")
+    assert set(prepared.target) == {"Non", "Oui"}
+
+
+def test_decimal_commas_and_dot_thousands_are_read(tmp_path):
+    case = next(c for c in CASES if c.name == "a cp1252 export with decimal commas")
+    raw = read_csv(str(write(case, tmp_path)))
+    income = raw["Revenu annuel (€)"]
+    assert 15_000 <= income.min() < income.max() <= 90_000 and (income % 1 != 0).any()
+    assert raw.attrs["csv"]["encoding"] == "cp1252"
+    assert raw.attrs["csv"]["encoding_confidence"] == "likely"
+    assert raw.columns[0] == "Numéro de dossier"
+
+
+def test_a_stale_encoding_setting_is_refused_not_applied(tmp_path):
+    """CSV_ENCODING=cp1252 left in .env for a French file would turn the next UTF-8 file's
+    header into 'ï»¿Listing ID'; it is refused, naming the setting."""
+    case = next(c for c in CASES if c.name == "a stale CSV_ENCODING on a UTF-8 file with a BOM")
+    with pytest.raises(DataError, match=r"CSV_ENCODING=cp1252 cannot be right.*'ï»¿Listing ID"):
+        read_csv(str(write(case, tmp_path)), encoding="cp1252")
+    assert read_csv(str(write(case, tmp_path))).columns[0] == "Listing ID"
+
+
+def test_an_encoding_setting_decides_only_a_guess(tmp_path):
+    """Bytes that are not Western text: charset-normalizer guesses, and CSV_ENCODING wins."""
+    path = tmp_path / "greek.csv"
+    path.write_bytes(("όνομα,τιμή\n" + "Αθήνα,12\nΘεσσαλονίκη,15\n" * 20).encode("cp1253"))
+    assert read_csv(str(path)).attrs["csv"]["encoding_confidence"] == "a guess"
+    frame = read_csv(str(path), encoding="cp1253")
+    assert list(frame.columns) == ["όνομα", "τιμή"]
+    assert frame.attrs["csv"]["encoding_confidence"] == "CSV_ENCODING"

@@ -37,3 +37,23 @@ def test_data_report_exits_2_on_bad_data(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "has the same column name more than once: 'a' at columns 1, 3" in result.stderr
+
+
+def test_report_shows_the_encoding_guess_the_target_merges_and_the_groups(tmp_path):
+    from {{ cookiecutter.package_name }}.data.load import read_csv
+
+    from .corpus import french_export, storm_tracks
+
+    (tmp_path / "export.csv").write_bytes(french_export())
+    raw = read_csv(str(tmp_path / "export.csv"))
+    text = write_report(raw, prepare(raw, "Accepté"), tmp_path / "french").read_text()
+    assert (
+        "Read as cp1252, semicolon-separated, decimal point ','; encoding likely (not UTF-8; 2.9% of letters accented)."
+        in text
+    )
+    assert "- `Accepté`: 'Non' / 'Non ' / 'non' -> 'Non'; 'OUI' / 'Oui' / 'oui' -> 'Oui'" in text
+    assert "- none: no column groups rows" in text
+    (tmp_path / "storms.csv").write_text(storm_tracks().to_csv(index=False))
+    raw = read_csv(str(tmp_path / "storms.csv"))
+    text = write_report(raw, prepare(raw, "status"), tmp_path / "storms").read_text()
+    assert "- `name`: 60 groups, each kept on one side of every split" in text

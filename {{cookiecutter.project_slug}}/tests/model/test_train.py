@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -324,3 +325,18 @@ def test_make_train_leaves_openmp_free_to_use_every_core(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "OMP_NUM_THREADS=unset"
+
+
+def test_training_on_storm_tracks_keeps_each_storm_on_one_side(tmp_path):
+    """Each storm's rows in one split: the report counts the groups on each side, and they
+    add up to every storm (none counted twice)."""
+    from ..data.corpus import storm_tracks
+
+    storm_tracks().to_csv(tmp_path / "data.csv", index=False)
+    summary = train(make_settings(tmp_path, target="status", model="linear"))
+    assert summary["schema"].model_dump()["group"] == {"column": "name", "groups": 60}
+    report = (tmp_path / "reports" / "data_report.md").read_text()
+    sides = re.search(
+        r"`name`: 60 groups.*; (\d+) in the training split, (\d+) in the test split", report
+    )
+    assert sides and int(sides[1]) + int(sides[2]) == 60 and int(sides[2]) > 0

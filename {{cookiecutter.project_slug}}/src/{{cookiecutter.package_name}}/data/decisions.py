@@ -6,27 +6,46 @@ inside the saved pipeline, so serving treats a request exactly as training did.
 
 Before any rule, text that means "no value" (empty, N/A, n/a, NA, -, ?, null,
 #DIV/0!) is missing, and numbers written as text are read as numbers: "1,234",
-"$1,200", "45%", " 3.5 " (the percent sign is dropped: "45%" is 45). Infinite
+"$1,200", "1999 USD", "45%", " 3.5 " (the percent sign is dropped: "45%" is 45); in a
+file with decimal commas (semicolon-separated), "45.627,67" is 45627.67. Infinite
 values (inf, -inf) are missing too, and counted.
 
 The rules, in order; the first that matches decides:
 
  1. Your settings: DROP_COLUMNS -> dropped; FEATURE_COLUMNS (when set) -> only
-    those are used; NUMERIC_COLUMNS -> numeric (text in it becomes missing);
-    CATEGORICAL_COLUMNS -> categorical.
+    those are used; GROUP_COLUMN -> group (see 6.); NUMERIC_COLUMNS -> numeric (text
+    in it becomes missing; refused if more than half its values would);
+    CATEGORICAL_COLUMNS -> categorical (refused for a column of dates).
  2. Entirely missing -> dropped. A single value on every row -> constant, dropped.
  3. All numbers:
     - whole numbers, a different one on every row, named like an ID ("patient_id",
       "Order #") or a run of consecutive numbers -> ID, left out;
+    - whole numbers named like an ID that repeat in runs (customer_id 1001 on five
+      rows, then 1002) -> group (see 6.);
     - otherwise numeric.
- 4. Numbers mixed with some text:
+ 4. Numbers with units: at least 95% of the values are a number followed by one unit
+    of data/units.py ("8GB", "8 gb", "100 MHz", '17"'; any case, with or without a
+    space), or a bare number -> numeric. Units of one quantity are converted to the
+    column's most common unit ("728 MB", "0.73 GB" -> MB), bare numbers are read in
+    it ("50" beside "50MHz": MHz), and the decision names the unit. An unknown unit
+    ("4 cores"), or units of two quantities (GB and MHz), leave the column to the
+    rules below, and the decision says why it was not read as numbers.
+ 5. Numbers mixed with some text:
     - at most 20 distinct values ("Studio", 1, 2, 3) -> categorical;
     - at least 95% numbers -> numeric; the text becomes missing, counted, with examples;
     - at least 50% numbers -> training stops (exit 2): is it a number or a label?
- 5. Text:
+ 6. Text:
     - at least 90% dates in one format -> date: year, month, day of week and days
       since the earliest date become features (DATE_COLUMNS=drop leaves dates out);
     - named like an ID and (nearly) unique, or a different value on every row -> ID;
+    - at least 90% web addresses (http://, https://, www.) -> URL, left out;
+    - a group: more distinct values than MAX_CATEGORIES, a median of 3 or more rows
+      each, and at most 1.5 runs of consecutive rows per value on average (a storm's
+      name on its 75 rows, a customer on theirs) -> group: left out as a feature, and
+      every split (the test split and each cross-validation fold) keeps a group's rows
+      on one side, so the score measures entities the model has not seen. The same
+      values scattered over the file are no group. The first such column is the
+      group; GROUP_COLUMN names it, GROUP_COLUMN=none turns detection off;
     - long text (on average 30+ characters or 4+ words) with many distinct values
       -> free text, left out (there is no text model here: add one in model/pipeline.py);
     - more than MAX_CATEGORIES (50) distinct values, or more than half the rows
@@ -37,19 +56,22 @@ The rules, in order; the first that matches decides:
 
 The target: numbers -> regression, unless they are at most 20 distinct whole
 numbers that repeat (each value on two rows or more on average: classes); text ->
-classification. An ID (see 3.), a date, or text different on every row is refused. A regression target with text in it,
+classification, its labels unified as categories are ('Oui', 'oui', 'OUI', ' Oui' are
+one class, named by its most frequent spelling; the merges are listed). An ID (see 3.),
+a date, or text different on every row is refused. A regression target with text in it,
 or TASK=classification with fractional numbers, stops training with the fix.
 More than MAX_COLUMNS feature columns stops training before any work starts.
 """
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 from ..values import category_text, days_since_epoch, normalise_category
+from . import units as unit_table
 from .load import DataError
 
 MISSING_MARKERS = {"", "n/a", "na", "-", "--", "?", "null", "nan", "#div/0!", "#n/a"}
@@ -64,6 +86,14 @@ MIN_ROWS_FOR_UNIQUENESS = 20  # "a different value on every row" means little on
 ID_NAME = re.compile(r"(^|[\s_#-])(id|uuid|guid|key|#|no|number)$|^id[\s_-]", re.IGNORECASE)
 CURRENCY = r"^[$€£¥]\s*|\s*[$€£¥]$|^(USD|EUR|GBP)\s+|\s+(USD|EUR|GBP)$"
 THOUSANDS = r"(?<=\d),(?=\d{3}(?!\d))"
+THOUSANDS_DOT = r"(?<=\d)\.(?=\d{3}(?!\d))"  # 45.627,67 where the decimal mark is a comma
+UNIT_SHARE = 1 - JUNK_TOLERANCE  # numbers with (or without) units on at least 95% of rows
+URL_SHARE = 0.9  # share of values that must be web addresses
+URL = r"^(https?://|www\.)\S+$"
+# A group (a storm, a customer): many distinct values, a median of GROUP_MIN_ROWS rows or
+# more each, in at most GROUP_RUNS runs of consecutive rows per group on average.
+GROUP_MIN_ROWS, GROUP_RUNS = 3, 1.5
+FORCED_MISSING_LIMIT = 0.5  # NUMERIC_COLUMNS that would make more than half the values missing
 FEATURE_KINDS = ("numeric", "categorical", "date")
 
 
@@ -80,6 +110,8 @@ class Options:
     dates: str = "features"  # or "drop"
     max_columns: int = 1000
     min_category_count: int = 5
+    group: str | None = None  # GROUP_COLUMN: a column name, "none" (no detection), None (detect)
+    decimal: str = "."  # how the file writes numbers (load.py detects it)
 
 
 @dataclass
@@ -106,22 +138,26 @@ def is_missing_text(values: pd.Series) -> pd.Series:
     return values.isna() | values.isin(markers)
 
 
-def parse_numbers(values: pd.Series) -> pd.Series:
+def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
     """Numbers, also where written as text; NaN where a value is not a number."""
     if pd.api.types.is_bool_dtype(values):
         return pd.Series(float("nan"), index=values.index)
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
     distinct = pd.Series(pd.unique(values.dropna()), dtype=object)  # parse each value once
-    text = distinct.astype("string").str.strip()
-    cleaned = (
-        text.str.replace(CURRENCY, "", regex=True)
-        .str.replace(THOUSANDS, "", regex=True)
-        .str.removesuffix("%")
-        .str.strip()
-    )
-    numbers = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    numbers = numbers_in_text(distinct.astype("string"), decimal)
     return values.map(dict(zip(distinct, numbers, strict=True))).astype("float64")
+
+
+def numbers_in_text(text: pd.Series, decimal: str = ".") -> pd.Series:
+    """'$1,200', ' 3.5 ', '45%' -> numbers; with decimal=",": '45.627,67' -> 45627.67."""
+    cleaned = text.str.strip().str.replace(CURRENCY, "", regex=True)
+    if decimal == ",":
+        cleaned = cleaned.str.replace(THOUSANDS_DOT, "", regex=True).str.replace(",", ".")
+    else:
+        cleaned = cleaned.str.replace(THOUSANDS, "", regex=True)
+    cleaned = cleaned.str.removesuffix("%").str.strip()
+    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
 
 
 def percent(share: float) -> str:
@@ -150,11 +186,14 @@ def decide_columns(
     frame: pd.DataFrame, target: str, options: Options
 ) -> tuple[list[Decision], pd.DataFrame]:
     """A decision for every column but the target, and the feature columns ready to train on."""
+    check_group_setting(frame, target, options)
     decisions, features = [], {}
     for name in frame.columns:
         if name == target:
             continue
         decision, values = decide_column(str(name), frame[name], options)
+        if decision.kind == "group" and options.group is None:
+            options = replace(options, group="none")  # one group column: the first found
         decisions.append(decision)
         if decision.used:
             features[name] = values
@@ -167,22 +206,39 @@ def decide_columns(
     return decisions, pd.DataFrame(features, index=frame.index)
 
 
+def check_group_setting(frame: pd.DataFrame, target: str, options: Options) -> None:
+    if options.group in (None, "none") or (
+        options.group in frame.columns and options.group != target
+    ):
+        return
+    why = "is the target" if options.group == target else "is not a column of the file"
+    raise DataError(
+        f"GROUP_COLUMN={options.group} {why}. Name the column whose values identify the "
+        "entity each row belongs to (a customer, a storm), or remove GROUP_COLUMN from .env "
+        "(GROUP_COLUMN=none turns group detection off)."
+    )
+
+
 def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decision, pd.Series]:
     if name in options.drop:
         return Decision(name, "dropped", "listed in DROP_COLUMNS"), values
-    if options.features and name not in options.features:
-        return Decision(name, "dropped", "not listed in FEATURE_COLUMNS"), values
     missing = is_missing_text(values)
     present = values[~missing]
+    if name == options.group:  # a group is no feature: FEATURE_COLUMNS need not list it
+        return group(name, present, "listed in GROUP_COLUMN"), values
+    if options.features and name not in options.features:
+        return Decision(name, "dropped", "not listed in FEATURE_COLUMNS"), values
     if present.empty:
         return Decision(name, "dropped", "entirely missing"), values
     if name in options.categorical:
+        refuse_categorical_date(name, present)
         return categorical(name, values, missing, options, "listed in CATEGORICAL_COLUMNS")
-    numbers = parse_numbers(values).mask(missing)
+    numbers = parse_numbers(values, options.decimal).mask(missing)
     infinite = numbers.abs() == float("inf")
     is_number = numbers.notna()[~missing]
+    with_units = None if is_number.all() else read_units(values, missing, options.decimal)
     if name in options.numeric:
-        return numeric(name, values, numbers, infinite, missing, "listed in NUMERIC_COLUMNS")
+        return forced_numeric(name, values, numbers, infinite, missing, with_units)
     unique = pd.Series(pd.unique(present))
     distinct = unique.nunique() if is_number.all() else unique.map(normalise_category).nunique()
     if distinct == 1:
@@ -190,10 +246,113 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
             name, "constant", f"the same value on every row ({present.iloc[0]!r})"
         ), values
     if is_number.all():
-        return numbers_only(name, values, numbers, infinite, missing)
+        return numbers_only(name, values, numbers, infinite, missing, options)
+    if isinstance(with_units, Units):
+        return unit_numeric(name, values, missing, with_units, "numbers with units")
     if is_number.any():
-        return numbers_and_text(name, values, numbers, infinite, missing, distinct, options)
-    return text(name, values, missing, distinct, options)
+        decision, cleaned = numbers_and_text(
+            name, values, numbers, infinite, missing, distinct, options
+        )
+    else:
+        decision, cleaned = text(name, values, missing, distinct, options)
+    if with_units:  # it looked like numbers with units, but was not: say why not
+        decision.why += f"; not read as numbers with units: {with_units}"
+    return decision, cleaned
+
+
+def refuse_categorical_date(name: str, present: pd.Series) -> None:
+    date_format = find_date_format(present.astype(str).str.strip())
+    if date_format:
+        raise DataError(
+            f"CATEGORICAL_COLUMNS names {name!r}, but it holds dates (written as {date_format}): "
+            "as categories, a date never seen in training would mean nothing. Remove it from "
+            "CATEGORICAL_COLUMNS (dates become year, month and day features), or list it in "
+            "DROP_COLUMNS."
+        )
+
+
+def forced_numeric(name, values, numbers, infinite, missing, with_units):
+    why = "listed in NUMERIC_COLUMNS"
+    if isinstance(with_units, Units):
+        decision, cleaned = unit_numeric(name, values, missing, with_units, why)
+    else:
+        decision, cleaned = numeric(name, values, numbers, infinite, missing, why)
+    present = ~missing
+    lost = cleaned[present].isna().mean()
+    if lost > FORCED_MISSING_LIMIT:
+        text_values = values[present & cleaned.isna()]
+        raise DataError(
+            f"NUMERIC_COLUMNS names {name!r}, but {percent(lost)} of its values are not numbers "
+            f"(e.g. {examples(text_values)}) and would become missing. Remove it from "
+            f"NUMERIC_COLUMNS (its values are decided by the rules), or fix the values in the file."
+        )
+    return decision, cleaned
+
+
+@dataclass
+class Units:
+    """A column of numbers with units of one quantity, read in its most common unit."""
+
+    unit: str  # the most common one, as the table writes it: "MB"
+    factors: dict[str, float]  # every spelling of the quantity's units -> factor to `unit`
+    converted: list[str]  # examples of values written in another unit
+    bare: list[str]  # examples of numbers written without a unit
+    lookup: dict  # each distinct value as written -> its number in `unit`
+
+
+def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | str | None":
+    """Units for a column of numbers with units ("8GB", "8 gb", '17"'); a reason why not when
+    it looks like one but cannot be read (unknown or conflicting units); None otherwise."""
+    counts = values[~missing].astype(str).str.strip().value_counts()
+    if counts.empty:
+        return None
+    parts = counts.index.to_series().str.extract(unit_table.NUMBER_WITH_SUFFIX.pattern)
+    if parts[1].isna().all():  # the cheap test first: URLs and dates have no number-then-word
+        return None
+    unit = parts[1].map(lambda u: unit_table.canonical(u) or u, na_action="ignore")
+    amount = numbers_in_text(parts[0].astype("string"), decimal)
+    has_unit = amount.notna() & unit.notna()
+    if not has_unit.any():
+        return None
+    bare = numbers_in_text(counts.index.to_series().astype("string"), decimal)
+    rows = counts.to_numpy()
+    known = has_unit & unit.map(unit_table.quantity, na_action="ignore").notna()
+    if (rows * (has_unit | bare.notna())).sum() < UNIT_SHARE * rows.sum():
+        return None  # mostly other text: not a column of measurements
+    unknown = sorted(set(parts[1][has_unit & ~known]))
+    if unknown:
+        return f"unknown unit(s) {', '.join(map(repr, unknown[:3]))}"
+    quantities = sorted(set(unit[known].map(unit_table.quantity, na_action="ignore")))
+    if len(quantities) > 1:
+        return f"units of different quantities ({', '.join(quantities)})"
+    return column_units(counts, unit, amount, bare, has_unit)
+
+
+def column_units(counts, unit, amount, bare, has_unit) -> Units:
+    """The column's most common unit, and every value converted to it."""
+    main = pd.Series(counts.to_numpy(), index=unit.to_numpy())[has_unit.to_numpy()]
+    main = main.groupby(level=0).sum().idxmax()
+    factors = unit_table.factors_to(main)
+    value = (amount * unit.map(lambda u: factors.get(str(u).casefold()))).where(has_unit, bare)
+    lookup = dict(zip(counts.index, value, strict=True))
+    other = counts.index[(has_unit & (unit != main)).to_numpy()]
+    plain = counts.index[(~has_unit & bare.notna()).to_numpy()]
+    return Units(main, factors, list(other[:3]), list(plain[:3]), lookup)
+
+
+def unit_numeric(name, values, missing, units: Units, why):
+    numbers = values.astype(str).str.strip().map(units.lookup).astype("float64").mask(missing)
+    infinite = numbers.abs() == float("inf")
+    read = [f"unit {units.unit!r}"]
+    if units.converted:
+        read[0] += f" ({', '.join(map(repr, units.converted))} converted)"
+    if units.bare:
+        read.append(
+            f"numbers without a unit ({', '.join(map(repr, units.bare))}) read as {units.unit!r}"
+        )
+    decision, cleaned = numeric(name, values, numbers, infinite, missing, why, "; ".join(read))
+    decision.details |= {"unit": units.unit, "unit_factors": units.factors}
+    return decision, cleaned
 
 
 def numeric_id_reason(name: str, finite: pd.Series) -> str | None:
@@ -207,10 +366,17 @@ def numeric_id_reason(name: str, finite: pd.Series) -> str | None:
     return f"whole numbers, a different one on every row; {why}"
 
 
-def numbers_only(name, values, numbers, infinite, missing) -> tuple[Decision, pd.Series]:
+def numbers_only(name, values, numbers, infinite, missing, options) -> tuple[Decision, pd.Series]:
     reason = numeric_id_reason(name, numbers[~infinite].dropna())
     if reason:
         return Decision(name, "id", reason), values
+    finite = numbers[~infinite].dropna()
+    whole = bool((finite % 1 == 0).all())
+    # customer_id 1001 on five rows, then 1002: a group, not an amount (only when named so)
+    if whole and ID_NAME.search(name.strip()) and options.group is None:
+        reason = group_reason(values[~missing], options)
+        if reason:
+            return group(name, values[~missing], f"ID name; {reason}"), values
     return numeric(name, values, numbers, infinite, missing, "numbers")
 
 
@@ -233,11 +399,11 @@ def numbers_and_text(name, values, numbers, infinite, missing, distinct, options
     return text(name, values, missing, distinct, options)
 
 
-def numeric(name, values, numbers, infinite, missing, why) -> tuple[Decision, pd.Series]:
+def numeric(name, values, numbers, infinite, missing, why, read="") -> tuple[Decision, pd.Series]:
     present = values[~missing]
     junk = present[numbers[~missing].isna()]
-    done = []
-    if not pd.api.types.is_numeric_dtype(values):
+    done = [read]
+    if not read and not pd.api.types.is_numeric_dtype(values):
         plain = pd.to_numeric(present, errors="coerce")  # what a plain number reader gets
         written = present[plain.isna() & numbers[~missing].notna()]
         if len(written):
@@ -296,6 +462,13 @@ def text(name, values, missing, distinct, options) -> tuple[Decision, pd.Series]
     unique_share = present.nunique() / len(present)
     if ID_NAME.search(name.strip()) and unique_share > ID_UNIQUE_SHARE:
         return Decision(name, "id", "ID name and a different value on (nearly) every row"), values
+    urls = present.str.match(URL, case=False).mean()
+    if urls >= URL_SHARE:
+        why = f"web addresses (URLs): {percent(urls)} of the values"
+        return Decision(name, "url", why, "left out: an address is no feature"), values
+    reason = group_reason(present, options) if options.group is None else None
+    if reason:
+        return group(name, present, reason), values
     many = distinct > options.max_categories or distinct > len(present) / 2
     if many and (
         present.str.len().mean() >= FREE_TEXT_CHARACTERS
@@ -311,6 +484,30 @@ def text(name, values, missing, distinct, options) -> tuple[Decision, pd.Series]
         why = f"{distinct:,} distinct values in {len(present):,} rows: too many for categories"
         return Decision(name, "dropped", why), values
     return categorical(name, values, missing, options, "text with few distinct values")
+
+
+def group_reason(present: pd.Series, options: Options) -> str | None:
+    """Why the values identify entities over several rows (None: they do not). Conservative:
+    more distinct values than categories allow, each on several rows, mostly in runs."""
+    counts = present.value_counts()
+    if len(counts) <= options.max_categories or counts.median() < GROUP_MIN_ROWS:
+        return None
+    runs = int((present != present.shift()).sum())
+    if runs > GROUP_RUNS * len(counts):
+        return None
+    return (
+        f"{len(counts):,} distinct values, {counts.median():.0f} rows each (median), in runs of "
+        "consecutive rows: each identifies one entity (a customer, a storm) over several rows"
+    )
+
+
+def group(name: str, present: pd.Series, why: str) -> Decision:
+    """Left out as a feature; the splits keep each group's rows on one side (model/evaluate.py)."""
+    done = (
+        f"left out; {present.nunique():,} groups, each kept on one side of every split "
+        "(test split and cross-validation)"
+    )
+    return Decision(name, "group", why, done, details={"groups": int(present.nunique())})
 
 
 def find_date_format(present: pd.Series) -> str | None:
@@ -386,10 +583,13 @@ def check_target(frame: pd.DataFrame, target: str, source: str) -> None:
         )
 
 
-def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.Series, str, str]:
-    """(labels with NaN where a row has no usable target, task, why this task)."""
+def decide_target(
+    values: pd.Series, target: str, task: str | None, decimal: str = "."
+) -> tuple[pd.Series, str, str, dict]:
+    """(labels with NaN where a row has no usable target, task, why this task, the spellings
+    of each class merged into one: {label: [spellings]})."""
     missing = is_missing_text(values)
-    numbers = parse_numbers(values).mask(missing)
+    numbers = parse_numbers(values, decimal).mask(missing)
     numbers = numbers.mask(numbers.abs() == float("inf"))
     present = values[~missing]
     is_number = numbers.notna()[~missing]
@@ -404,7 +604,7 @@ def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.
                 f"of its values are text (e.g. {examples(text)}). Fix or blank those values in the "
                 "file (rows without a target are dropped), or set TASK=classification if they are labels."
             )
-        return numbers, "regression", regression_reason(finite, task)
+        return numbers, "regression", regression_reason(finite, task), {}
     if is_number.all():
         if task == "classification" and not whole:
             raise DataError(
@@ -418,11 +618,30 @@ def decide_target(values: pd.Series, target: str, task: str | None) -> tuple[pd.
                 numbers.astype("Int64"),
                 "classification",
                 why + ("" if task is None else " (TASK)"),
+                {},
             )
-        return numbers, "regression", regression_reason(finite, task)
-    labels = values.mask(missing).map(lambda v: v if pd.isna(v) else category_text(v).strip())
+        return numbers, "regression", regression_reason(finite, task), {}
+    labels, merged = one_spelling_per_class(values, missing)
     why = f"classification: text labels, {labels.nunique()} classes"
-    return labels.astype(object), "classification", why + ("" if task is None else " (TASK)")
+    if merged:
+        why += f" ({sum(map(len, merged.values())):,} spellings merged)"
+    return labels, "classification", why + ("" if task is None else " (TASK)"), merged
+
+
+def one_spelling_per_class(values: pd.Series, missing: pd.Series) -> tuple[pd.Series, dict]:
+    """'Oui', 'oui', 'OUI', ' Oui' are one class, as categories are (values.normalise_category),
+    answered in its most frequent spelling. Returns (labels, {label: [spellings merged]})."""
+    written = values[~missing].map(category_text)
+    normalised = written.map(normalise_category)
+    counts = pd.DataFrame({"class": normalised, "written": written.str.strip()}).value_counts()
+    spelling = {}
+    for (name, spelled), _ in counts.items():  # most frequent first
+        spelling.setdefault(name, spelled)
+    variants = pd.Series(written.to_numpy()).groupby(normalised.to_numpy()).unique()
+    merged = {spelling[k]: sorted(v) for k, v in variants.items() if len(v) > 1}
+    labels = values.mask(missing).astype(object)
+    labels[~missing] = normalised.map(spelling)
+    return labels, merged
 
 
 def is_class_label(finite: pd.Series) -> bool:

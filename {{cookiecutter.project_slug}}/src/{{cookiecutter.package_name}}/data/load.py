@@ -4,14 +4,30 @@ import codecs
 import csv
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import charset_normalizer
 import pandas as pd
 
 # Strings that people type for "no value"; pandas already knows most of them.
 EXTRA_MISSING_MARKERS = ["?", "-", "--", "n/a", "N/A", "NA", "null", "None", "#DIV/0!", "#N/A"]
 DELIMITERS = ",;\t|"
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# How sure the detection is: a byte-order mark or valid UTF-8 is certain; Western text
+# (accented letters among mostly plain ones, every byte a cp1252 character) is likely;
+# anything else is charset-normalizer's guess, and only then may CSV_ENCODING override it.
+CERTAIN, LIKELY, GUESS = "certain", "likely", "a guess"
+# In French, German or Spanish text most letters are plain a-z; in Greek or Russian read
+# as cp1252 they are not: then it is not Western text, and charset-normalizer decides.
+WESTERN_ACCENTED_SHARE = 0.3
+CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"  # bytes cp1252 has no character for (latin-1 has)
+# Names that read a file the same way: setting one of them for a file detected as another is fine.
+CODEC_FAMILIES = ({"utf-8", "utf-8-sig"}, {"cp1252", "iso8859-1", "iso8859-15"},
+                  {"utf-16", "utf-16-le", "utf-16-be"})  # fmt: skip
+BOMS = {codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
+        codecs.BOM_UTF16_LE: ("utf-16", "a UTF-16 byte-order mark"),
+        codecs.BOM_UTF16_BE: ("utf-16", "a UTF-16 byte-order mark")}  # fmt: skip
 
 
 class DataError(ValueError):
@@ -21,12 +37,14 @@ class DataError(ValueError):
 def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     """Read `location`: a local path or `s3://bucket/key.csv`.
 
-    The delimiter (comma, semicolon, tab, pipe) is detected; a semicolon file is read
-    with decimal commas ("3,5"), as spreadsheets in many countries write it. How the
-    file was read is kept in `frame.attrs["csv"]` for the report.
+    The encoding (detect_encoding) and the delimiter (comma, semicolon, tab, pipe) are
+    detected; a semicolon file is read with decimal commas ("3,5") and dot thousands
+    ("45.627,67"), as spreadsheets in many countries write it. `encoding` (CSV_ENCODING)
+    only decides where detection guesses. How the file was read, and how sure the
+    encoding is, are kept in `frame.attrs["csv"]` for the report and schema.json.
     """
     raw = _read_bytes(location)
-    text, encoding_used = _decode(raw, location, encoding)
+    text, detected = _decode(raw, location, encoding)
     delimiter = _sniff_delimiter(text)
     _check_header(text, delimiter, location)
     decimal_comma = delimiter == ";"
@@ -48,7 +66,10 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     frame.attrs["csv"] = {
         "delimiter": DELIMITER_NAMES[delimiter],
         "decimal": "," if decimal_comma else ".",
-        "encoding": encoding_used,
+        "thousands": "." if decimal_comma else ",",
+        "encoding": detected.name,
+        "encoding_confidence": detected.confidence,
+        "encoding_why": detected.why,
     }
     # Text columns as plain Python objects: what scikit-learn's encoders expect.
     text_columns = frame.columns[~frame.dtypes.map(pd.api.types.is_numeric_dtype)]
@@ -73,33 +94,113 @@ def _read_bytes(location: str) -> bytes:
     return raw
 
 
-def _decode(raw: bytes, location: str, encoding: str | None) -> tuple[str, str]:
-    """UTF-8 (with or without the byte-order mark spreadsheets add), or the one you name."""
-    if encoding:
-        try:
-            return raw.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError) as error:
-            raise DataError(
-                f"'{location}' cannot be read as {encoding} ({error}). Check CSV_ENCODING."
-            ) from error
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw.decode("utf-8-sig"), "UTF-8 with BOM"
-    # Excel's "Unicode text" export: UTF-16 with its byte-order mark, read as such.
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16"), "UTF-16 with BOM"
+@dataclass
+class Detected:
+    """The encoding a file was read in, how sure that is, and why."""
+
+    encoding: str  # Python's codec
+    confidence: str
+    why: str
+
+    @property
+    def name(self) -> str:
+        """As people know it: 'UTF-8 with BOM', 'UTF-16 with BOM', 'UTF-8', 'cp1252'."""
+        named = {"utf-8-sig": "UTF-8 with BOM", "utf-8": "UTF-8", "iso8859-1": "latin-1"}
+        if self.encoding == "utf-16" and "byte-order mark" in self.why:
+            return "UTF-16 with BOM"
+        return named.get(self.encoding, self.encoding)
+
+
+def codec_name(encoding: str) -> str:
+    """'UTF8', 'latin-1', 'CP1252' -> Python's own name for the codec."""
+    return codecs.lookup(encoding).name
+
+
+def detect_encoding(raw: bytes, location: str) -> Detected:
+    """The file's encoding from its bytes: no setting needed for UTF-8 (with or without a
+    BOM), UTF-16 (with or without one), cp1252 or latin-1."""
+    for bom, (encoding, why) in BOMS.items():
+        if raw.startswith(bom):
+            return Detected(encoding, CERTAIN, why)
     if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # zip (.xlsx) and OLE2 (.xls)
         raise DataError(
             f"'{location}' is an Excel workbook, not a CSV file. In your spreadsheet, "
             "use File > Save As > 'CSV UTF-8', and train on that file."
         )
     try:
-        return raw.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError as error:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        plain = raw.isascii()
+        return Detected("utf-8", CERTAIN, "plain ASCII" if plain else "valid UTF-8")
+    western = western_text(raw)
+    if western:
+        return western
+    best = charset_normalizer.from_bytes(raw).best()
+    if best is None:
         raise DataError(
-            f"'{location}' is not UTF-8 text (byte {raw[error.start]:#x} at position {error.start}). "
-            "Save it as 'CSV UTF-8' from your spreadsheet, or name its encoding: "
-            "CSV_ENCODING=cp1252 (Windows/Excel) or CSV_ENCODING=latin-1 in .env."
-        ) from error
+            f"'{location}' is not text in any encoding that can be detected. Save it from your "
+            "spreadsheet as 'CSV UTF-8', or name its encoding in .env: CSV_ENCODING=..."
+        )
+    # UTF-16 without a byte-order mark shows in its zero bytes; any other guess stays a guess.
+    how_sure = LIKELY if best.encoding.startswith("utf_16") else GUESS
+    why = f"charset-normalizer, {best.percent_chaos:.0f}% of the text unlikely in it"
+    return Detected(codec_name(best.encoding), how_sure, why)
+
+
+def western_text(raw: bytes) -> Detected | None:
+    """cp1252 (Excel on Windows) or latin-1, when the bytes read as Western text in them."""
+    if b"\x00" in raw:  # UTF-16 without a byte-order mark: every other byte is zero
+        return None
+    encoding = "iso8859-1" if any(byte in raw for byte in CP1252_UNDEFINED) else "cp1252"
+    text = raw.decode(encoding)
+    letters = [c for c in text if c.isalpha()]
+    accented = sum(not c.isascii() for c in letters)
+    if not letters or accented / len(letters) > WESTERN_ACCENTED_SHARE:
+        return None
+    share = accented / len(letters)
+    return Detected(encoding, LIKELY, f"not UTF-8; {100 * share:.1f}% of letters accented")
+
+
+def _decode(raw: bytes, location: str, setting: str | None) -> tuple[str, Detected]:
+    """The text, read in the detected encoding; CSV_ENCODING only where detection guesses."""
+    detected = detect_encoding(raw, location)
+    if setting:
+        detected = apply_setting(raw, location, setting, detected)
+    return raw.decode(detected.encoding), detected
+
+
+def apply_setting(raw: bytes, location: str, setting: str, detected: Detected) -> Detected:
+    """CSV_ENCODING, checked against the bytes: one left in .env for another file must not
+    turn this one's text into 'ï»¿Listing ID'."""
+    try:
+        wanted = codec_name(setting)
+    except LookupError:
+        raise DataError(
+            f"CSV_ENCODING={setting} is not an encoding Python knows. Remove it from .env "
+            "(the encoding is detected) or use a name such as cp1252, latin-1 or utf-16."
+        ) from None
+    found = codec_name(detected.encoding)
+    same_family = any({wanted, found} <= family for family in CODEC_FAMILIES)
+    if same_family or raw.isascii():
+        return detected
+    if detected.confidence == GUESS:
+        try:
+            raw.decode(wanted)
+        except UnicodeDecodeError as error:
+            raise DataError(
+                f"CSV_ENCODING={setting} cannot be right for '{location}' (byte "
+                f"{raw[error.start]:#x} at position {error.start} is not {setting} text). "
+                "Remove CSV_ENCODING from .env, or name the file's real encoding."
+            ) from None
+        return Detected(wanted, "CSV_ENCODING", f"set in CSV_ENCODING (detection guessed {found})")
+    sample = raw[:40].decode(wanted, errors="replace").splitlines()[0][:20]
+    raise DataError(
+        f"CSV_ENCODING={setting} cannot be right for '{location}': it is {found} "
+        f"({detected.why}), and read as {setting} its first line starts {sample!r}. "
+        "Remove CSV_ENCODING from .env: the encoding is detected."
+    )
 
 
 def _sniff_delimiter(text: str) -> str:

@@ -6,10 +6,11 @@ the column decisions (decisions.py). Everything learned from the data
 that serving applies exactly what training did.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from ..values import category_text
 from .decisions import Options, check_target, check_width, decide_columns, decide_target
 from .load import DataError
 from .schema import Cleaning, build_schema
@@ -21,6 +22,9 @@ class Prepared:
     target: pd.Series
     schema: dict
     cleaning: Cleaning
+    # Which entity (a storm, a customer) each row belongs to, when a column is decided
+    # `group`: every split keeps a group's rows on one side (model/evaluate.py).
+    groups: pd.Series | None = None
 
 
 def prepare(
@@ -38,8 +42,11 @@ def prepare(
     check_target(frame, target, source)
     check_width(frame, target, options, source)
     cleaning = Cleaning(rows_in=len(frame), csv=frame.attrs.get("csv", {}))
+    options = replace(options, decimal=cleaning.csv.get("decimal", options.decimal))
 
-    y, task, cleaning.task_reason = decide_target(frame[target], target, task)
+    y, task, cleaning.task_reason, cleaning.target_merged = decide_target(
+        frame[target], target, task, options.decimal
+    )
     labelled = frame[y.notna()].assign(**{target: y[y.notna()]})
     cleaning.missing_target_dropped = len(frame) - len(labelled)
     deduplicated = labelled.drop_duplicates()
@@ -57,8 +64,29 @@ def prepare(
             f"Only {len(y)} usable rows after cleaning: too few for {cv_folds}-fold cross-validation "
             "and a test split. Add rows, or lower CV_FOLDS."
         )
+    groups = group_of_each_row(deduplicated, cleaning, cv_folds)
     schema = build_schema(features, y, task, cleaning, options.min_category_count)
-    return Prepared(features.reset_index(drop=True), y.reset_index(drop=True), schema, cleaning)
+    return Prepared(
+        features.reset_index(drop=True), y.reset_index(drop=True), schema, cleaning, groups
+    )
+
+
+def group_of_each_row(rows: pd.DataFrame, cleaning: Cleaning, cv_folds: int) -> pd.Series | None:
+    """The group column's values as text; a row without one is a group of its own."""
+    column = next((d.column for d in cleaning.decisions if d.kind == "group"), None)
+    if column is None:
+        return None
+    values = rows[column].reset_index(drop=True)
+    groups = values.map(lambda v: None if pd.isna(v) else category_text(v).strip())
+    groups = groups.where(groups.notna(), [f"row {i} (no group)" for i in range(len(groups))])
+    cleaning.group_column = column
+    if groups.nunique() < cv_folds + 1:
+        raise DataError(
+            f"Group column {column!r} has {groups.nunique()} groups: too few to keep each "
+            f"group on one side of a test split and {cv_folds} cross-validation folds. Lower "
+            "CV_FOLDS, or set GROUP_COLUMN=none if its rows are not related."
+        )
+    return groups.astype(object)
 
 
 def label(value):
@@ -91,7 +119,15 @@ def options_from(settings) -> Options:
         dates=settings.date_columns,
         max_columns=settings.max_columns,
         min_category_count=settings.min_category_count,
+        group=group_setting(settings.group_column),
     )
+
+
+def group_setting(value: str | None) -> str | None:
+    """GROUP_COLUMN: a column name; "none" (any case) turns detection off; unset detects."""
+    if value and value.strip().casefold() == "none":
+        return "none"
+    return value or None
 
 
 def load_and_prepare(settings) -> tuple[pd.DataFrame, Prepared]:

@@ -35,19 +35,44 @@ def markdown_table(frame: pd.DataFrame) -> str:
 def decisions_table(prepared: Prepared) -> pd.DataFrame:
     """The column decisions table: column -> kind -> why -> what was done (data/decisions.py)."""
     schema = prepared.schema
-    rows = [
-        (
-            schema["target"],
-            "target",
-            schema.get("task_reason", schema["task"]),
-            "rows without a value dropped",
-        )
-    ]
+    done = "rows without a value dropped"
+    if prepared.cleaning.target_merged:
+        done += "; " + spellings(prepared.cleaning.target_merged)
+    rows = [(schema["target"], "target", schema.get("task_reason", schema["task"]), done)]
     rows += [
         (d.column, d.kind if d.used else f"{d.kind} (left out)", d.why, d.done)
         for d in prepared.cleaning.decisions
     ]
     return pd.DataFrame(rows, columns=["column", "kind", "why", "what was done"])
+
+
+def spellings(merged: dict) -> str:
+    return "; ".join(
+        f"{' / '.join(repr(v) for v in variants)} -> {name!r}" for name, variants in merged.items()
+    )
+
+
+def read_as(csv: dict) -> str:
+    """How the file was read: the separators, the encoding and how sure its detection is."""
+    if not csv:
+        return ""
+    read = (
+        f"Read as {csv['encoding']}, {csv['delimiter']}-separated, decimal point '{csv['decimal']}'"
+    )
+    sure = csv.get("encoding_confidence")
+    return read + (f"; encoding {sure} ({csv['encoding_why']})." if sure else ".")
+
+
+def groups_section(prepared: Prepared) -> str:
+    cleaning = prepared.cleaning
+    if not cleaning.group_column:
+        return "- none: no column groups rows (GROUP_COLUMN names one)"
+    groups = prepared.groups.nunique()
+    line = f"- `{cleaning.group_column}`: {groups:,} groups, each kept on one side of every split"
+    if cleaning.group_sides:
+        sides = cleaning.group_sides
+        line += f"; {sides['train']:,} in the training split, {sides['test']:,} in the test split"
+    return line
 
 
 def merged_spellings(prepared: Prepared) -> str:
@@ -144,11 +169,6 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
 
     cleaning = prepared.cleaning
     csv = cleaning.csv
-    read_as = (
-        f"Read as {csv['encoding']}, {csv['delimiter']}-separated, decimal point '{csv['decimal']}'."
-        if csv
-        else ""
-    )
     sections = [
         "# Data report",
         f"Target: `{prepared.schema['target']}` ({prepared.schema['task']}).",
@@ -156,11 +176,17 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
         f"- rows in the file: {cleaning.rows_in:,}\n- exact duplicates dropped: {cleaning.duplicates_dropped:,}\n"
         f"- rows without a target dropped: {cleaning.missing_target_dropped:,}\n- rows used: {cleaning.rows_out:,}",
         "## Column decisions",
-        f"{read_as} Every rule is explained in `data/decisions.py`; schema.json keeps these "
+        f"{read_as(csv)} Every rule is explained in `data/decisions.py`; schema.json keeps these "
         "decisions, and the saved pipeline applies them to every request.",
         markdown_table(decisions_table(prepared)),
         "### Merged spellings of categories",
         merged_spellings(prepared),
+        "### Merged spellings of the target",
+        f"- `{prepared.schema['target']}`: {spellings(cleaning.target_merged)}"
+        if cleaning.target_merged
+        else "- none: every class had one spelling",
+        "### Groups",
+        groups_section(prepared),
         "## Missing values",
         "Imputation happens inside the model pipeline, learned on the training split only.",
         markdown_table(missing),

@@ -25,6 +25,9 @@ class Cleaning:
     decisions: list[Decision] = field(default_factory=list)
     task_reason: str = ""
     csv: dict = field(default_factory=dict)
+    target_merged: dict = field(default_factory=dict)  # class -> the spellings merged into it
+    group_column: str | None = None
+    group_sides: dict = field(default_factory=dict)  # {"train": groups, "test": groups}
 
     @property
     def rows_out(self) -> int:
@@ -37,6 +40,7 @@ def feature_entry(decision: Decision, values: pd.Series) -> dict:
     details = decision.details
     if decision.kind == "numeric":
         entry |= {"min": float(values.min()), "max": float(values.max())}
+        entry |= {k: details[k] for k in ("unit", "unit_factors") if k in details}
     elif decision.kind == "categorical":
         entry |= {k: details[k] for k in ("categories", "normalise", "merged")}
     else:
@@ -57,9 +61,18 @@ def build_schema(
         "excluded": cleaning.excluded,
         "decisions": [d.as_dict() for d in cleaning.decisions],
         "csv": cleaning.csv,
+        # How the file writes numbers, for reading a request written the same way.
+        "number_format": {
+            "decimal": cleaning.csv.get("decimal", "."),
+            "thousands": cleaning.csv.get("thousands", ","),
+        },
+        "target_merged": cleaning.target_merged,
         # The pipeline groups categories seen in fewer training rows than this.
         "rare_category_rows": rare_category_rows,
     }
+    if cleaning.group_column:  # serving ignores it: a request is one row, not a group
+        decision = next(d for d in cleaning.decisions if d.column == cleaning.group_column)
+        schema["group"] = {"column": cleaning.group_column, "groups": decision.details["groups"]}
     if task == "classification":
         schema["classes"] = sorted(y.unique().tolist())
     identity = {

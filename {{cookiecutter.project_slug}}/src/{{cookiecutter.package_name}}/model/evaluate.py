@@ -10,7 +10,15 @@ from sklearn.metrics import (
     roc_auc_score,
     root_mean_squared_error,
 )
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    KFold,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    cross_validate,
+    train_test_split,
+)
 
 # The score the promotion gate and the baseline check compare (higher is better).
 PRIMARY_METRIC = {"classification": "roc_auc", "regression": "r2"}
@@ -25,13 +33,44 @@ CV_SCORING = {
 }
 
 
-def cross_validated(
-    pipeline, X: pd.DataFrame, y: pd.Series, task: str, folds: int, seed: int
-) -> dict:
-    splitter = (StratifiedKFold if task == "classification" else KFold)(
+def hold_out_split(
+    X: pd.DataFrame, y: pd.Series, task: str, test_size: float, seed: int, groups=None
+):
+    """(X_train, X_test, y_train, y_test). With groups (data/decisions.py: a storm, a customer),
+    each group's rows fall on one side: the test split then measures unseen entities."""
+    classification = task == "classification"
+    if groups is None:
+        return train_test_split(
+            X, y, test_size=test_size, random_state=seed, stratify=y if classification else None
+        )
+    if classification:  # one fold of round(1 / test_size) as the test split, classes balanced
+        folds = StratifiedGroupKFold(n_splits=max(2, round(1 / test_size)), shuffle=True,
+                                     random_state=seed)  # fmt: skip
+        train, test = next(folds.split(X, y, groups))
+    else:
+        splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+        train, test = next(splitter.split(X, y, groups))
+    return X.iloc[train], X.iloc[test], y.iloc[train], y.iloc[test]
+
+
+def fold_splitter(task: str, folds: int, seed: int, grouped: bool):
+    """The cross-validation folds; with groups, no group has rows in two folds."""
+    if grouped:
+        if task == "classification":
+            return StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        return GroupKFold(n_splits=folds)
+    return (StratifiedKFold if task == "classification" else KFold)(
         n_splits=folds, shuffle=True, random_state=seed
     )
-    scores = cross_validate(pipeline, X, y, cv=splitter, scoring=CV_SCORING[task], n_jobs=-1)
+
+
+def cross_validated(
+    pipeline, X: pd.DataFrame, y: pd.Series, task: str, folds: int, seed: int, groups=None
+) -> dict:
+    splitter = fold_splitter(task, folds, seed, groups is not None)
+    scores = cross_validate(
+        pipeline, X, y, groups=groups, cv=splitter, scoring=CV_SCORING[task], n_jobs=-1
+    )
     means = {
         f"cv_{name}": as_reported(scorer, float(np.mean(scores[f"test_{name}"])))
         for name, scorer in CV_SCORING[task].items()

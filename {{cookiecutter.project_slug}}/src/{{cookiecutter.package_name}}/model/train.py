@@ -24,17 +24,16 @@ from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sklearn.model_selection import train_test_split
 
 from .. import __version__
 from ..bundle import Metadata, Schema, publish, staging_folder, trusted_types_of, write_bundle
 from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, Task, load_settings
 from ..data.load import DataError
 from ..data.prepare import Prepared, load_and_prepare
-from ..data.report import decisions_table, write_report
+from ..data.report import decisions_table, read_as, write_report
 from .card import CardFacts, model_card, read_notes
 from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError, TrainingError
-from .evaluate import PRIMARY_METRIC, cross_validated, held_out
+from .evaluate import PRIMARY_METRIC, cross_validated, held_out, hold_out_split
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
 from .plots import evaluation_plots
@@ -128,16 +127,13 @@ def train(settings: Settings) -> dict:
         f"{cleaning.missing_target_dropped} unlabelled rows dropped; {len(schema.features)} features, "
         f"task: [bold]{schema.task}[/]; left out: {', '.join(cleaning.excluded) or 'nothing'}"
     )
+    console.print(f"  {escape(read_as(cleaning.csv))}")  # the encoding guess and how sure it is
     print_decisions(prepared)
 
-    split = train_test_split(
-        prepared.features,
-        prepared.target,
-        test_size=settings.test_size,
-        random_state=settings.seed,
-        stratify=prepared.target if schema.task == "classification" else None,
-    )
-    fitted = fit_and_evaluate(settings, prepared.schema, schema.task, *split)
+    split = hold_out_split(prepared.features, prepared.target, schema.task, settings.test_size,
+                       settings.seed, prepared.groups)  # fmt: skip
+    groups = count_group_sides(prepared, split)
+    fitted = fit_and_evaluate(settings, prepared.schema, schema.task, *split, groups=groups)
     X_test, y_test = split[1], split[3]
     figures = settings.reports_dir / "figures"
     with step("Wrote plots and the data report"):
@@ -156,6 +152,20 @@ def train(settings: Settings) -> dict:
         )
     except MlflowException as error:
         raise TrackingStoreError(tracking_problem(settings.mlflow_tracking_uri, error)) from None
+
+
+def count_group_sides(prepared: Prepared, split):
+    """The training split's groups (for its folds), counted on each side for the report."""
+    if prepared.groups is None:
+        return None
+    train_groups = prepared.groups.loc[split[0].index]
+    sides = {"train": train_groups.nunique(), "test": prepared.groups.loc[split[1].index].nunique()}
+    prepared.cleaning.group_sides = sides
+    console.print(
+        f"  groups ({prepared.cleaning.group_column}): {sides['train']:,} in the training split, "
+        f"{sides['test']:,} in the test split, none on both sides"
+    )
+    return train_groups.to_numpy()
 
 
 def check_models_folder(models_dir: Path) -> None:
@@ -208,14 +218,18 @@ class Fitted:
     X_train: Any = None  # the training split, for the monitoring reference
 
 
-def fit_and_evaluate(settings: Settings, schema: dict, task: str, X_train, X_test, y_train, y_test):
-    """Cross-validate against a baseline (the gate to pass), then fit and score on the test split."""
+def fit_and_evaluate(
+    settings: Settings, schema: dict, task: str, X_train, X_test, y_train, y_test, groups=None
+):
+    """Cross-validate against a baseline (the gate to pass), then fit and score on the test split.
+    `groups`: the training rows' groups, kept apart by the folds."""
     metric = PRIMARY_METRIC[task]
     pipeline = make_pipeline(schema, settings.model, settings.seed)
+    folds, seed = settings.cv_folds, settings.seed
     with step(f"Cross-validated {settings.model} and a baseline ({settings.cv_folds} folds)"):
-        cv = cross_validated(pipeline, X_train, y_train, task, settings.cv_folds, settings.seed)
+        cv = cross_validated(pipeline, X_train, y_train, task, folds, seed, groups)
         baseline_cv = cross_validated(
-            make_baseline(task), X_train, y_train, task, settings.cv_folds, settings.seed
+            make_baseline(task), X_train, y_train, task, folds, seed, groups
         )
     # The same signed numbers the table shows: an R² below zero stays below zero.
     if cv[f"cv_{metric}"] < baseline_cv[f"cv_{metric}"] + settings.baseline_margin:
