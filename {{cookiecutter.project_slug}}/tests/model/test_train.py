@@ -340,3 +340,5 @@ def test_training_on_storm_tracks_keeps_each_storm_on_one_side(tmp_path):
         r"`name`: 60 groups.*; (\d+) in the training split, (\d+) in the test split", report
     )
     assert sides and int(sides[1]) + int(sides[2]) == 60 and int(sides[2]) > 0
+    card = " ".join((tmp_path / "reports" / "model_card.md").read_text().split())
+    assert f"every `name` on one side only ({sides[1]} to train, {sides[2]} to test)" in card

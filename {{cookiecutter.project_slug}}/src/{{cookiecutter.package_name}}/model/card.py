@@ -61,6 +61,8 @@ class CardFacts:
     class_counts: dict = field(default_factory=dict)
     date_spans: list = field(default_factory=list)  # (column, earliest, latest)
     notes: dict = field(default_factory=dict)
+    group_column: str | None = None  # rows of one entity, kept on one side of every split
+    group_sides: dict = field(default_factory=dict)  # {"train": groups, "test": groups}
     plots: list = field(default_factory=list)  # file names in the bundle's reports
     name: str = ""
     version: str = ""
@@ -140,12 +142,7 @@ def data(facts: CardFacts) -> str:
         f"exact duplicates and {facts.missing_target_dropped:,} rows without a target dropped, "
         f"{facts.rows_used:,} used.",
         f"- Split: {facts.train_rows:,} rows to train (with {facts.folds}-fold cross-validation)"
-        f", {facts.test_rows:,} held out to test"
-        + (
-            ", each class in the same proportion on both sides."
-            if facts.task == "classification"
-            else "."
-        ),
+        f", {facts.test_rows:,} held out to test{split_rule(facts)}.",
         f"- Collected: {fill_in('data_collection', facts)}",
     ]
     lines += [f"- `{column}` spans {first} to {last}." for column, first, last in facts.date_spans]
@@ -153,6 +150,20 @@ def data(facts: CardFacts) -> str:
         shares = ", ".join(f"`{label}` {count:,}" for label, count in facts.class_counts.items())
         lines.append(f"- Classes (rows used): {shares}.")
     return "\n".join(lines)
+
+
+def split_rule(facts: CardFacts) -> str:
+    if facts.group_column:
+        sides = facts.group_sides
+        return (
+            f"; every `{facts.group_column}` on one side only ({sides.get('train', 0):,} to "
+            f"train, {sides.get('test', 0):,} to test), so no entity is scored on rows it trained on"
+        )
+    return (
+        ", each class in the same proportion on both sides"
+        if facts.task == "classification"
+        else ""
+    )
 
 
 def evaluation(facts: CardFacts) -> str:

@@ -206,6 +206,8 @@ def card_facts(settings, prepared, schema: Schema, fitted, split, notes, plots, 
         notes=notes,
         plots=plots,
         onnx=onnx_scope,
+        group_column=cleaning.group_column,
+        group_sides=cleaning.group_sides,
     )
 
 
