@@ -2,6 +2,7 @@
 much memory it holds while reading (tracemalloc: every Python allocation, counted exactly)."""
 
 import json
+import os
 import tracemalloc
 from pathlib import Path
 
@@ -42,6 +43,19 @@ def test_the_newest_rows_are_kept_and_every_row_is_counted(tmp_path):
     rows = read_log(rotated_log(tmp_path / "logs", per_file=1000), keep=500)
     assert rows.read == 3000
     assert [row.inputs["n"] for row in rows.newest] == list(range(2500, 3000))
+
+
+def test_a_killed_workers_file_is_read_as_old_as_its_last_row(tmp_path):
+    """WORKERS=2: a worker killed an hour ago left requests-111.jsonl (rows 0-999); the live
+    one has rotated since (rows 1000-1999 in .1, 2000-2999 now). The newest are the live's."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    files = {"requests-111.jsonl": 0, "requests-222.jsonl.1": 1000, "requests-222.jsonl": 2000}
+    for written, (name, first) in enumerate(files.items()):
+        (folder / name).write_bytes(numbered(first, 1000))
+        os.utime(folder / name, (1_700_000_000 + 60 * written,) * 2)
+    rows = read_log(folder, keep=1500)
+    assert [row.inputs["n"] for row in rows.newest] == list(range(1500, 3000))
 
 
 def test_the_rows_over_time_are_spread_evenly_over_the_whole_log(tmp_path):

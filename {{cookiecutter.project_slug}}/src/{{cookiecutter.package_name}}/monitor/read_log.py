@@ -127,10 +127,13 @@ class LogRows:
 
 
 def oldest_first(path: Path) -> tuple:
-    """requests.jsonl.4 (oldest) ... requests.jsonl.1, requests.jsonl (newest)."""
+    """By each file's last write: with one worker, requests.jsonl.4 (oldest) ... .1, then
+    requests.jsonl (newest); with several, a killed worker's current file (backup 0) holds
+    rows older than a live worker's rotated ones, so the backup number alone would put old
+    rows last and make them "the newest". Ties (the same clock tick) by backup number."""
     match = ROTATED.search(path.name)
     backup = int(match.group(1)) if match and match.group(1) else 0
-    return (-backup, path.stat().st_mtime)
+    return (path.stat().st_mtime, -backup)
 
 
 def log_files(folder: Path) -> list[Path]:
