@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .drift_rules import Reference
+from .tree_checks import check_trees
 
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
@@ -158,6 +159,17 @@ def _read(directory: Path, name: str, model: Any) -> Any:
         raise BundleError(f"{path}: {error}.") from None
 
 
+def _check_plain_files(directory: Path) -> None:
+    """Training writes plain files only: a link or a device inside a bundle (pipeline.skops
+    pointing at /dev/zero, say) was put there by hand, so none of the bundle is trusted."""
+    for path in sorted(directory.iterdir()):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            raise UntrustedBundle(
+                f"{path} is not a plain file (a link or a device): a bundle that "
+                "`make train` exported holds plain files only. Refused."
+            )
+
+
 def _validate_example(content: Any) -> Example:
     if not isinstance(content, list) or not content:
         raise ValueError("expected a list with at least one record")
@@ -184,6 +196,7 @@ class Bundle:
                 f"No model bundle at '{directory}'. Run `make train`, or set MODEL_URI "
                 "to a bundle folder (models/<name>) or models:/<name>@champion."
             )
+        _check_plain_files(directory)
         schema = _read(directory, SCHEMA_FILE, Schema)
         metadata = _read(directory, METADATA_FILE, Metadata)
         example = _read(directory, EXAMPLE_FILE, Example)
@@ -228,11 +241,19 @@ class Bundle:
                 "Use a bundle that this project's `make train` exported."
             )
         try:
-            return skops.io.load(path, trusted=sorted(asked))
+            pipeline = skops.io.load(path, trusted=sorted(asked))
         except Exception as error:
             raise BundleError(
                 f"{path} could not be loaded ({type(error).__name__}: {error})."
             ) from None
+        try:  # before anything predicts: a crafted tree crashes the process, not a request
+            check_trees(pipeline, str(path))
+        except (ValueError, RecursionError) as problem:
+            raise UntrustedBundle(
+                f"{problem}. Refused: the model file was tampered with. Use a bundle that "
+                "this project's `make train` exported."
+            ) from None
+        return pipeline
 
 
 def is_what_it_claims(name: str) -> bool:

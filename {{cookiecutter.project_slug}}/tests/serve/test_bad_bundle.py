@@ -93,3 +93,15 @@ def test_onnx_serves_when_the_pipeline_file_is_missing(bundle_dir, tmp_path):
         assert ready["status"] == "ready" and ready["mode"] == "onnx:pipeline"
         assert PIPELINE_FILE in ready["warning"]
         assert client.post("/predict", json=example).status_code == 200
+
+
+@pytest.mark.parametrize("name", [PIPELINE_FILE, ONNX_FILE, "schema.json"])
+def test_a_link_or_device_in_the_bundle_is_refused_not_taken_for_missing(
+    bundle_dir, tmp_path, name
+):
+    """pipeline.skops -> /dev/zero once passed for "missing", and ONNX served from the bundle."""
+    bundle = copy_of(bundle_dir, tmp_path)
+    (bundle / name).unlink(missing_ok=True)
+    (bundle / name).symlink_to("/dev/zero")
+    reason = not_ready_because(bundle)
+    assert str(bundle / name) in reason and "not a plain file" in reason

@@ -241,6 +241,20 @@ def test_headers_larger_than_64_kib_get_a_431_and_the_connection_closed(strict_s
     assert answer.startswith(b"HTTP/1.1 431 ")
 
 
+@pytest.mark.parametrize("size", [66 * 1024, 70_000], ids=["just-over", "one-long-header"])
+def test_whole_headers_just_over_64_kib_in_one_write_get_a_431(strict_service, size):
+    """The write that completes the headers counts too (it once went unchecked: ~128 KiB)."""
+    header = b"X-Padding: " + b"a" * size + b"\r\n"
+    answer = answer_and_close(strict_service, b"GET /livez HTTP/1.1\r\n" + header + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+def test_a_large_body_in_the_same_write_as_small_headers_is_no_431(strict_service):
+    body = b"[" + b" " * 100_000 + b"]"
+    answer = answer_and_close(strict_service, request_head("application/json", len(body)) + body)
+    assert not answer.startswith(b"HTTP/1.1 431 ") and answer.startswith(b"HTTP/1.1 4")
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
 def test_a_body_shorter_than_its_length_gets_a_408_in_both_lanes(
     strict_service, bundle_dir, content_type

@@ -139,11 +139,11 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self.header_timeout_s = header_timeout_s
         self.header_deadline: asyncio.TimerHandle | None = None
         self.request_begun = False
-        self.header_bytes = 0
+        self.header_bytes, self.header_tail = 0, b""
 
     def arm_header_deadline(self) -> None:
         self.disarm_header_deadline()
-        self.header_bytes = 0
+        self.header_bytes, self.header_tail = 0, b""
         self.header_deadline = self.loop.call_later(self.header_timeout_s, self.headers_too_slow)
 
     def disarm_header_deadline(self) -> None:
@@ -164,14 +164,21 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self.arm_header_deadline()
 
     def data_received(self, data: bytes) -> None:
+        # Counted before parsing: the chunk that completes the headers disarms the deadline,
+        # and its header bytes must count too. Only up to the blank line that ends them (the
+        # last three bytes of the previous chunk kept, in case it is split): body bytes in
+        # the same chunk are the body's limit's business.
+        if self.header_deadline is not None and not self.transport.is_closing():
+            seen = self.header_tail + data
+            end = seen.find(b"\r\n\r\n")
+            self.header_bytes += len(data) if end < 0 else max(0, end + 4 - len(self.header_tail))
+            self.header_tail = seen[-3:]
+            if self.header_bytes > MAX_HEADER_BYTES:
+                self.disarm_header_deadline()
+                self.transport.write(HEADERS_TOO_LARGE)
+                self.transport.close()
+                return
         super().data_received(data)  # may complete the headers, and so disarm the deadline
-        if self.header_deadline is None or self.transport.is_closing():
-            return
-        self.header_bytes += len(data)
-        if self.header_bytes > MAX_HEADER_BYTES:
-            self.disarm_header_deadline()
-            self.transport.write(HEADERS_TOO_LARGE)
-            self.transport.close()
 
     def connection_lost(self, exc) -> None:
         self.disarm_header_deadline()
