@@ -72,7 +72,15 @@ def test_the_learners_answers_replace_the_prompts_and_limits_are_found(tmp_path)
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [("intended_use: [unclosed", "not valid YAML"), ("purpose: x\n", "keys the model card")],
+    [
+        ("intended_use: [unclosed", "not valid YAML"),
+        ("purpose: x\n", "keys the model card"),
+        ("not_for: [a, b]\n", "not_for must be text"),
+        ("intended_use:\n  x: 1\n", "intended_use must be text"),
+        ("contact: 12\n", "contact must be text"),
+        ("- a list\n", "must be keys with text answers"),
+        ("intended_use: &a [*a]\n", "intended_use must be text"),
+    ],
 )
 def test_a_broken_notes_file_is_a_setting_error(tmp_path, content, problem):
     (tmp_path / "model_card.yaml").write_text(content)

@@ -85,13 +85,24 @@ def read_notes(path: Path) -> dict:
         raise SettingsProblem(
             f"{path} is not valid YAML{where} ({problem}). Fix it or remove it."
         ) from None
-    unknown = sorted(set(notes) - set(NOTES)) if isinstance(notes, dict) else ["(not a mapping)"]
+    if not isinstance(notes, dict):
+        raise SettingsProblem(
+            f"{path} must be keys with text answers ({', '.join(NOTES)}), not a "
+            f"{type(notes).__name__}."
+        )
+    unknown = sorted(map(str, set(notes) - set(NOTES)))
     if unknown:
         raise SettingsProblem(
-            f"{path} has keys the model card does not use: {', '.join(map(str, unknown))}. "
+            f"{path} has keys the model card does not use: {', '.join(unknown)}. "
             f"Use {', '.join(NOTES)}."
         )
-    return {key: str(value).strip() for key, value in notes.items() if value is not None}
+    not_text = sorted(key for key, value in notes.items() if not isinstance(value, str | None))
+    if not_text:
+        raise SettingsProblem(
+            f"{path}: {', '.join(not_text)} must be text (a sentence or two), not a list or "
+            "a number. Quote it if it looks like one."
+        )
+    return {key: value.strip() for key, value in notes.items() if value is not None}
 
 
 def model_card(facts: CardFacts) -> str:

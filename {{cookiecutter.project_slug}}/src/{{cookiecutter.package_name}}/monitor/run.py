@@ -109,7 +109,7 @@ def monitor(local: bool = False) -> bool:
         console.print(f"[yellow]{escape(skipped)}[/] in {escape(source)}", soft_wrap=True)
     drifted = [r.name for r in results if r.drifted]
     console.print(
-        f"[red]Drift:[/] {', '.join(drifted)}" if drifted else "[green]No drift.[/]",
+        f"[red]Drift:[/] {', '.join(drifted)}." if drifted else "[green]No drift.[/]",
         f"Report: {written}",
     )
     extra = evidently_report(rows, bundle.schema.names, settings.reports_dir)
