@@ -327,6 +327,10 @@ def test_a_rerun_within_the_cache_time_asks_the_site_nothing(project, server, mo
     asked = len(server.log)
     result = collect(*source)
     assert result.exit_code == 0 and len(server.log) == asked
+    # The table says so: no request sent, every page (and robots.txt) from the cache.
+    row = next(line for line in result.output.splitlines() if line.strip("│ ").startswith("people"))
+    name, pages, _, _, _, requests, cached, _ = (cell.strip() for cell in row.strip("│").split("│"))
+    assert requests == "0" and int(cached) >= int(pages) > 0, row
     assert Path("build/collect/http-cache.sqlite").is_file()
     assert manifest("people")["snapshots"][1]["duplicates"] == 300
 

@@ -134,7 +134,8 @@ class PoliteClient:
                     body += chunk
                     if len(body) > cap:
                         raise self._too_big(url, len(body))
-                cached = getattr(response.extensions.get("caching"), "from_cache", False)
+                # hishel's CacheStatus is a TypedDict: a key, not an attribute.
+                cached = (response.extensions.get("caching") or {}).get("from_cache", False)
                 return Fetched(
                     url=str(response.url),
                     status=response.status_code,
