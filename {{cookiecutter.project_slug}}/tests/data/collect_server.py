@@ -109,6 +109,13 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.json(self.with_next(page, "/api/ratelimited"))
 
+    def route_api_throttled(self, page):
+        if page == 2 and not self.server.throttled:
+            self.server.throttled = True
+            self.send(429, "slow down", "text/plain")  # and no word on how long
+        else:
+            self.json(self.with_next(page, "/api/throttled"))
+
     def route_api_flaky(self, page):
         if not self.server.failed_once:
             self.server.failed_once = True
@@ -180,6 +187,7 @@ class CollectServer(ThreadingHTTPServer):
         self.rows = make_rows(1, 300)
         self.robots = ROBOTS
         self.limited = False
+        self.throttled = False
         self.failed_once = False
         self.slow_s = 0.0
         self.page_delay_s = 0.0  # every /api/ page (the kill test needs time to kill)

@@ -175,6 +175,16 @@ def test_a_429_is_waited_out_as_retry_after_says_and_a_500_is_tried_again(projec
     assert server.paths().count("/api/flaky") == 2 and len(combined("flaky")) == 100
 
 
+def test_a_429_without_retry_after_waits_a_polite_while_not_just_the_delay(
+    project, server, monkeypatch
+):
+    monkeypatch.setenv("COLLECT_MAX_WAIT_S", "1.5")  # caps the 5 s wait, to keep this short
+    result = collect("--source", server.url + "/api/throttled", "--name", "throttled")
+    assert result.exit_code == 0, result.output
+    second = [when for when, path, _ in server.log if path == "/api/throttled?page=2"]
+    assert len(second) == 2 and second[1] - second[0] >= 1.5
+
+
 def test_a_retry_after_longer_than_collect_max_wait_s_is_left_for_later(
     project, server, monkeypatch
 ):

@@ -18,6 +18,9 @@ from .errors import CollectError
 from .settings import CollectSettings
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+# "Too many requests" or "unavailable" without a Retry-After: wait this long (doubling each
+# try, at most COLLECT_MAX_WAIT_S), never just the usual delay that was already too fast.
+RATE_LIMITED_WAIT_S = 5.0
 REDIRECTS = {301, 302, 303, 307, 308}
 MAX_REDIRECTS = 5
 STATUS_PROBLEMS = {
@@ -194,6 +197,9 @@ class PoliteClient:
                             f"COLLECT_MAX_WAIT_S={self.settings.collect_max_wait_s:g}: try later"
                         )
                     backoff = max(asked, self.delay)
+                elif fetched.status in {429, 503}:
+                    polite = RATE_LIMITED_WAIT_S * 2**attempt
+                    backoff = min(max(backoff, polite), self.settings.collect_max_wait_s)
             if attempt + 1 < tries:
                 self.notify(f"{url} {problem}; waiting {backoff:.1f} s before trying again")
                 time.sleep(backoff)
