@@ -159,15 +159,29 @@ def _read(directory: Path, name: str, model: Any) -> Any:
         raise BundleError(f"{path}: {error}.") from None
 
 
+def not_plain(directory: Path) -> list[str]:
+    """What inside the bundle is not a plain file or folder: links, pipes, devices, sockets."""
+    found = []
+    for folder, subfolders, files in os.walk(directory):  # never follows links below the top
+        for name in [*subfolders, *files]:
+            path = Path(folder, name)
+            if path.is_symlink():
+                found.append(f"{path.relative_to(directory)} (a link to {os.readlink(path)})")
+            elif not (path.is_dir() or path.is_file()):
+                found.append(f"{path.relative_to(directory)} (not a plain file)")
+    return found
+
+
 def _check_plain_files(directory: Path) -> None:
     """Training writes plain files only: a link or a device inside a bundle (pipeline.skops
-    pointing at /dev/zero, say) was put there by hand, so none of the bundle is trusted."""
-    for path in sorted(directory.iterdir()):
-        if path.is_symlink() or not (path.is_file() or path.is_dir()):
-            raise UntrustedBundle(
-                f"{path} is not a plain file (a link or a device): a bundle that "
-                "`make train` exported holds plain files only. Refused."
-            )
+    pointing at /dev/zero, a link to /etc that a copy would follow) was put there by hand,
+    so none of the bundle is trusted."""
+    strays = not_plain(directory)
+    if strays:
+        raise UntrustedBundle(
+            f"{directory} holds {', '.join(strays)}: a bundle is plain files only "
+            "(`make train` writes nothing else). Refused."
+        )
 
 
 def _validate_example(content: Any) -> Example:

@@ -104,4 +104,5 @@ def test_a_link_or_device_in_the_bundle_is_refused_not_taken_for_missing(
     (bundle / name).unlink(missing_ok=True)
     (bundle / name).symlink_to("/dev/zero")
     reason = not_ready_because(bundle)
-    assert str(bundle / name) in reason and "not a plain file" in reason
+    assert f"{bundle} holds {name} (a link to /dev/zero)" in reason
+    assert "a bundle is plain files only" in reason

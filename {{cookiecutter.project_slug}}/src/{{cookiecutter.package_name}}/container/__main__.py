@@ -8,7 +8,6 @@ python -m {{ cookiecutter.package_name }}.container smoke
 import argparse
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 from pydantic import ValidationError
 
-from ..bundle import Bundle, BundleError
+from ..bundle import Bundle, BundleError, UntrustedBundle
 from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
 from .limits import ContainerLimits
@@ -53,37 +52,24 @@ def git_commit() -> str:
     return result.stdout.strip() or "unknown"
 
 
-def not_plain(directory: Path) -> list[str]:
-    """What inside the bundle is not a plain file or folder: links, pipes, devices, sockets."""
-    found = []
-    for folder, subfolders, files in os.walk(directory):  # never follows links
-        for name in [*subfolders, *files]:
-            path = Path(folder, name)
-            if path.is_symlink():
-                found.append(f"{path.relative_to(directory)} (a link to {os.readlink(path)})")
-            elif not (path.is_dir() or path.is_file()):
-                found.append(f"{path.relative_to(directory)} (not a plain file)")
-    return found
-
-
 def stage_bundle() -> Bundle:
     """Copy the bundle MODEL_URI names (a folder, or models:/ from the registry) into build/."""
     settings = ServeSettings()
     try:
+        # Bundle.load refuses links, pipes and devices inside the bundle: a copy would follow
+        # a link and put whatever it points at (all of /etc) into the image.
         source = Bundle.load(resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri))
+    except UntrustedBundle as error:
+        print(
+            f"{error} Remove them (or run `make train` again), then build again. "
+            "Nothing was copied.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     except BundleError as error:
         raise SystemExit(f"{error}") from None
     # resolve(): models/<name> is a link to the versioned folder; copy what it points at.
     directory = source.directory.resolve()
-    # Inside the bundle, a link would copy whatever it points at (all of /etc) into the image.
-    strays = not_plain(directory)
-    if strays:
-        print(
-            f"{directory} holds {', '.join(strays)}: a bundle is plain files only. Remove "
-            "them (or run `make train` again), then build again. Nothing was copied.",
-            file=sys.stderr,
-        )
-        raise SystemExit(2)
     shutil.rmtree(BUNDLE, ignore_errors=True)
     shutil.copytree(directory, BUNDLE, symlinks=True)  # symlinks=True: never follow one
     print(
