@@ -89,7 +89,9 @@ def wrk_load(url: str, body: bytes, connections: int, duration: float, headers: 
 
 def python_load(url: str, body: bytes, connections: int, duration: float, headers: dict) -> dict:
     """Keep-alive HTTP clients in threads: simple, but far slower than wrk (see WRK_MISSING)."""
-    host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)", url).groups()
+    # The bare ASGI floor is asked at its root: a URL with no path means "/".
+    host, port, path = re.match(r"http://([^:/]+):(\d+)(/.*)?$", url).groups()
+    path = path or "/"
     deadline = time.monotonic() + duration
     latencies, errors = [], [0]
 

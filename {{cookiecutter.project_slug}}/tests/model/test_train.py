@@ -314,9 +314,11 @@ def test_make_train_leaves_openmp_free_to_use_every_core(tmp_path):
     fake_python = tmp_path / "python"
     fake_python.write_text('#!/bin/sh\necho "OMP_NUM_THREADS=${OMP_NUM_THREADS-unset}"\n')
     fake_python.chmod(0o755)
-    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    # Not OMP_NUM_THREADS, nor a parent make's variables (`make test` runs this suite).
+    inherited = {"OMP_NUM_THREADS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited}
     result = subprocess.run(
-        ["make", "-s", "train", f"PY={fake_python}", "DATA=data.csv"],
+        ["make", "-s", "--no-print-directory", "train", f"PY={fake_python}", "DATA=data.csv"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
