@@ -87,11 +87,11 @@ def container_options(pod: dict, api_key: str) -> dict:
     env = {e["name"]: e.get("value", api_key) for e in spec["env"]}
     empty_dirs = {v["name"]: v["emptyDir"] for v in pod["volumes"] if "emptyDir" in v}
     # An emptyDir is a fresh, world-writable folder (mode 777): so is each tmpfs here.
-    tmpfs = {
-        mount["mountPath"]: f"size={int(quantity(empty_dirs[mount['name']]['sizeLimit']))},mode=1777"
-        for mount in spec["volumeMounts"]
-        if mount["name"] in empty_dirs
-    }
+    tmpfs = {}
+    for mount in spec["volumeMounts"]:
+        if mount["name"] in empty_dirs:
+            size = int(quantity(empty_dirs[mount["name"]]["sizeLimit"]))
+            tmpfs[mount["mountPath"]] = f"size={size},mode=1777"
     limits = spec["resources"]["limits"]
     return {
         "user": f"{pod_security['runAsUser']}:{pod_security['runAsGroup']}",

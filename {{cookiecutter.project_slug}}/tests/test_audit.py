@@ -135,6 +135,7 @@ def audit(cwd: Path, service_url: str):
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_the_audit_passes_when_the_service_checked_every_package(tmp_path):
     with vulnerability_service(lambda query: (200, {})) as (url, queries):
         result = audit(tmp_path, url)
@@ -147,6 +148,7 @@ def test_the_audit_passes_when_the_service_checked_every_package(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_the_audit_fails_naming_a_vulnerable_package(tmp_path):
     def answer(query):
         if query["package"]["name"] != "pip":
@@ -165,6 +167,7 @@ def test_the_audit_fails_naming_a_vulnerable_package(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_the_audit_fails_loudly_when_the_service_cannot_answer(tmp_path):
     with vulnerability_service(lambda query: (503, {"error": "down"})) as (url, _):
         result = audit(tmp_path, url)

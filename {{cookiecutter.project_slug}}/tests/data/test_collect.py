@@ -28,6 +28,8 @@ from {{ cookiecutter.package_name }}.data.collect.source import Source, load_sou
 from ..conftest import require_tool
 from .collect_server import collect_server, make_rows
 
+pytestmark = pytest.mark.same_for_every_model
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DELAY = 0.1
 CONTACT = "tester@collect.test"

@@ -166,6 +166,7 @@ def unusable_store(folder, case: str) -> str:
 
 
 @pytest.mark.parametrize("case", ["read-only", "unreachable"])
+@pytest.mark.same_for_every_model
 def test_an_unusable_tracking_store_fails_first_in_one_line(tmp_path, sample_frame, case):
     sample_frame.to_csv(tmp_path / "data.csv", index=False)
     uri = unusable_store(tmp_path, case)
@@ -211,6 +212,7 @@ def _waited_pid() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_an_export_killed_after_the_alias_moved_is_repaired_by_the_next_run(
     tmp_path, sample_frame, capsys
 ):
@@ -239,6 +241,7 @@ def test_an_export_killed_after_the_alias_moved_is_repaired_by_the_next_run(
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_a_failed_export_leaves_no_staging_folder_anywhere(tmp_path, sample_frame, monkeypatch):
     sample_frame.to_csv(tmp_path / "data.csv", index=False)
     settings = make_settings(tmp_path)
@@ -270,6 +273,7 @@ def models_folder_nobody_can_write(folder: Path, case: str) -> tuple[list[str], 
 
 
 @pytest.mark.parametrize("case", ["read-only", "not-a-folder"])
+@pytest.mark.same_for_every_model
 def test_an_unwritable_models_folder_fails_first_in_one_line(tmp_path, sample_frame, case):
     sample_frame.to_csv(tmp_path / "data.csv", index=False)
     prefix, models = models_folder_nobody_can_write(tmp_path, case)
@@ -294,6 +298,7 @@ def test_an_unwritable_models_folder_fails_first_in_one_line(tmp_path, sample_fr
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_off_a_terminal_each_step_says_it_started_and_that_it_still_runs(
     tmp_path, sample_frame, capsys, monkeypatch
 ):

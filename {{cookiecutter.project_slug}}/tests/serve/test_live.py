@@ -93,6 +93,7 @@ def test_fuzzed_requests_get_the_answers_the_schema_promises(live_service, mode)
         as_documented()
 
 
+@pytest.mark.same_for_every_model
 def test_sigterm_stops_the_service_cleanly(bundle_dir):
     port = free_port()
     process = subprocess.Popen(
@@ -142,6 +143,7 @@ def eventually(check, timeout: float = 60) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.same_for_every_model
 def test_several_workers_forget_a_dead_one_and_clean_up(bundle_dir, tmp_path):
     require(Path("/proc/self/task").is_dir(), "this test reads /proc (Linux)")
     port = free_port()
@@ -225,15 +227,18 @@ def request_head(content_type: str, length: int, path: str = "/predict") -> byte
     ).encode()
 
 
+@pytest.mark.same_for_every_model
 def test_a_connection_that_sends_nothing_is_closed(strict_service):
     assert answer_and_close(strict_service, b"") == b""
 
 
+@pytest.mark.same_for_every_model
 def test_headers_that_never_end_get_a_408_and_the_connection_closed(strict_service):
     answer = answer_and_close(strict_service, b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nCont")
     assert answer.startswith(b"HTTP/1.1 408 ") and b"HEADER_TIMEOUT_S" in answer
 
 
+@pytest.mark.same_for_every_model
 def test_headers_larger_than_64_kib_get_a_431_and_the_connection_closed(strict_service):
     """uvicorn with httptools sets no limit: all of them would be held in memory."""
     padding = b"X-Padding: " + b"a" * 1000 + b"\r\n"
@@ -242,6 +247,7 @@ def test_headers_larger_than_64_kib_get_a_431_and_the_connection_closed(strict_s
 
 
 @pytest.mark.parametrize("size", [66 * 1024, 70_000], ids=["just-over", "one-long-header"])
+@pytest.mark.same_for_every_model
 def test_whole_headers_just_over_64_kib_in_one_write_get_a_431(strict_service, size):
     """The write that completes the headers counts too (it once went unchecked: ~128 KiB)."""
     header = b"X-Padding: " + b"a" * size + b"\r\n"
@@ -249,6 +255,7 @@ def test_whole_headers_just_over_64_kib_in_one_write_get_a_431(strict_service, s
     assert answer.startswith(b"HTTP/1.1 431 ")
 
 
+@pytest.mark.same_for_every_model
 def test_a_large_body_in_the_same_write_as_small_headers_is_no_431(strict_service):
     body = b"[" + b" " * 100_000 + b"]"
     answer = answer_and_close(strict_service, request_head("application/json", len(body)) + body)
@@ -256,6 +263,7 @@ def test_a_large_body_in_the_same_write_as_small_headers_is_no_431(strict_servic
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
+@pytest.mark.same_for_every_model
 def test_a_body_shorter_than_its_length_gets_a_408_in_both_lanes(
     strict_service, bundle_dir, content_type
 ):
@@ -269,6 +277,7 @@ def test_a_body_shorter_than_its_length_gets_a_408_in_both_lanes(
     }
 
 
+@pytest.mark.same_for_every_model
 def test_an_idle_keep_alive_connection_is_closed_before_the_header_deadline(strict_service):
     with socket.create_connection(("127.0.0.1", strict_service), timeout=15) as connection:
         connection.sendall(b"GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -281,12 +290,14 @@ def test_an_idle_keep_alive_connection_is_closed_before_the_header_deadline(stri
     assert closed_after < 1.8
 
 
+@pytest.mark.same_for_every_model
 def test_a_413_from_content_length_comes_at_once_and_says_it_closes(strict_service):
     """Before any of the 50 MB it announced is sent: the answer, then the end of it."""
     answer = answer_and_close(strict_service, request_head("application/json", 50_000_000))
     assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
 
 
+@pytest.mark.same_for_every_model
 def test_a_413_from_content_length_hangs_up_rather_than_read_the_body(strict_service):
     """A client that streams its 50 MB at once: the service stops reading and closes."""
     announced, sent = 50_000_000, 0
@@ -311,6 +322,7 @@ def status_of(url: str) -> int:
         return error.code
 
 
+@pytest.mark.same_for_every_model
 def test_beyond_limit_concurrency_the_service_answers_503(strict_service):
     url = f"http://127.0.0.1:{strict_service}/livez"
     held = [socket.create_connection(("127.0.0.1", strict_service)) for _ in range(4)]

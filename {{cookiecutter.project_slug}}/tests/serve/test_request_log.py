@@ -218,6 +218,7 @@ def test_a_killed_workers_drift_leaves_the_metrics_with_it(bundle_dir, tmp_path)
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_rotation_keeps_the_log_under_its_limit(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs, limit_mb = tmp_path / "logs", 0.05
@@ -242,6 +243,7 @@ def test_log_predictions_false_writes_nothing_but_drift_stays_live(bundle_dir, t
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_sample_rate_logs_a_share_of_requests(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs = tmp_path / "logs"
@@ -252,6 +254,7 @@ def test_sample_rate_logs_a_share_of_requests(bundle_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_a_log_folder_it_cannot_write_never_stops_the_service(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     (tmp_path / "a-file").write_text("")
@@ -267,6 +270,7 @@ def metric(url: str, name: str) -> float:
 
 
 @pytest.mark.slow
+@pytest.mark.same_for_every_model
 def test_a_burst_over_the_row_budget_is_sampled_across_it_and_counted(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
     logs, budget = tmp_path / "logs", 25  # saves up two seconds' worth: 50 rows
@@ -289,6 +293,7 @@ def test_a_burst_over_the_row_budget_is_sampled_across_it_and_counted(bundle_dir
     assert max(positions) >= 100
 
 
+@pytest.mark.same_for_every_model
 def test_the_row_budget_refills_at_its_rate_and_saves_up_two_seconds(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(request_log.time, "monotonic", lambda: clock[0])
@@ -301,6 +306,7 @@ def test_the_row_budget_refills_at_its_rate_and_saves_up_two_seconds(monkeypatch
     assert budget.take(15) == 15 and budget.take(1000) == 5
 
 
+@pytest.mark.same_for_every_model
 def test_sampling_picks_rows_not_requests():
     """A batch of 90 rows and ten single rows: a batch row is as likely as a single one."""
     pending = [(0.0, [("batch", i) for i in range(90)], [{}] * 90)]
@@ -316,6 +322,7 @@ def test_sampling_picks_rows_not_requests():
     assert 1_700 <= from_batch <= 1_900
 
 
+@pytest.mark.same_for_every_model
 def test_a_failed_drain_never_ends_the_log(bundle_dir, tmp_path, monkeypatch):
     """A drain that raises once: its rows are lost, the thread lives on and logs the next."""
     loaded = Bundle.load(bundle_dir)

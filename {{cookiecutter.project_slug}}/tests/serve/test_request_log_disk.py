@@ -21,6 +21,8 @@ from ..conftest import require
 from .test_live import eventually, worker_pids
 from .test_request_log import log_lines, metric, running, send
 
+pytestmark = pytest.mark.same_for_every_model
+
 FAST = {"LOG_MAX_ROWS_PER_S": "100000"}  # every row logged: the tests fill the disk quickly
 
 
