@@ -51,11 +51,15 @@ def test_the_env_settings_it_overrides_are_named(in_project):
     assert shadowed == ["DEPLOY_SSH_HOST=203.0.113.7"], "the same value is not an override"
 
 
-def test_an_environment_variable_still_wins_over_the_practice_vm(in_project, monkeypatch):
+def test_an_environment_variable_still_wins_over_the_practice_vm_and_is_named(
+    in_project, monkeypatch
+):
     PRACTICE_VM_ENV.parent.mkdir()
-    practice_vm.write_settings("ssh-ed25519 AAAAC3Nza", 49222)
+    settings = practice_vm.write_settings("ssh-ed25519 AAAAC3Nza", 49222)
     monkeypatch.setenv("DEPLOY_SSH_HOST", "198.51.100.4")
+    monkeypatch.setenv("DEPLOY_SSH_USER", "deploy")  # the same value: no override
     assert DeploySettings().ssh_host == "198.51.100.4"
+    assert practice_vm.shell_overrides(settings) == ["DEPLOY_SSH_HOST=198.51.100.4"]
 
 
 def test_every_deploy_command_says_it_targets_the_practice_vm(in_project):

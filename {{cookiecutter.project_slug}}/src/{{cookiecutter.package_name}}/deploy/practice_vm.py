@@ -13,6 +13,7 @@ for as long as the file exists; `stop` removes it with everything else.
 """
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -247,6 +248,13 @@ def shadowed_env_settings(settings: dict[str, str], env_file: Path = Path(".env"
     return [f"{k}={values[k]}" for k in settings if values.get(k) and values[k] != settings[k]]
 
 
+def shell_overrides(settings: dict[str, str]) -> list[str]:
+    """DEPLOY_ variables set in the shell win over the practice VM's file: name them."""
+    return [
+        f"{k}={os.environ[k]}" for k in settings if os.environ.get(k, settings[k]) != settings[k]
+    ]
+
+
 def check_over_ssh(settings: dict[str, str]) -> None:
     """Log in as a deploy will, host key checked, and ask the VM's own Docker engine."""
     deploy = DeploySettings(
@@ -281,11 +289,16 @@ def report_started(settings: dict[str, str], image, seconds: float) -> None:
     port = settings["DEPLOY_SSH_PORT"]
     console.print(
         f"[green]Practice VM ready[/] in {seconds:.0f} s: {USER}@127.0.0.1:{port} over SSH, "
-        f"its own empty Docker engine (image {IMAGE}, {image.attrs['Size'] / 1e6:.0f} MB)."
+        f"its own Docker engine (image {IMAGE}, {image.attrs['Size'] / 1e6:.0f} MB)."
     )
     console.print(f"Deploy settings: {PRACTICE_VM_ENV} (key and host key beside it).")
     for setting in shadowed_env_settings(settings):
         console.print(f"  [yellow]overrides .env's {setting}[/] until `make practice-vm-stop`")
+    for setting in shell_overrides(settings):
+        console.print(
+            f"  [red]your shell sets {setting}[/]: it wins over the practice VM's settings, "
+            f"so deploys would not go to it. Unset it: unset {setting.split('=')[0]}"
+        )
     console.print("Next: make deploy, make status, make tunnel (and make predict), make destroy.")
     console.print("Done practising: make practice-vm-stop removes all of it.")
 

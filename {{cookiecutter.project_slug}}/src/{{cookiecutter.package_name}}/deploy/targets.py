@@ -67,7 +67,7 @@ def say_if_practice_vm(settings: DeploySettings) -> None:
     ):
         console.print(
             f"Target: the practice VM on this computer ({PRACTICE_VM_ENV}; "
-            "`make practice-vm-stop` removes it)."
+            "`make practice-vm` starts it again, `make practice-vm-stop` removes it)."
         )
 
 
