@@ -34,6 +34,9 @@ AWS_ONLY = [
     DEPLOY / "ecr.py", Path("tests/deploy/test_ecr.py"),  # make push's ECR (kubernetes=yes)
 ]  # fmt: skip
 SSH_ONLY = [DEPLOY / "target_ssh.py"]
+# make practice-vm: an SSH host on this computer (the ssh target's; none for aws alone).
+SSH_ONLY += [DEPLOY / "practice_vm.py", Path("practice-vm")]
+SSH_ONLY += [Path("tests/deploy/test_practice_vm.py")]
 REMOVE_FOR = {
     ("license", "none"): [Path("LICENSE")],
     ("include_github_actions", "no"): [Path(".github")],
@@ -43,6 +46,7 @@ REMOVE_FOR = {
     # make monitor fetches a deployed log with deploy/'s SSH: no deploy, no fetch.py.
     ("deploy_target", "none"): [DEPLOY, Path("tests/deploy"), SRC / "monitor" / "fetch.py"],
 }
+REMOVE_FOR[("deploy_target", "none")].append(Path("practice-vm"))  # make practice-vm's image
 
 
 def remove(path: Path) -> None:

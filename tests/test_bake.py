@@ -90,6 +90,11 @@ KUBERNETES_FILES = {
 }  # fmt: skip
 
 SSH_TARGET_FILES = {f"{PKG}/deploy/target_ssh.py"}
+# make practice-vm / practice-vm-stop: a VM on this computer (Docker in Docker) for the ssh target.
+SSH_TARGET_FILES |= {
+    f"{PKG}/deploy/practice_vm.py", "tests/deploy/test_practice_vm.py",
+    "practice-vm/Dockerfile", "practice-vm/entrypoint.sh", "practice-vm/sshd.conf",
+}  # fmt: skip
 AWS_TARGET_FILES = {
     f"{PKG}/deploy/target_aws.py", f"{PKG}/deploy/aws.py", f"{PKG}/deploy/aws_settings.py",
     f"{PKG}/deploy/cost_guard.py", f"{PKG}/deploy/pricing.py",

@@ -1,11 +1,15 @@
 """The settings only an AWS deploy needs, on top of DeploySettings (same .env, same DEPLOY_ prefix)."""
 
 from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
 
 from .settings import DeploySettings
 
 
 class AwsSettings(DeploySettings):
+    # .env only: the practice VM's settings (.practice-vm/deploy.env) are for the ssh target,
+    # so an AWS deploy never ships to the practice VM.
+    model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
     # Credentials come from your AWS config or AWS_PROFILE; the region from here or AWS_REGION.
     aws_region: str = ""
     instance_type: str = "t3.medium"

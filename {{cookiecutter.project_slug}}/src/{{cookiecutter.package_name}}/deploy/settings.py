@@ -5,10 +5,15 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Written by `make practice-vm` while the practice VM exists: read after .env, so it wins.
+PRACTICE_VM_ENV = Path(".practice-vm") / "deploy.env"
+
 
 class DeploySettings(BaseSettings):
     # The prefix keeps these apart from training's settings (TARGET there is a column).
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=(".env", PRACTICE_VM_ENV), env_prefix="DEPLOY_", extra="ignore"
+    )
 
     target: str = "{{ 'aws' if cookiecutter.deploy_target == 'aws' else 'ssh' }}"
     app: str = "{{ cookiecutter.project_slug }}"

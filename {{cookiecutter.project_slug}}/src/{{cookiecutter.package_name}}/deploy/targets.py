@@ -12,12 +12,13 @@ from collections.abc import Callable
 from types import ModuleType
 
 import typer
+from dotenv import dotenv_values
 from pydantic import ValidationError
 from rich.console import Console
 
 from . import state
 from .errors import DeployError
-from .settings import DeploySettings
+from .settings import PRACTICE_VM_ENV, DeploySettings
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -53,7 +54,21 @@ def choose(
         )
     module = modules[name]
     settings = module.SETTINGS(**overrides).model_copy(update={"target": name})
+    say_if_practice_vm(settings)
     return module, recorded_app(settings, record if recorded == name else {})
+
+
+def say_if_practice_vm(settings: DeploySettings) -> None:
+    """While `make practice-vm`'s settings are the ones in force, say so at every command."""
+    practice = dotenv_values(PRACTICE_VM_ENV) if PRACTICE_VM_ENV.is_file() else {}
+    if practice and (practice.get("DEPLOY_SSH_HOST"), practice.get("DEPLOY_SSH_PORT")) == (
+        settings.ssh_host,
+        str(settings.ssh_port),
+    ):
+        console.print(
+            f"Target: the practice VM on this computer ({PRACTICE_VM_ENV}; "
+            "`make practice-vm` starts it again, `make practice-vm-stop` removes it)."
+        )
 
 
 def recorded_app(settings: DeploySettings, record: dict) -> DeploySettings:
