@@ -244,7 +244,9 @@ def test_the_docs_render_offline_with_swagger_ui_served_by_the_service(browser, 
         lambda driver: driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"),
         "Swagger UI did not render the operations",
     )
-    paths = {element.text for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    paths = {
+        element.text for element in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    }
     assert "/predict" in paths
     urls = requested_urls(browser)
     assert any(urlsplit(u).path.endswith("swagger-ui-bundle.js") for u in urls)
