@@ -31,8 +31,10 @@ def browser_tools():
         import selenium  # noqa: F401
     except ImportError:
         selenium = None
-    require(selenium is not None, "selenium is not installed (pip install selenium)")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(selenium is not None, "selenium is not installed (make setup installs it)")
+    # Debian's and Ubuntu's names; GitHub's Ubuntu runners carry Chrome and its driver.
+    names = ("chromium", "chromium-browser", "google-chrome")
+    chromium = next((shutil.which(name) for name in names if shutil.which(name)), None)
     require(chromium is not None, "Chromium is not installed (apt-get install chromium)")
     return chromium, require_tool("chromedriver")
 
@@ -252,3 +254,31 @@ def test_the_docs_render_offline_with_swagger_ui_served_by_the_service(browser, 
     assert any(urlsplit(u).path.endswith("swagger-ui-bundle.js") for u in urls)
     assert other_hosts(urls, url) == []
     assert console_errors(browser) == []
+
+
+def test_on_a_phone_the_page_fits_and_the_keyboard_alone_gets_an_answer(
+    browser, live_service, bundle_dir
+):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    url, _ = live_service
+    browser.set_window_size(390, 844)
+    open_demo(browser, url)
+    wait(browser, visible("card-section"), "the model card never appeared")
+    assert browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"
+    ), "the page scrolls sideways on a phone"
+    unlabelled = browser.execute_script(
+        "return [...document.querySelectorAll('#fields input, #fields select')]"
+        ".filter(c => !document.querySelector(`label[for='${c.id}']`)).map(c => c.name)"
+    )
+    assert unlabelled == []
+    # Tab to the first number field, then Enter: the form is sent without a mouse.
+    for _ in range(30):
+        ActionChains(browser).send_keys(Keys.TAB).perform()
+        if browser.execute_script("return document.activeElement.type") == "number":
+            break
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
+    example = read_json(bundle_dir, "input_example.json")[0]
+    assert shown_answer(browser) == predict_over_http(url, example)
