@@ -61,6 +61,12 @@ log = logging.getLogger(__name__)
 INLINE_BATCH_ROWS = 200
 
 
+class MarkdownResponse(PlainTextResponse):
+    """The model card as it is written (/docs says so: text/markdown, not JSON)."""
+
+    media_type = "text/markdown"
+
+
 def row_of(record) -> tuple:
     """A validated record's values in the schema's column order (its fields are declared in
     that order), without building a dict keyed by column name first."""
@@ -314,7 +320,7 @@ def add_model_routes(
 
     # The card tells the run id and the data's dates: behind the key, as /model is.
     @app.get(
-        "/model-card", dependencies=guarded, tags=["model"], response_class=PlainTextResponse,
+        "/model-card", dependencies=guarded, tags=["model"], response_class=MarkdownResponse,
         responses=answers | {404: {"description": "The bundle has no model card"}},
     )  # fmt: skip
     async def model_card_text():
@@ -322,7 +328,7 @@ def add_model_routes(
             raise HTTPException(
                 404, f"{loaded.directory / CARD_FILE} is missing: re-train (`make train`)."
             )
-        return Response(card, media_type="text/markdown; charset=utf-8")
+        return MarkdownResponse(card)
 
     return {"/predict": Lane(Record, one), "/predict/batch": Lane(Batch, batch_of)}
 

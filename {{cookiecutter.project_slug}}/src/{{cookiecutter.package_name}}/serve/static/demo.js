@@ -6,7 +6,9 @@
 
 const KEY_NAME = "api-key";
 const byId = (id) => document.getElementById(id);
-const numbers = new Intl.NumberFormat("en", { maximumSignificantDigits: 4 });
+// 12,852.8 and 131,670, but 2026 (a year, most often) and 0.25 as they are.
+const number = (value, digits = 6) =>
+  new Intl.NumberFormat("en", { maximumSignificantDigits: digits, useGrouping: Math.abs(value) >= 10000 }).format(value);
 let model = null;
 
 function element(tag, attributes = {}, text = "") {
@@ -86,7 +88,7 @@ function fromPicker(iso, format) {
 
 function hintFor(feature) {
   if (feature.kind === "numeric" && feature.min !== null && feature.max !== null)
-    return `Training range ${numbers.format(feature.min)} to ${numbers.format(feature.max)}`;
+    return `Training range ${number(feature.min)} to ${number(feature.max)}`;
   if (feature.kind === "date") {
     const span = feature.earliest ? `; training from ${feature.earliest} to ${feature.latest}` : "";
     return `A date (${feature.date_format})${span}`;
@@ -187,7 +189,8 @@ function showValue(answer) {
   const error = model.metrics.test_rmse;
   const box = element("div");
   if (error === undefined) return box;
-  box.append(element("p", {}, `± ${numbers.format(error)}: the test set's root-mean-squared error (typical size of a miss).`));
+  const [low, high] = [answer.prediction - error, answer.prediction + error];
+  box.append(element("p", { id: "band" }, `± ${number(error, 3)} (${number(low, 4)} to ${number(high, 4)}): the test split's root-mean-squared error, the typical size of a miss.`));
   // The band: value ± error on a scale of value ± 2 errors.
   const track = element("div", { class: "track", "aria-hidden": "true" });
   const band = element("span", { class: "band" });
@@ -217,7 +220,7 @@ async function predict(event) {
   const answer = await response.json();
   const shown = byId("answer");
   shown.dataset.answer = JSON.stringify(answer);
-  const value = model.schema.task === "regression" ? numbers.format(answer.prediction) : String(answer.prediction);
+  const value = model.schema.task === "regression" ? number(answer.prediction) : String(answer.prediction);
   const headline = element("p", { class: "prediction" }, `${model.schema.target}: `);
   headline.append(element("span", { id: "prediction" }, value));
   shown.replaceChildren(headline, model.schema.task === "classification" ? showClasses(answer) : showValue(answer));
