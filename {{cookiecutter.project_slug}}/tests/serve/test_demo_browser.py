@@ -12,12 +12,13 @@ import shutil
 import subprocess
 import sys
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from ..conftest import free_port, read_json, require, require_tool, stop, wait_for
+from ..conftest import copy_of, free_port, read_json, require, require_tool, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -63,17 +64,20 @@ def browser(browser_tools, monkeypatch):
     driver.quit()
 
 
-@pytest.fixture(scope="module")
-def keyed_service(bundle_dir):
-    """The service with API_KEY set: `python -m <package>.serve` on 127.0.0.1."""
+@contextmanager
+def service(bundle: Path, **env: str):
+    """`python -m <package>.serve` on 127.0.0.1 for this bundle, stopped by PID."""
     port = free_port()
-    env = os.environ | {
-        "MODEL_URI": str(bundle_dir),
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "LOG_LEVEL": "warning",
-        "API_KEY": API_KEY,
-    }
+    env = (
+        os.environ
+        | {
+            "MODEL_URI": str(bundle),
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "warning",
+        }
+        | env
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
         env=env,
@@ -86,6 +90,12 @@ def keyed_service(bundle_dir):
         yield url
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def keyed_service(bundle_dir):
+    with service(bundle_dir, API_KEY=API_KEY) as url:
+        yield url
 
 
 def wait(driver, condition, message: str):
@@ -300,3 +310,22 @@ def test_a_date_in_another_order_of_day_month_year_goes_through_the_date_picker_
         " toPicker('2024.03.15', '%Y.%m.%d'), fromPicker('2024-03-05', '%m-%d-%Y'),"
         " pickerFormat('%b %Y'), pickerFormat('%Y-%m-%d %H:%M'), toPicker('garbage', '%Y-%m-%d')]"
     ) == ["2024-03-15", "15/03/2024", "2024-03-15", "03-05-2024", False, False, ""]
+
+
+def test_html_in_the_model_card_is_shown_as_text_never_run(browser, bundle_dir, tmp_path):
+    """Column names come from any CSV and the card's answers from model_card.yaml: the page
+    shows them as text; no script runs and nothing is fetched from elsewhere."""
+    from selenium.webdriver.common.by import By
+
+    bundle = copy_of(bundle_dir, tmp_path)
+    hostile = "<img src=http://192.0.2.1/x.png onerror=\"document.title='ran'\"> <b>bold?</b>"
+    with (bundle / "model_card.md").open("a", encoding="utf-8") as card:
+        card.write(f"\n## Notes\n\n- {hostile}\n\n| a | b |\n|---|---|\n| {hostile} | x |\n")
+    with service(bundle) as url:
+        open_demo(browser, url)
+        wait(browser, visible("card-section"), "the model card never appeared")
+        card_text = browser.find_element(By.ID, "card").text
+        assert card_text.count(hostile) == 2
+        assert browser.find_elements(By.CSS_SELECTOR, "#card img, #card b") == []
+        assert "ran" not in browser.title
+        assert other_hosts(requested_urls(browser), url) == []
