@@ -1,6 +1,6 @@
 """The demo page and /docs in a real browser: Debian's headless Chromium and chromedriver,
-driven by Selenium, against a real uvicorn. Nothing is downloaded: Selenium is pointed at
-the system's chromedriver and Chromium (SE_OFFLINE keeps its Selenium Manager offline).
+driven by Selenium, against a real uvicorn. Nothing is downloaded: given the driver's path,
+Selenium skips its Selenium Manager (and SE_OFFLINE would keep that offline anyway).
 
 Without them (apt-get install chromium chromium-driver) these tests skip, except in CI.
 The screenshot is kept in the test's temporary folder: the run prints where.
