@@ -36,7 +36,9 @@ def browser_tools():
     # Debian's and Ubuntu's names; GitHub's Ubuntu runners carry Chrome and its driver.
     names = ("chromium", "chromium-browser", "google-chrome")
     chromium = next((shutil.which(name) for name in names if shutil.which(name)), None)
-    require(chromium is not None, "Chromium is not installed (apt-get install chromium chromium-driver)")
+    require(
+        chromium is not None, "Chromium is not installed (apt-get install chromium chromium-driver)"
+    )
     return chromium, require_tool("chromedriver")
 
 
