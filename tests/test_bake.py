@@ -74,6 +74,10 @@ BASE_FILES = {
     f"{PKG}/data/collect/settings.py", f"{PKG}/data/collect/snapshots.py",
     f"{PKG}/data/collect/source.py",
     "tests/data/collect_server.py", "tests/data/test_collect.py",
+    # The demo page at / (its static files are package data) and its tests.
+    f"{PKG}/serve/demo.py", f"{PKG}/serve/static/index.html", f"{PKG}/serve/static/demo.css",
+    f"{PKG}/serve/static/demo.js", "tests/serve/test_demo_page.py",
+    "tests/serve/test_demo_browser.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {

@@ -7,15 +7,18 @@ prediction request.
 POST /predict         one record            GET /livez    is the process up?
 POST /predict/batch   a list of records     GET /readyz   can it predict? (a real prediction)
 GET  /model           what is being served  GET /metrics  Prometheus metrics
-GET  /docs            typed, interactive API documentation
+GET  /model-card      the model card (Markdown)
+GET  /                the demo page (demo.py; DEMO_PAGE=false turns it off)
+GET  /docs            typed, interactive API documentation (its assets served from here)
 
 A bundle that cannot load never stops the process (a container would restart
 forever): /livez answers 200 and /readyz 503 with the file and the problem.
 
 With API_KEY set, what training saw (categories, ranges, an example row, the run id) is
 behind the key, on /model. Public stay the health checks, /metrics (name, version and
-mode of the model; Prometheus scrapes it without a key) and /docs, whose schema then
-gives the contract only: field names, types, date formats.
+mode of the model; Prometheus scrapes it without a key), /docs, whose schema then
+gives the contract only: field names, types, date formats, and the demo page's files,
+which hold no data (the page asks for the key and reads /model and /model-card with it).
 """
 
 import gc
@@ -28,11 +31,13 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
-from ..bundle import Bundle, BundleError
+from ..bundle import CARD_FILE, Bundle, BundleError
+from .demo import add_demo_page
 from .errors import ERROR_RESPONSES, validation_error
 from .fast_lane import FastLane, Lane
 from .limits import BodySizeLimitMiddleware
@@ -54,6 +59,12 @@ log = logging.getLogger(__name__)
 # Up to this many rows (well under a millisecond) a batch is predicted on the event loop:
 # handing it to a thread would cost more than the prediction.
 INLINE_BATCH_ROWS = 200
+
+
+class MarkdownResponse(PlainTextResponse):
+    """The model card as it is written (/docs says so: text/markdown, not JSON)."""
+
+    media_type = "text/markdown"
 
 
 def row_of(record) -> tuple:
@@ -124,7 +135,9 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
         mark_this_process_dead()
 
     title = f"{loaded.metadata.name} prediction service" if loaded else "Prediction service"
-    app = FastAPI(
+    # FastAPIOffline: FastAPI whose /docs and /redoc load Swagger UI and ReDoc from files
+    # shipped with it, not from a CDN (they work offline and behind a firewall).
+    app = FastAPIOffline(
         title=title,
         version=loaded.metadata.version if loaded else "none",
         description=(
@@ -139,6 +152,8 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
     app.state.predictor, app.state.load_error = None, problem
     app.add_exception_handler(RequestValidationError, validation_error)
     add_health_routes(app)
+    if settings.demo_page:
+        add_demo_page(app)
     guarded = api_key_guard(settings)
     lanes = None
     if loaded is not None:
@@ -235,10 +250,6 @@ def add_health_routes(app: FastAPI) -> None:
         content, media_type = metrics_payload()
         return Response(content, media_type=media_type)
 
-    @app.get("/", include_in_schema=False)
-    async def root():
-        return RedirectResponse("/docs")
-
 
 async def answer_one(predictor: Predictor, record, request_log: RequestLog, counted) -> dict:
     # One row takes well under 1 ms: cheaper to run here than to hop to a thread.
@@ -305,6 +316,20 @@ def add_model_routes(
             "input_example": loaded.example[0],
         }
 
+    card = read_card(loaded)
+
+    # The card tells the run id and the data's dates: behind the key, as /model is.
+    @app.get(
+        "/model-card", dependencies=guarded, tags=["model"], response_class=MarkdownResponse,
+        responses=answers | {404: {"description": "The bundle has no model card"}},
+    )  # fmt: skip
+    async def model_card_text():
+        if card is None:
+            raise HTTPException(
+                404, f"{loaded.directory / CARD_FILE} is missing: re-train (`make train`)."
+            )
+        return MarkdownResponse(card)
+
     return {"/predict": Lane(Record, one), "/predict/batch": Lane(Batch, batch_of)}
 
 
@@ -318,4 +343,13 @@ def add_unavailable_routes(app: FastAPI, guarded) -> None:
         app.add_api_route(
             path, unavailable, methods=["POST"], dependencies=guarded, tags=["predict"]
         )
-    app.add_api_route("/model", unavailable, methods=["GET"], dependencies=guarded, tags=["model"])
+    for path in ("/model", "/model-card"):
+        app.add_api_route(path, unavailable, methods=["GET"], dependencies=guarded, tags=["model"])
+
+
+def read_card(loaded: Bundle) -> str | None:
+    """The bundle's model card (written by `make train`); None for a bundle made before it."""
+    try:
+        return (loaded.directory / CARD_FILE).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None

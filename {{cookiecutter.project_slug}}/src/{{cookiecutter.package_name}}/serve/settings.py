@@ -59,6 +59,8 @@ class ServeSettings(BaseSettings):
     log_dir: Path = Path("logs/requests")
     # Live drift in /metrics: PSI over this many recent (sampled) rows.
     drift_window: int = Field(1000, ge=10)
+    # The demo page at / (serve/demo.py); false: / and its files answer 404.
+    demo_page: bool = True
 
     @field_validator("api_key")
     @classmethod
