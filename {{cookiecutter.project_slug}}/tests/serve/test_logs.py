@@ -20,7 +20,7 @@ from ..conftest import free_port, read_json, stop, wait_for
 pytestmark = pytest.mark.slow
 
 ACCESS_LINE = re.compile(
-    r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO uvicorn\.access: 127\.0\.0\.1:\d+ - '
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO uvicorn\.access: 127\.0\.0\.1:\d+ - "
     r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.1" (?P<status>\d{3})'
 )
 STRONG_KEY = "k3y-Th4t-Is-L0ng-En0ugh-" + "x" * 8
@@ -126,7 +126,10 @@ def test_two_workers_both_serve_and_the_metrics_add_up(bundle_dir, tmp_path):
             metrics = response.read().decode()
     assert statuses == [200] * 300
     assert metric(metrics, 'predictions_total{endpoint="/predict"}') == 300
-    assert metric(metrics, 'http_requests_total{endpoint="/predict",method="POST",status="200"}') == 300
+    assert (
+        metric(metrics, 'http_requests_total{endpoint="/predict",method="POST",status="200"}')
+        == 300
+    )
     # Each worker writes its own request log: both have rows, 300 in all (written at exit).
     rows = [len(path.read_text().splitlines()) for path in folder.glob("requests-*.jsonl")]
     assert len(rows) == 2 and min(rows) > 0 and sum(rows) == 300, rows
