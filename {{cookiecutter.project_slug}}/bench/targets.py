@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,9 +122,12 @@ def service(
     """The service as deployed (AS_DEPLOYED), or with `settings` changed (a labelled variant)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    chosen = AS_DEPLOYED | settings
+    # Your environment may change them (LOG_PREDICTIONS=false make bench: what watching
+    # costs); the report prints what each target ran with.
+    chosen = AS_DEPLOYED | {name: env[name] for name in AS_DEPLOYED if name in env} | settings
     # The request log into a folder of its own: benchmark rows are not traffic to monitor.
     log_dir = tempfile.mkdtemp(prefix="bench-requests-")
+    started = time.monotonic()
     env = env | chosen | {"MODEL_URI": str(bundle), "PORT": str(port), "LOG_DIR": log_dir}
     target = start_process(
         name, [sys.executable, "-m", f"{PACKAGE}.serve"], env, f"{base}/readyz",
@@ -131,7 +135,22 @@ def service(
         (f"{base}/predict/batch", json.dumps(batch).encode()),
     )  # fmt: skip
     target.headers, target.settings = api_key_header(), chosen
+    wait_for_workers(base, int(chosen["WORKERS"]))
+    target.cold_start_s = time.monotonic() - started
     return target
+
+
+def wait_for_workers(base: str, workers: int, timeout: float = 180) -> None:
+    """/readyz answers once one worker is ready: wait until /metrics shows every worker's
+    model_info, so that none is measured while it still loads."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        if sum(line.startswith("model_info{") for line in text.splitlines()) >= workers:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{base}: fewer than {workers} workers ready after {timeout:g} s")
 
 
 def mlflow_serve(env: dict, metadata: dict, workers: int, record: dict, batch: dict) -> Target:

@@ -2,10 +2,12 @@
 (one complete line per request, none lost at shutdown), and two workers counted as one."""
 
 import json
+import logging
 import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -14,6 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
+
+from {{ cookiecutter.package_name }}.serve import access_log
 
 from ..conftest import free_port, read_json, stop, wait_for
 
@@ -72,11 +77,13 @@ def test_the_service_says_what_it_serves_and_why_at_the_default_level(bundle_dir
 
 
 def test_log_level_debug_shows_the_settings_but_never_the_api_key(bundle_dir, tmp_path):
-    with service(bundle_dir, tmp_path, LOG_LEVEL="debug", API_KEY=STRONG_KEY):
-        pass
+    example = read_json(bundle_dir, "input_example.json")[0]
+    with service(bundle_dir, tmp_path, LOG_LEVEL="debug", API_KEY=STRONG_KEY) as url:
+        assert status_of(f"{url}/predict", example, STRONG_KEY) == 200
     said = (tmp_path / "stderr.txt").read_text()
     assert re.search(r" DEBUG \S+serve\.main: Settings: .*'log_level': 'debug'", said)
     assert " DEBUG {{ cookiecutter.package_name }}.serve.predictor: ONNX (pipeline) and " in said
+    assert " DEBUG {{ cookiecutter.package_name }}.serve.request_log: Request log: 1 rows came, 1 logged" in said
     assert STRONG_KEY not in said + (tmp_path / "stdout.txt").read_text()
 
 
@@ -114,22 +121,58 @@ def metric(text: str, name: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
 
 
+def metrics_of(url: str) -> str:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
 def test_two_workers_both_serve_and_the_metrics_add_up(bundle_dir, tmp_path):
     example = read_json(bundle_dir, "input_example.json")[0]
     folder = tmp_path / "requests"
     env = {"WORKERS": "2", "TMPDIR": str(tmp_path), "LOG_DIR": str(folder)}
     with service(bundle_dir, tmp_path, **env) as url:
+        # /readyz answers once one worker is ready: wait for the second one's model_info.
+        deadline = time.monotonic() + 90
+        while metric(metrics_of(url), "model_info{") < 2:
+            assert time.monotonic() < deadline, "the second worker never became ready"
+            time.sleep(0.5)
         # A new connection per request (urllib): each one goes to whichever worker accepts it.
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda _: status_of(f"{url}/predict", example), range(300)))
-        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-            metrics = response.read().decode()
+        # A request is counted just after its answer is sent: the last ones may lag a little.
+        counted = 'http_requests_total{endpoint="/predict",method="POST",status="200"}'
+        deadline = time.monotonic() + 10
+        while metric(metrics := metrics_of(url), counted) < 300 and time.monotonic() < deadline:
+            time.sleep(0.2)
     assert statuses == [200] * 300
     assert metric(metrics, 'predictions_total{endpoint="/predict"}') == 300
-    assert (
-        metric(metrics, 'http_requests_total{endpoint="/predict",method="POST",status="200"}')
-        == 300
-    )
+    assert metric(metrics, counted) == 300
     # Each worker writes its own request log: both have rows, 300 in all (written at exit).
     rows = [len(path.read_text().splitlines()) for path in folder.glob("requests-*.jsonl")]
     assert len(rows) == 2 and min(rows) > 0 and sum(rows) == 300, rows
+
+
+def test_lines_beyond_the_queue_limit_are_dropped_counted_and_said(tmp_path, monkeypatch):
+    """An output nobody reads must not grow the queue for ever: what is over the limit is
+    dropped, counted in /metrics and said in the log; what was queued is written whole."""
+    monkeypatch.setattr(access_log, "QUEUE_LIMIT", 5)
+    monkeypatch.setattr(access_log, "DRAIN_EVERY_S", 3600)  # the thread never gets to drain
+    logger = logging.getLogger("test.access")
+    logger.setLevel(logging.INFO)
+    written = tmp_path / "access.log"
+    handler = logging.FileHandler(written)
+    logger.addHandler(handler)
+    before = REGISTRY.get_sample_value("access_log_dropped_lines_total") or 0
+    deferred = access_log.DeferredAccessLog(logger)
+    try:
+        for number in range(8):
+            deferred.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", f"/{number}", "1.1", 200)
+        deferred.stop()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    lines = written.read_text().splitlines()
+    assert [line.split('"')[1] for line in lines[:5]] == [f"GET /{n} HTTP/1.1" for n in range(5)]
+    assert len(lines) == 6
+    assert " WARNING test.access: 3 lines dropped: the log's output could not keep up" in lines[5]
+    assert REGISTRY.get_sample_value("access_log_dropped_lines_total") == before + 3
