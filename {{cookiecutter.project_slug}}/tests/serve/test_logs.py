@@ -28,6 +28,7 @@ ACCESS_LINE = re.compile(
     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO uvicorn\.access: 127\.0\.0\.1:\d+ - "
     r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.1" (?P<status>\d{3})'
 )
+PACKAGE = access_log.__name__.split(".")[0]
 STRONG_KEY = "k3y-Th4t-Is-L0ng-En0ugh-" + "x" * 8
 
 
@@ -63,16 +64,25 @@ def status_of(url: str, body: dict | None = None, key: str | None = None) -> int
         return error.code
 
 
+def mode_of(url: str) -> str:
+    """How the service says it predicts (/readyz): onnx:pipeline, onnx:preprocessing, sklearn."""
+    with urllib.request.urlopen(f"{url}/readyz", timeout=10) as response:
+        return json.load(response)["mode"]
+
+
 def test_the_service_says_what_it_serves_and_why_at_the_default_level(bundle_dir, tmp_path):
-    with service(bundle_dir, tmp_path):
-        pass
+    with service(bundle_dir, tmp_path) as url:
+        mode = mode_of(url)
     said = (tmp_path / "stderr.txt").read_text()
     metadata = read_json(bundle_dir, "metadata.json")
-    assert (
-        f"INFO {{ cookiecutter.package_name }}.serve.app: Serving {metadata['name']} "
-        f"v{metadata['version']} (onnx:pipeline: the ONNX graph agrees with scikit-learn on "
-        f"the input example) from {bundle_dir}"
-    ) in said
+    serving = re.search(
+        rf" INFO {PACKAGE}\.serve\.app: Serving {re.escape(metadata['name'])} "
+        rf"v{metadata['version']} \({re.escape(mode)}: (?P<why>[^)]+)\) from {re.escape(str(bundle_dir))}",
+        said,
+    )
+    assert serving, said
+    if mode.startswith("onnx"):  # the usual case: the graph was checked where it loaded
+        assert serving["why"] == "the ONNX graph agrees with scikit-learn on the input example"
     assert " DEBUG " not in said
 
 
@@ -82,8 +92,8 @@ def test_log_level_debug_shows_the_settings_but_never_the_api_key(bundle_dir, tm
         assert status_of(f"{url}/predict", example, STRONG_KEY) == 200
     said = (tmp_path / "stderr.txt").read_text()
     assert re.search(r" DEBUG \S+serve\.main: Settings: .*'log_level': 'debug'", said)
-    assert " DEBUG {{ cookiecutter.package_name }}.serve.predictor: ONNX (pipeline) and " in said
-    assert " DEBUG {{ cookiecutter.package_name }}.serve.request_log: Request log: 1 rows came, 1 logged" in said
+    assert f" DEBUG {PACKAGE}.serve.predictor: ONNX (pipeline) and scikit-learn agree" in said
+    assert f" DEBUG {PACKAGE}.serve.request_log: Request log: 1 rows came, 1 logged" in said
     assert STRONG_KEY not in said + (tmp_path / "stdout.txt").read_text()
 
 
