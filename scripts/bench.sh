@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make bench`: bake a default project, train it, then run its benchmarks:
-# training time, the service against `mlflow models serve`, and (when a Docker
-# engine can be had) the image size against `mlflow models build-docker`.
+# training time, the service as deployed (LOG_LEVEL=info, one worker; tuned and
+# WORKERS=2 variants labelled) against its stack's floor and `mlflow models serve`,
+# with BENCH_PEERS=1 also against BentoML and LitServe (installed into the baked
+# project's build/bench-venv only), and (when a Docker engine can be had) the image
+# size against `mlflow models build-docker`.
 set -euo pipefail
 PY=${PY:-.venv/bin/python}
 template=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +19,9 @@ cd "$project"
 export PYTHONPATH="$project/src"
 make data train PY="$PY" > "$workdir/train.log"
 make bench PY="$PY"
+if [[ "${BENCH_PEERS:-0}" == 1 ]]; then
+    make bench-peers PY="$PY"
+fi
 
 # The image comparison needs an engine and a base image: the tests' harness provides both.
 if engine=$(cd "$template" && "$PY" -m tests.harness.docker_engine 2> "$workdir/engine.log"); then

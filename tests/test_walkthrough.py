@@ -1,6 +1,7 @@
 """The learner's path: every command the generated README names exists, and a test runs it."""
 
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -32,6 +33,7 @@ EXERCISED = {
     "docker-run": "test_walkthrough::test_make_docker_build_and_run",
     "docker-smoke": "test_container::test_make_docker_smoke",
     "bench": "test_walkthrough::test_make_bench",
+    "bench-peers": "test_walkthrough::test_make_bench_peers",
     "bench-image": "test_walkthrough::test_make_bench_image",
     "test": "test_generated::test_generated_test_suite_passes",
     "test-fast": "test_walkthrough::test_make_setup_then_its_fast_tests",
@@ -272,15 +274,47 @@ def test_make_bench(shipped_project):
     assert "make train: median" in result.stdout
     assert "service / floor" in result.stdout and "Goals" in result.stdout
     report = json.loads((shipped_project / "reports" / "bench.json").read_text())
-    assert set(report["targets"]) == {"bare ASGI", "coldstart", "mlflow models serve"}
+    assert set(report["targets"]) == {
+        "bare ASGI", "coldstart", "coldstart tuned (LOG_LEVEL=warning)", "coldstart WORKERS=2",
+        "mlflow models serve",
+    }  # fmt: skip
     for target in report["targets"].values():
         assert all(point["errors"] == 0 for point in target["points"].values())
+    # Measured as the image and k8s/ run it; every answer checked; no access line lost.
+    assert report["target_settings"]["coldstart"] == {
+        "LOG_LEVEL": "info", "LOG_PREDICTIONS": "true", "WORKERS": "1",
+    }  # fmt: skip
+    assert set(report["answers_checked"].values()) == {"equal"}
+    logged = report["access_log"]
+    assert logged["access_lines"] == logged["requests_counted"] + 1  # + the /metrics request
+    assert len(report["worker_cpu_s"]["coldstart WORKERS=2"]) >= 2  # each worker's share
     ratios = report["ratios"]
     MEASUREMENTS["service vs mlflow models serve, req/s at 16 connections (1 s, one round)"] = (
-        f"{ratios['service / mlflow req/s, predict_c16']:.1f}x"
+        f"{ratios['service / mlflow models serve req/s, predict_c16']:.1f}x"
     )
     MEASUREMENTS["service vs its stack's floor, 16 connections (1 s, one round)"] = (
         f"{ratios['service / floor, 16 connections']:.2f}"
+    )
+
+
+@pytest_slow
+def test_make_bench_peers(shipped_project):
+    """BentoML and LitServe, installed into build/bench-venv only, give our answers and are
+    measured beside the service; the project's own environment never gets them."""
+    result = run_in(
+        shipped_project, "make", "bench-peers", f"PY={sys.executable}",
+        "BENCH_FLAGS=--quick --skip-mlflow", timeout=1500,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((shipped_project / "reports" / "bench.json").read_text())
+    peers = {"BentoML pipeline", "BentoML ONNX", "BentoML ONNX tuned", "LitServe ONNX"}
+    assert peers <= set(report["answers_checked"])
+    assert set(report["answers_checked"].values()) == {"equal"}
+    assert (shipped_project / "build" / "bench-venv" / "bin" / "bentoml").exists()
+    assert importlib.util.find_spec("bentoml") is None  # not in the project's environment
+    ratios = report["ratios"]
+    MEASUREMENTS["service vs LitServe ONNX, req/s at 16 connections (1 s, one round)"] = (
+        f"{ratios['service / LitServe ONNX req/s, predict_c16']:.1f}x"
     )
 
 

@@ -1,22 +1,30 @@
 """What bench_serve.py measures: servers it starts, stops, and asks for their memory.
 
 bare ASGI   bench/bare_asgi.py on uvicorn: the floor of this stack, no model
-coldstart   this project's service (`python -m {{ cookiecutter.package_name }}.serve`)
+coldstart   this project's service (`python -m {{ cookiecutter.package_name }}.serve`) with the
+            settings the image and the deploys use (AS_DEPLOYED); variants are labelled
 image       the same service inside the built image (--image)
 mlflow      `mlflow models serve` on the same registered model version
+peers       BentoML and LitServe on the same bundle (--peers: bench/peer_*.py, run by the
+            Python of a separate virtual environment, build/bench-venv)
 """
 
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from load import free_port, wait_ready
 
 PACKAGE = "{{ cookiecutter.package_name }}"
+# What the Dockerfile and k8s/ leave at their defaults: LOG_LEVEL=info (uvicorn's access log
+# on), the request log and metrics on, one worker. Measured as such unless labelled otherwise.
+AS_DEPLOYED = {"LOG_LEVEL": "info", "LOG_PREDICTIONS": "true", "WORKERS": "1"}
 
 
 @dataclass
@@ -28,6 +36,9 @@ class Target:
     memory_mb: object = field(default=lambda: None)  # () -> MB per worker, or None
     cold_start_s: float | None = None
     headers: dict = field(default_factory=dict)  # sent with every request (the API key)
+    settings: dict = field(default_factory=dict)  # what it ran with, for the report
+    pid: int | None = None
+    output: Path | None = None  # where its stdout and stderr went
 
 
 def rss_mb(pid: int) -> float:
@@ -47,11 +58,26 @@ def worker_memory_mb(pid: int) -> float | None:
     return max(sizes) if len(sizes) < 2 else sum(sizes) / len(sizes)
 
 
+def worker_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds used so far by each worker (the process itself, or its children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        found = {}
+        for worker in [int(child) for child in children] or [pid]:
+            fields = Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+            found[worker] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        return found
+    except OSError:  # not Linux, or a worker just replaced
+        return {}
+
+
 def start_process(name, command, env, ready_url, single, batch) -> Target:
     started = time.monotonic()
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
+    # A real file, as a container's log driver reads it: the service writes its access log.
+    output = Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
+    with output.open("w") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
 
     def stop() -> None:
         process.terminate()
@@ -67,6 +93,7 @@ def start_process(name, command, env, ready_url, single, batch) -> Target:
         raise
     target = Target(name, single, batch, stop, lambda: worker_memory_mb(process.pid))
     target.cold_start_s = time.monotonic() - started
+    target.pid, target.output = process.pid, output
     return target
 
 
@@ -89,22 +116,41 @@ def api_key_header() -> dict:
     return {"X-API-Key": key.get_secret_value()} if key is not None else {}
 
 
-def service(env: dict, bundle: Path, workers: int, record: dict, batch: dict) -> Target:
+def service(
+    env: dict, bundle: Path, record: dict, batch: dict, name: str = "coldstart", **settings
+) -> Target:
+    """The service as deployed (AS_DEPLOYED), or with `settings` changed (a labelled variant)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = env | {
-        "MODEL_URI": str(bundle),
-        "PORT": str(port),
-        "WORKERS": str(workers),
-        "LOG_LEVEL": "warning",
-    }
+    # Your environment may change them (LOG_PREDICTIONS=false make bench: what watching
+    # costs); the report prints what each target ran with.
+    chosen = AS_DEPLOYED | {name: env[name] for name in AS_DEPLOYED if name in env} | settings
+    # The request log into a folder of its own: benchmark rows are not traffic to monitor.
+    log_dir = tempfile.mkdtemp(prefix="bench-requests-")
+    started = time.monotonic()
+    env = env | chosen | {"MODEL_URI": str(bundle), "PORT": str(port), "LOG_DIR": log_dir}
     target = start_process(
-        "coldstart", [sys.executable, "-m", f"{PACKAGE}.serve"], env, f"{base}/readyz",
+        name, [sys.executable, "-m", f"{PACKAGE}.serve"], env, f"{base}/readyz",
         (f"{base}/predict", json.dumps(record).encode()),
         (f"{base}/predict/batch", json.dumps(batch).encode()),
     )  # fmt: skip
-    target.headers = api_key_header()
+    target.headers, target.settings = api_key_header(), chosen
+    wait_for_workers(base, int(chosen["WORKERS"]))
+    target.cold_start_s = time.monotonic() - started
     return target
+
+
+def wait_for_workers(base: str, workers: int, timeout: float = 180) -> None:
+    """/readyz answers once one worker is ready: wait until /metrics shows every worker's
+    model_info, so that none is measured while it still loads."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+            text = response.read().decode()
+        if sum(line.startswith("model_info{") for line in text.splitlines()) >= workers:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{base}: fewer than {workers} workers ready after {timeout:g} s")
 
 
 def mlflow_serve(env: dict, metadata: dict, workers: int, record: dict, batch: dict) -> Target:
@@ -135,7 +181,7 @@ def image(tag: str, workers: int, record: dict, batch: dict) -> Target:
     started = time.monotonic()
     container = client.containers.run(
         tag, detach=True, ports={"8000/tcp": ("127.0.0.1", port)}, read_only=True,
-        tmpfs={"/tmp": "size=64m"}, environment={"WORKERS": str(workers), "LOG_LEVEL": "warning"},
+        tmpfs={"/tmp": "size=64m"}, environment={"WORKERS": str(workers)},
     )  # fmt: skip
 
     def stop() -> None:
@@ -161,3 +207,43 @@ def image(tag: str, workers: int, record: dict, batch: dict) -> Target:
     )
     target.cold_start_s = time.monotonic() - started
     return target
+
+
+def peer(name: str, command: list, python: Path, bundle: Path, record: dict, batch: dict):
+    """A peer (bench/peer_*.py) run by the benchmark's own venv; `command` after the Python,
+    with {port} for the port. It answers POST /predict {"records": [...]}."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    here = Path(__file__).parent
+    env = {
+        "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": f"{here}{os.pathsep}{Path.cwd() / 'src'}",
+        "PEER_BUNDLE": str(bundle.resolve()),
+        # Nothing leaves this machine: no usage tracking, no update checks.
+        "BENTOML_DO_NOT_TRACK": "True",
+        "BENTOML_HOME": tempfile.mkdtemp(prefix="bench-bentoml-"),
+        "DO_NOT_TRACK": "1",
+    }
+    command = [str(python), *(part.format(port=port) for part in command)]
+    ready = f"{base}/readyz" if "bentoml" in command else f"{base}/health"  # their own checks
+    records = {"records": [record]}
+    target = start_process(
+        name, command, env, ready,
+        (f"{base}/predict", json.dumps(records).encode()),
+        (f"{base}/predict", json.dumps(batch).encode()),
+    )  # fmt: skip
+    return target
+
+
+def peer_commands(bench: Path) -> list[tuple[str, list]]:
+    """BentoML (the pipeline, the ONNX graph, and the ONNX graph tuned) and LitServe (ONNX):
+    (name, the command after the Python)."""
+    serve = ["-m", "bentoml", "serve", "--host", "127.0.0.1", "--port", "{port}"]
+    return [
+        ("BentoML pipeline", [*serve, "peer_bentoml:PipelineService"]),
+        ("BentoML ONNX", [*serve, "peer_bentoml:OnnxService"]),
+        ("BentoML ONNX tuned", [*serve, "peer_bentoml:TunedOnnxService"]),
+        ("LitServe ONNX", [str(bench / "peer_litserve.py"), "{port}"]),
+    ]

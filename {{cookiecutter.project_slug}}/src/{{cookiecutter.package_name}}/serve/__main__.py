@@ -1,5 +1,6 @@
 """`make serve`: run the service with uvicorn, as the settings say (HOST, PORT, WORKERS, ...)."""
 
+import logging
 import os
 import shutil
 import sys
@@ -7,6 +8,9 @@ import tempfile
 from functools import partial
 
 from pydantic import ValidationError
+
+# Named after the module, not "__main__": the package's loggers are the ones configured.
+log = logging.getLogger(f"{__package__}.main")
 
 
 def settings_or_exit():
@@ -28,9 +32,9 @@ def announce(settings) -> None:
 
     try:
         metadata = Bundle.load(settings.model_uri).metadata
-        print(f"Serving {metadata.name} v{metadata.version} from {settings.model_uri}", flush=True)
+        log.info("Serving %s v%s from %s", metadata.name, metadata.version, settings.model_uri)
     except BundleError:  # a registry URI, or no bundle: the service itself explains on /readyz
-        print(f"Serving MODEL_URI={settings.model_uri}", flush=True)
+        log.info("Serving MODEL_URI=%s", settings.model_uri)
 
 
 def connection_limits(settings) -> dict:
@@ -51,7 +55,12 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
+    from ..logs import configure, log_config
+
     settings = settings_or_exit()
+    configure(settings.log_level)
+    # Never the API key: a SecretStr prints as stars, and is left out all the same.
+    log.debug("Settings: %s", settings.model_dump(exclude={"api_key"}))
     announce(settings)
     own_metrics_dir = None
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -66,6 +75,8 @@ def main() -> None:
             port=settings.port,
             workers=settings.workers,
             log_level=settings.log_level,
+            # Each worker configures itself from this: the package's loggers at LOG_LEVEL too.
+            log_config=log_config(settings.log_level),
             **connection_limits(settings),
         )
     finally:

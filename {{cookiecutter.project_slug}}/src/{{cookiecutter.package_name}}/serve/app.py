@@ -186,8 +186,8 @@ def load_predictor(app: FastAPI, loaded: Bundle) -> None:
         # No run id: /metrics is public, the run id is /model's (behind API_KEY when set).
         MODEL_INFO.labels(metadata.name, metadata.version, predictor.mode).set(1)
         log.info(
-            "Serving %s v%s (%s) from %s", metadata.name, metadata.version, predictor.mode,
-            loaded.directory,
+            "Serving %s v%s (%s: %s) from %s", metadata.name, metadata.version, predictor.mode,
+            predictor.why, loaded.directory,
         )  # fmt: skip
 
 

@@ -18,6 +18,8 @@ import json
 from fastapi import HTTPException
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from .access_log import ACCESS_LOG
+
 CLOSE = (b"connection", b"close")
 
 
@@ -132,10 +134,13 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
 
     Armed when the connection opens and after each answer; disarmed when a request's
     headers are complete (from then on BODY_TIMEOUT_S and the app decide). While armed,
-    the bytes received are counted against MAX_HEADER_BYTES."""
+    the bytes received are counted against MAX_HEADER_BYTES. Its access log is written
+    off the event loop (access_log.py)."""
 
     def __init__(self, *args, header_timeout_s: float, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.access_log:  # uvicorn's writes on the loop, a line per request
+            self.access_logger = ACCESS_LOG
         self.header_timeout_s = header_timeout_s
         self.header_deadline: asyncio.TimerHandle | None = None
         self.request_begun = False

@@ -40,6 +40,8 @@ class Predictor:
         self.session, self.scope, self.onnx = None, None, None
         # Why the bundle's scikit-learn pipeline was refused or missing (shown on /readyz).
         self.pipeline_problem: str | None = None
+        # Why this mode serves, in words (the service's "Serving ..." line says it).
+        self.why = "the bundle has no model.onnx"
         self.pipeline = self._load_pipeline()
         if loaded.onnx_path is not None:
             self._try_onnx(loaded.onnx_path, loaded.metadata.onnx)
@@ -98,15 +100,21 @@ class Predictor:
         except Exception as error:  # a broken or unloadable ONNX file must not stop serving
             log.warning("ONNX model not usable (%s); serving with scikit-learn.", error)
             self.session, self.scope, self.onnx = None, None, None
+            self.why = f"model.onnx is not usable ({type(error).__name__})"
             return
         if self.pipeline is None:
             # Nothing to compare with here; training checked this graph on 200 test rows.
+            self.why = "no scikit-learn pipeline here to check it; training checked it on test rows"
             return
         if not agrees(fast, self._sklearn_scores(self.example), self.task):
             log.warning(
                 "ONNX and scikit-learn disagree on the input example; serving with scikit-learn."
             )
             self.session, self.scope, self.onnx = None, None, None
+            self.why = "ONNX and scikit-learn disagree on the input example"
+            return
+        self.why = "the ONNX graph agrees with scikit-learn on the input example"
+        log.debug("ONNX (%s) and scikit-learn agree on the input example", scope)
 
     def frame(self, rows: list) -> "pd.DataFrame":
         """The DataFrame the scikit-learn pipeline was fitted on: schema order, NaN for missing.

@@ -198,6 +198,8 @@ class RequestLog:
                 log.exception("Could not log a request")
         if self.file is not None and lines:
             self._write(lines)
+        if wanted:
+            log.debug("Request log: %d rows came, %d logged", wanted, granted)
 
     def _handle(self, at: float, row: tuple, answer: dict) -> list[str]:
         inputs = dict(zip(self.names, row, strict=True))
