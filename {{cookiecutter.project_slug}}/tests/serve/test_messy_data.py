@@ -98,6 +98,15 @@ def test_ids_and_free_text_are_accepted_and_ignored(client):
     assert client.post("/predict", json=record(client, **{"Listing #": 1})).status_code == 422
 
 
+def test_numbers_written_as_the_file_writes_them_get_the_typed_answer(client):
+    """The README's promise: "1,291" is 1291 and "10%" is 10, as training read them."""
+    typed = predicted(client, record(client, **{"Floor area (sq ft)": 1291, "Agent fee": 10}))
+    written = record(client, **{"Floor area (sq ft)": "1,291", "Agent fee": "10%"})
+    assert predicted(client, written) == typed
+    other = predicted(client, record(client, **{"Floor area (sq ft)": 300, "Agent fee": 10}))
+    assert other != typed  # the area counts: the text was read, not dropped
+
+
 def test_scikit_learn_and_onnx_normalise_alike(spreadsheet, client):
     """Both serving paths: the pipeline's own steps, and values.py before the ONNX graph."""
     import numpy as np

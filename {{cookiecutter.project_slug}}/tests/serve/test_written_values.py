@@ -3,12 +3,18 @@
 row training read from it, in both lanes, from ONNX and from scikit-learn; the columns
 training left out are accepted and ignored; a column it never saw is still a 422."""
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
+import schemathesis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from {{ cookiecutter.package_name }}.bundle import ONNX_FILE, Bundle
 from {{ cookiecutter.package_name }}.data.decisions import Options, decide_columns
@@ -18,7 +24,7 @@ from {{ cookiecutter.package_name }}.serve.app import create_app, row_reader
 from {{ cookiecutter.package_name }}.serve.schemas import record_model
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
-from ..conftest import make_settings
+from ..conftest import free_port, make_settings, stop, wait_for
 from ..data.corpus import french_export, listings, to_csv
 
 ROWS = 30  # rows of each file sent back to the service
@@ -41,7 +47,9 @@ FILES = {
 def as_written(path, csv_options: dict) -> list[dict]:
     """The file's rows exactly as it writes them: every cell as its text; a blank cell as null."""
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, **csv_options)
-    return [{k: (v if v != "" else None) for k, v in row.items()} for row in frame.to_dict("records")]
+    return [
+        {k: (v if v != "" else None) for k, v in row.items()} for row in frame.to_dict("records")
+    ]
 
 
 def as_training_read(path, target: str) -> list[dict]:
@@ -100,7 +108,9 @@ def test_the_files_are_written_as_people_write_them(files):
     assert any(v.endswith(" gb") for v in texts["RAM"]) and any("GB" in v for v in texts["RAM"])
     assert any(v.endswith(" MB") for v in texts["Hard drive"])
     assert any(v.endswith(" GB") for v in texts["Hard drive"])
-    assert any(v.startswith("$") for v in texts["Price"]) and any(" USD" in v for v in texts["Price"])
+    assert any(v.startswith("$") for v in texts["Price"]) and any(
+        " USD" in v for v in texts["Price"]
+    )
     assert any(v.endswith("%") for v in (row["Discount"] for row in listed))
     assert all(row["Revenu annuel (€)"].count(",") == 1 for row in french)
 
@@ -113,8 +123,9 @@ def test_text_is_read_into_the_numbers_training_read(files, name):
     row_of = row_reader(len(bundle.schema.features), len(record.model_fields))
     for written, typed in zip(files[name]["written"], files[name]["typed"], strict=True):
         row = row_of(record.model_validate(written))
-        for column, value, expected in zip(bundle.schema.features, row, typed.values()):
+        for column, value in zip(bundle.schema.features, row, strict=True):
             if column.kind == "numeric":
+                expected = typed[column.name]
                 assert value == expected or value is expected is None, (column.name, written)
 
 
@@ -242,3 +253,33 @@ def test_the_docs_show_how_each_number_may_be_written(services):
     assert "[gG][bB]" in text["pattern"] and "in GB" in ram["description"]
     pattern = re.compile(text["pattern"])
     assert pattern.match("8 gb") and pattern.match("$1,499") and not pattern.match("8 XB")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_fuzzed_written_numbers_get_the_answers_the_schema_promises(files, mode):
+    """The real uvicorn serving the unit columns: schemathesis draws text from each field's
+    declared pattern (it must be accepted) and text outside it (it must be refused), never
+    a 5xx: the pattern in /openapi.json is exactly what the service reads."""
+    port = free_port()
+    env = os.environ | {"MODEL_URI": str(files["listings"]["bundles"]["onnx"]),
+                        "PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "warning"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60, process=process)
+        schema = schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
+        operations = [op.ok() for op in schema.get_all_operations()]
+        for operation in [op for op in operations if op.path.startswith("/predict")]:
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck),
+                      database=None)  # fmt: skip
+            def as_documented(case):
+                case.call_and_validate()
+
+            as_documented()
+    finally:
+        stop(process)
