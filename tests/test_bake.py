@@ -66,6 +66,7 @@ BASE_FILES = {
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
     "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
     "tests/serve/test_predictor.py", "tests/test_onnx_inputs.py",
+    "tests/serve/test_written_values.py",
     # make collect: the data stage's collector, its sources file, its tests and schedule.
     "collect.yaml", ".github/workflows/collect.yml",
     f"{PKG}/data/collect/__init__.py", f"{PKG}/data/collect/__main__.py",

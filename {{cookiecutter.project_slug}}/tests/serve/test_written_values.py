@@ -255,6 +255,15 @@ def test_the_docs_show_how_each_number_may_be_written(services):
     assert pattern.match("8 gb") and pattern.match("$1,499") and not pattern.match("8 XB")
 
 
+def readable_dates(body) -> None:
+    """A date in a format other than 2024-03-01 has no JSON Schema name (its format is said
+    in words, x-date-format): a drawn one is replaced by a date written that way."""
+    records = body.get("records", [body]) if isinstance(body, dict) else []
+    for record in records:
+        if isinstance(record, dict) and "Scraped at" in record:
+            record["Scraped at"] = "2025-04-01T10:00:00+0100"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_fuzzed_written_numbers_get_the_answers_the_schema_promises(files, mode):
@@ -278,6 +287,8 @@ def test_fuzzed_written_numbers_get_the_answers_the_schema_promises(files, mode)
             @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck),
                       database=None)  # fmt: skip
             def as_documented(case):
+                if mode == GenerationMode.POSITIVE:
+                    readable_dates(case.body)
                 case.call_and_validate()
 
             as_documented()

@@ -164,7 +164,8 @@ class WrittenNumber:
             f"is not a number{unit}: send a JSON number, or text as the training file wrote "
             f"it, such as {written_examples(self.column, self.decimal)}"
         )
-        return message if self.column.nullable else message + " (required: never missing)"
+        required = " (a value is required: null and 'N/A' are refused)"
+        return message if self.column.nullable else message + required
 
     def __get_pydantic_core_schema__(self, source, handler) -> core_schema.CoreSchema:
         required = not self.column.nullable
@@ -175,9 +176,13 @@ class WrittenNumber:
 
         def number(text: str) -> float | None:
             value = read(text)
-            if is_finite(value) or not required:
-                return value if is_finite(value) else None
-            raise ValueError("not a finite number")  # a string of digits past float's range
+            if is_finite(value):
+                return value
+            if value is not None and math.isnan(value):  # the pattern passed, the reader not
+                raise ValueError("not a number this file writes")
+            if required:  # a missing marker, or past a float's range
+                raise ValueError("missing")
+            return None  # missing, as training made it
 
         text = core_schema.str_schema(strict=True, max_length=200, pattern=f"^(?:{grammar})$")
         choices = [
@@ -197,7 +202,11 @@ def number_type(column: Feature, decimal: str) -> Any:
 
 def describe_number(column: Feature, decimal: str, reveal_training: bool) -> str:
     unit = f" in {column.unit}" if column.unit else ""
-    seen = f"; seen in training from {column.min:g} to {column.max:g}" if reveal_training else ""
+    if not reveal_training:  # the contract only, in words: the pattern says it exactly
+        mark = "a decimal comma" if decimal == "," else "a decimal point"
+        units = ", with a unit" if column.unit else ""
+        return f"A number{unit}, or text as the training file wrote it ({mark}{units})."
+    seen = f"; seen in training from {column.min:g} to {column.max:g}"
     return (
         f"A number{unit}, or text as the training file wrote it "
         f"({written_examples(column, decimal)}){seen}."
