@@ -129,7 +129,7 @@ def number_grammar(
 
 
 def as_float(sign: str, written: str, decimal: str) -> float:
-    """'-', '1.234,5', ',' -> -1234.5: the separators go, the decimal mark becomes '.'."""
+    """("-", "1.234,5", decimal ",") -> -1234.5: separators go, the decimal mark becomes "."."""
     if decimal == ",":
         written = written.replace(".", "").replace(",", ".")
     else:

@@ -95,7 +95,8 @@ def category_type(column: Feature) -> Any:
         return Annotated[Text, BeforeValidator(coerce, json_schema_input_type=CategoryInput)]
     coerce = as_training_text(column.categories, nullable=True)
     accepted = CategoryInput | None
-    return Annotated[Text | None, BeforeValidator(coerce, json_schema_input_type=accepted)]
+    # null first: it is matched in Rust, without calling `coerce` (only text may be "N/A").
+    return None | Annotated[Text | None, BeforeValidator(coerce, json_schema_input_type=accepted)]
 
 
 def describe_category(column: Feature, reveal_training: bool) -> str:
