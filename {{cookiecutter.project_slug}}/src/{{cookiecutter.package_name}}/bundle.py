@@ -84,9 +84,12 @@ class Feature(BaseModel):
     name: str = Field(min_length=1)
     kind: Literal["numeric", "categorical", "date"]
     nullable: bool
-    # numeric: the range seen in training.
+    # numeric: the range seen in training; a column read with units: its unit ("MB") and
+    # every spelling of its quantity's units -> how many of `unit` one is ("gb": 1000.0).
     min: float | None = None
     max: float | None = None
+    unit: str | None = None
+    unit_factors: dict[str, float] = Field(default_factory=dict)
     # categorical: the known values (normalised when `normalise` is on).
     categories: list[Any] = Field(default_factory=list)
     normalise: bool = True
@@ -104,6 +107,12 @@ class Schema(BaseModel):
     features: list[Feature] = Field(min_length=1)
     classes: list[Any] | None = None
     fingerprint: str
+    # The columns training left out, with why: a request may carry them, and they are ignored.
+    excluded: dict[str, str] = Field(default_factory=dict)
+    # How the training file wrote numbers: a request's text is read the same way.
+    number_format: dict[str, str] = Field(
+        default_factory=lambda: {"decimal": ".", "thousands": ","}
+    )
 
     @property
     def names(self) -> list[str]:

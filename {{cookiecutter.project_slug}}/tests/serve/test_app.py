@@ -110,10 +110,24 @@ def test_model_card(client, bundle_dir):
     assert card["schema"]["target"] and card["input_example"] and card["mode"]
 
 
+def features_of(record: dict) -> set:
+    """The Record's fields the model reads: not those accepted and ignored."""
+    return {name for name, field in record["properties"].items() if not field.get("x-ignored")}
+
+
+def test_the_docs_list_the_columns_training_left_out_as_ignored(client, bundle_dir):
+    record = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    schema = read_json(bundle_dir, "schema.json")
+    assert set(record["properties"]) - features_of(record) == {
+        schema["target"],
+        *schema["excluded"],
+    }
+
+
 def test_openapi_has_the_typed_schema_and_example(client, example):
     spec = client.get("/openapi.json").json()
     record = spec["components"]["schemas"]["Record"]
-    assert set(record["properties"]) == set(example)
+    assert features_of(record) == set(example)
     assert record["additionalProperties"] is False
     assert record["examples"] == [example]
 
@@ -151,7 +165,7 @@ def test_with_a_key_the_public_docs_show_the_contract_but_no_training_data(bundl
         docs = client.get("/docs")
     assert spec.status_code == docs.status_code == 200  # /docs works, with its Authorize button
     record = spec.json()["components"]["schemas"]["Record"]
-    assert set(record["properties"]) == set(example) and "examples" not in record
+    assert features_of(record) == set(example) and "examples" not in record
     text = json.dumps(spec.json(), ensure_ascii=False)
     descriptions = " ".join(p["description"] for p in record["properties"].values())
     schema = read_json(bundle_dir, "schema.json")

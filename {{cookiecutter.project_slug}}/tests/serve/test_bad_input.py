@@ -48,10 +48,14 @@ def test_wrong_type_names_the_field(client, example, columns):
     assert fields(details) == {columns["numeric"]}
 
 
-def test_number_as_text_is_not_coerced(client, example, columns):
-    assert fields(problem(client.post("/predict", json=example | {columns["numeric"]: "12"}))) == {
-        columns["numeric"]
-    }
+def test_a_number_as_text_is_read_by_the_training_files_rules_only(client, example, columns):
+    """ "12" is 12, as training read it (tests/serve/test_written_values.py); Python's own
+    coercions ("1_2", "0x10", "１２") are not the file's: a 422 naming the field."""
+    typed = client.post("/predict", json=example | {columns["numeric"]: 12})
+    assert client.post("/predict", json=example | {columns["numeric"]: "12"}).json() == typed.json()
+    for text in ("1_2", "0x10", "１２"):
+        response = client.post("/predict", json=example | {columns["numeric"]: text})
+        assert fields(problem(response)) == {columns["numeric"]}, text
 
 
 @pytest.mark.parametrize("value", [[1], {"a": 1}, ""])

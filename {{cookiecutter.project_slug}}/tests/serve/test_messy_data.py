@@ -87,13 +87,24 @@ def test_a_number_and_its_text_agree_for_a_categorical_field(client):
     assert as_number != predicted(client, record(client, Bedrooms="Studio"))
 
 
-def test_ids_and_free_text_are_not_api_fields(client):
+def test_ids_and_free_text_are_accepted_and_ignored(client):
     schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
-    assert "Listing ID" not in schema["properties"] and "Notes" not in schema["properties"]
+    for left_out in ("Listing ID", "Notes"):
+        assert schema["properties"][left_out]["x-ignored"] is True
     known = schema["properties"]["Neighbourhood"]["x-known-values"]
     assert known == ["downtown", "old town", "riverside"]
-    response = client.post("/predict", json=record(client, **{"Listing ID": 10_001}))
-    assert response.status_code == 422
+    extra = {"Listing ID": 10_001, "Notes": "Viewed 3 times", "Monthly rent": "$1,175"}
+    assert predicted(client, record(client, **extra)) == predicted(client, record(client))
+    assert client.post("/predict", json=record(client, **{"Listing #": 1})).status_code == 422
+
+
+def test_numbers_written_as_the_file_writes_them_get_the_typed_answer(client):
+    """The README's promise: "1,291" is 1291 and "10%" is 10, as training read them."""
+    typed = predicted(client, record(client, **{"Floor area (sq ft)": 1291, "Agent fee": 10}))
+    written = record(client, **{"Floor area (sq ft)": "1,291", "Agent fee": "10%"})
+    assert predicted(client, written) == typed
+    other = predicted(client, record(client, **{"Floor area (sq ft)": 300, "Agent fee": 10}))
+    assert other != typed  # the area counts: the text was read, not dropped
 
 
 def test_scikit_learn_and_onnx_normalise_alike(spreadsheet, client):

@@ -70,11 +70,17 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from ..values import category_text, days_since_epoch, normalise_category
+from ..values import (
+    MISSING_MARKERS,
+    category_text,
+    days_since_epoch,
+    normalise_category,
+    number_in_text,
+    number_reader,
+)
 from . import units as unit_table
 from .load import DataError
 
-MISSING_MARKERS = {"", "n/a", "na", "-", "--", "?", "null", "nan", "#div/0!", "#n/a"}
 MAX_CLASSES = 20  # a numeric target with at most this many whole values is a class label
 FEW_VALUES = 20  # numbers mixed with words, at most this many distinct: categorical
 JUNK_TOLERANCE = 0.05  # up to 5% text in a numeric column becomes missing
@@ -84,9 +90,6 @@ ID_UNIQUE_SHARE = 0.9  # an ID-named column must be this unique
 FREE_TEXT_CHARACTERS, FREE_TEXT_WORDS = 30, 4
 MIN_ROWS_FOR_UNIQUENESS = 20  # "a different value on every row" means little on 5 rows
 ID_NAME = re.compile(r"(^|[\s_#-])(id|uuid|guid|key|#|no|number)$|^id[\s_-]", re.IGNORECASE)
-CURRENCY = r"^[$€£¥]\s*|\s*[$€£¥]$|^(USD|EUR|GBP)\s+|\s+(USD|EUR|GBP)$"
-THOUSANDS = r"(?<=\d),(?=\d{3}(?!\d))"
-THOUSANDS_DOT = r"(?<=\d)\.(?=\d{3}(?!\d))"  # 45.627,67 where the decimal mark is a comma
 UNIT_SHARE = 1 - JUNK_TOLERANCE  # numbers with (or without) units on at least 95% of rows
 URL_SHARE = 0.9  # share of values that must be web addresses
 URL = r"^(https?://|www\.)\S+$"
@@ -150,14 +153,10 @@ def parse_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
 
 
 def numbers_in_text(text: pd.Series, decimal: str = ".") -> pd.Series:
-    """'$1,200', ' 3.5 ', '45%' -> numbers; with decimal=",": '45.627,67' -> 45627.67."""
-    cleaned = text.str.strip().str.replace(CURRENCY, "", regex=True)
-    if decimal == ",":
-        cleaned = cleaned.str.replace(THOUSANDS_DOT, "", regex=True).str.replace(",", ".")
-    else:
-        cleaned = cleaned.str.replace(THOUSANDS, "", regex=True)
-    cleaned = cleaned.str.removesuffix("%").str.strip()
-    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    """'$1,200', ' 3.5 ', '45%' -> numbers; with decimal=",": '45.627,67' -> 45627.67. The
+    grammar is values.number_grammar: the service reads a request's text with it too."""
+    numbers = [number_in_text(v, decimal) if isinstance(v, str) else float("nan") for v in text]
+    return pd.Series(numbers, index=text.index, dtype="float64")
 
 
 def percent(share: float) -> str:
@@ -325,16 +324,17 @@ def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | 
     quantities = sorted(set(unit[known].map(unit_table.quantity, na_action="ignore")))
     if len(quantities) > 1:
         return f"units of different quantities ({', '.join(quantities)})"
-    return column_units(counts, unit, amount, bare, has_unit)
+    return column_units(counts, unit, bare, has_unit, decimal)
 
 
-def column_units(counts, unit, amount, bare, has_unit) -> Units:
-    """The column's most common unit, and every value converted to it."""
+def column_units(counts, unit, bare, has_unit, decimal: str) -> Units:
+    """The column's most common unit, and every value converted to it, by the reader the
+    service uses for a request's text (values.number_reader, with schema.json's factors)."""
     main = pd.Series(counts.to_numpy(), index=unit.to_numpy())[has_unit.to_numpy()]
     main = main.groupby(level=0).sum().idxmax()
     factors = unit_table.factors_to(main)
-    value = (amount * unit.map(lambda u: factors.get(str(u).casefold()))).where(has_unit, bare)
-    lookup = dict(zip(counts.index, value, strict=True))
+    read = number_reader(decimal, tuple(factors.items()))
+    lookup = {value: read(value) for value in counts.index}
     other = counts.index[(has_unit & (unit != main)).to_numpy()]
     plain = counts.index[(~has_unit & bare.notna()).to_numpy()]
     return Units(main, factors, list(other[:3]), list(plain[:3]), lookup)

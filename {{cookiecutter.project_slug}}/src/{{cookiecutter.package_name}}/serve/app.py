@@ -73,6 +73,14 @@ def row_of(record) -> tuple:
     return tuple(record.__dict__.values())
 
 
+def row_reader(features: int, fields: int):
+    """row_of, or, where the record also holds ignored columns (declared after the features),
+    its first `features` values."""
+    if fields == features:
+        return row_of
+    return lambda record: tuple(record.__dict__.values())[:features]
+
+
 def limit_threads_to_one() -> None:
     """Where scikit-learn serves, cap its OpenMP and BLAS pools at one thread per worker."""
     try:
@@ -251,7 +259,9 @@ def add_health_routes(app: FastAPI) -> None:
         return Response(content, media_type=media_type)
 
 
-async def answer_one(predictor: Predictor, record, request_log: RequestLog, counted) -> dict:
+async def answer_one(
+    predictor: Predictor, record, request_log: RequestLog, counted, row_of=row_of
+) -> dict:
     # One row takes well under 1 ms: cheaper to run here than to hop to a thread.
     row = row_of(record)
     result = predictor.predict_rows([row])[0]
@@ -261,7 +271,9 @@ async def answer_one(predictor: Predictor, record, request_log: RequestLog, coun
     return result
 
 
-async def answer_batch(predictor: Predictor, batch, request_log: RequestLog, counted) -> dict:
+async def answer_batch(
+    predictor: Predictor, batch, request_log: RequestLog, counted, row_of=row_of
+) -> dict:
     rows = [row_of(record) for record in batch.records]
     if len(rows) <= INLINE_BATCH_ROWS:
         results = predictor.predict_rows(rows)
@@ -277,14 +289,18 @@ def add_model_routes(
     app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded, request_log: RequestLog
 ) -> dict:
     """The model's routes; returns their fast lanes (see fast_lane.py), path -> Lane."""
-    # `.labels()` takes a lock and builds a key on every call: look each series up once.
-    one = partial(answer_one, request_log=request_log, counted=PREDICTIONS.labels("/predict"))
-    batch_of = partial(
-        answer_batch, request_log=request_log, counted=PREDICTIONS.labels("/predict/batch")
-    )
     Ready = Annotated[Predictor, Depends(ready_predictor)]
     # With a key, the public schema keeps to the contract: no categories, ranges or example.
     Record = record_model(loaded.schema, loaded.example[0], reveal_training=not guarded)
+    rows = row_reader(len(loaded.schema.features), len(Record.model_fields))
+    # `.labels()` takes a lock and builds a key on every call: look each series up once.
+    one = partial(
+        answer_one, request_log=request_log, counted=PREDICTIONS.labels("/predict"), row_of=rows
+    )
+    batch_of = partial(
+        answer_batch, request_log=request_log, counted=PREDICTIONS.labels("/predict/batch"),
+        row_of=rows,
+    )  # fmt: skip
     Batch = batch_model(Record, settings.max_batch_size)
     Prediction, BatchPrediction = response_models(loaded.schema.task)
     answers = ERROR_RESPONSES | (

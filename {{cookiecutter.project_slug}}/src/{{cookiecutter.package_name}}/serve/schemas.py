@@ -3,7 +3,11 @@
 Column names in real files have spaces and symbols ("Monthly Charges ($)"), so
 each field has a safe Python name and the real column name as its JSON alias.
 A column that had gaps in the training data is optional (the pipeline fills
-it); one that never had gaps is required. Unknown fields are refused.
+it); one that never had gaps is required. A number may come as a JSON number or as text
+written as the training file wrote it ("225", "0,31", "$1,499.00", "8 GB"), read by the
+grammar training used (values.number_grammar) and declared as its `pattern`. The columns
+training left out (IDs, free text, the target) are accepted and ignored; unknown fields
+are refused.
 
 The published schema (/openapi.json) says what each field really accepts. With
 `reveal_training=False` (API_KEY set) it gives only that contract: no category lists,
@@ -12,13 +16,23 @@ training ranges, example row or training dates, which stay behind the key on /mo
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import core_schema
 
 from ..bundle import Feature, Schema
-from ..values import category_text, date_reader
+from ..values import (
+    MISSING_MARKERS,
+    category_text,
+    date_reader,
+    is_finite,
+    number_grammar,
+    number_reader,
+    remembered,
+)
 
 
 def encodable(text: str) -> str:
@@ -32,9 +46,9 @@ def encodable(text: str) -> str:
     return text
 
 
-# strict: "12" is not a number; no silent coercion. A category may come as a number
-# (2 for "2"): it is turned into the text training saw (see as_training_text).
-Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+# A number's text is read only by the training file's grammar (WrittenNumber), never by
+# Python's lax coercion. A category may come as a number (2 for "2"): it is turned into
+# the text training saw (see as_training_text).
 Text = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterValidator(encodable)]
 # Beyond 2**53 (~9e15) floats skip whole numbers, so a bigger number cannot be matched to
 # the one category it equals: such a category must come as text. (A 309-digit integer
@@ -44,9 +58,11 @@ CategoryNumber = Annotated[float, Field(gt=-CATEGORY_NUMBER_LIMIT, lt=CATEGORY_N
 CategoryInput = Text | CategoryNumber | bool
 
 
-def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
+def as_training_text(categories: list[str], nullable: bool = False) -> Callable[[Any], Any]:
     """2, 2.0 and "2" are one category: a number becomes the category it equals in training
-    ("2", or "2.0" if the file wrote that), else its plain text; true becomes "True"."""
+    ("2", or "2.0" if the file wrote that), else its plain text; true becomes "True". In a
+    column that had gaps, "N/A", "--" and the other missing markers are missing, as in
+    training (a blank "" stays refused: send null)."""
     by_number = {}
     for category in categories:
         try:
@@ -66,16 +82,21 @@ def as_training_text(categories: list[str]) -> Callable[[Any], Any]:
                     f"is not a number between -{limit} and {limit}: send such a category as text"
                 )
             return by_number.get(float(value), category_text(value))
+        if nullable and isinstance(value, str) and value.strip().lower() in MISSING_MARKERS:
+            return None if value.strip() else value
         return value
 
     return coerce
 
 
 def category_type(column: Feature) -> Any:
-    coerce = BeforeValidator(
-        as_training_text(column.categories), json_schema_input_type=CategoryInput
-    )
-    return Annotated[Text, coerce]
+    if not column.nullable:
+        coerce = as_training_text(column.categories)
+        return Annotated[Text, BeforeValidator(coerce, json_schema_input_type=CategoryInput)]
+    coerce = as_training_text(column.categories, nullable=True)
+    accepted = CategoryInput | None
+    # null first: it is matched in Rust, without calling `coerce` (only text may be "N/A").
+    return None | Annotated[Text | None, BeforeValidator(coerce, json_schema_input_type=accepted)]
 
 
 def describe_category(column: Feature, reveal_training: bool) -> str:
@@ -113,13 +134,94 @@ def date_type(column: Feature) -> Any:
     return Annotated[Text, AfterValidator(readable)]
 
 
-def describe_column(column: Feature, reveal_training: bool) -> tuple[Any, str, dict]:
-    """The field's type, its description and its extra JSON schema keys."""
-    if column.kind == "numeric":
-        seen = (
-            f"; seen in training from {column.min:g} to {column.max:g}" if reveal_training else ""
+def written_examples(column: Feature, decimal: str) -> str:
+    """How the training file may write this column's numbers, for the docs and the errors."""
+    if column.unit:
+        others = sorted({u for u in column.unit_factors if u.isalpha()} - {column.unit.lower()})
+        shown = f"'8 {column.unit}', '8{column.unit.lower()}'" + (
+            f" or another unit ({', '.join(others[:6])})" if others else ""
         )
-        return Number, f"Number{seen}.", {}
+        return f"{shown}; a number alone is in {column.unit}"
+    if decimal == ",":
+        return "'1.234,5', '0,31', '12 €', '45%'"
+    return "'1,234.5', '$1,499.00', '45%'"
+
+
+@dataclass(frozen=True)
+class WrittenNumber:
+    """A JSON number, or text written as the training file wrote numbers ("27.602,23",
+    "8 GB"): one union checked in Rust, so a JSON number costs what it did before; only
+    text reaches Python, read by the reader training used (values.number_reader).
+
+    Missing markers ("N/A") and infinite numbers are missing, as training made them: in a
+    column that had gaps; in one that had none they are refused, as null is."""
+
+    column: Feature
+    decimal: str
+
+    def message(self) -> str:
+        unit = f" (in {self.column.unit})" if self.column.unit else ""
+        message = (
+            f"is not a number{unit}: send a JSON number, or text as the training file wrote "
+            f"it, such as {written_examples(self.column, self.decimal)}"
+        )
+        required = " (a value is required: null and 'N/A' are refused)"
+        return message if self.column.nullable else message + required
+
+    def __get_pydantic_core_schema__(self, source, handler) -> core_schema.CoreSchema:
+        required = not self.column.nullable
+        factors = tuple(sorted(self.column.unit_factors.items()))
+        grammar = number_grammar(self.decimal, tuple(dict(factors)), not required, not required)
+        # Strings repeat ("8 GB"): each is read once, within the bounded cache.
+        read = remembered(number_reader(self.decimal, factors))
+
+        def number(text: str) -> float | None:
+            value = read(text)
+            if is_finite(value):
+                return value
+            if value is not None and math.isnan(value):  # the pattern passed, the reader not
+                raise ValueError("not a number this file writes")
+            if required:  # a missing marker, or past a float's range
+                raise ValueError("missing")
+            return None  # missing, as training made it
+
+        text = core_schema.str_schema(strict=True, max_length=200, pattern=f"^(?:{grammar})$")
+        choices = [
+            core_schema.float_schema(strict=True, allow_inf_nan=False),
+            core_schema.no_info_after_validator_function(number, text),
+        ]
+        choices += [] if required else [core_schema.none_schema()]
+        return core_schema.union_schema(
+            choices, mode="left_to_right", custom_error_type="number_type",
+            custom_error_message=self.message(),
+        )  # fmt: skip
+
+
+def number_type(column: Feature, decimal: str) -> Any:
+    return Annotated[float | None if column.nullable else float, WrittenNumber(column, decimal)]
+
+
+def describe_number(column: Feature, decimal: str, reveal_training: bool) -> str:
+    unit = f" in {column.unit}" if column.unit else ""
+    if not reveal_training:  # the contract only, in words: the pattern says it exactly
+        mark = "a decimal comma" if decimal == "," else "a decimal point"
+        units = ", with a unit" if column.unit else ""
+        return f"A number{unit}, or text as the training file wrote it ({mark}{units})."
+    seen = f"; seen in training from {column.min:g} to {column.max:g}"
+    return (
+        f"A number{unit}, or text as the training file wrote it "
+        f"({written_examples(column, decimal)}){seen}."
+    )
+
+
+def describe_column(
+    column: Feature, reveal_training: bool, decimal: str = "."
+) -> tuple[Any, str, dict]:
+    """The field's type (None allowed where the column had gaps), its description and its
+    extra JSON schema keys."""
+    if column.kind == "numeric":
+        described = describe_number(column, decimal, reveal_training)
+        return number_type(column, decimal), described, {}
     if column.kind == "categorical":
         known = {"x-known-values": column.categories[:50]} if reveal_training else {}
         return category_type(column), describe_category(column, reveal_training), known
@@ -127,20 +229,36 @@ def describe_column(column: Feature, reveal_training: bool) -> tuple[Any, str, d
     # Other formats (15/03/2024, Mar 2024) have no JSON Schema name: the description says it.
     declared = {"format": "date"} if column.date_format == ISO_DATE else {}
     extra = {"x-date-format": column.date_format} | declared
-    return date_type(column), f"A date written as {column.date_format}{example}.", extra
+    kind = date_type(column) | None if column.nullable else date_type(column)
+    return kind, f"A date written as {column.date_format}{example}.", extra
+
+
+def ignored_fields(schema: Schema, reveal_training: bool) -> dict[str, Any]:
+    """The columns training left out (and the target): accepted, whatever they hold, and
+    ignored, so a row sent as the file writes it is answered. Listed in /docs as such."""
+    left_out = {schema.target: "the target: what the service predicts"} | schema.excluded
+    fields = {}
+    for index, (name, why) in enumerate(left_out.items()):
+        reason = f" ({why})" if reveal_training else ""
+        described = f"Accepted and ignored: training left this column out{reason}."
+        extra = {"x-ignored": True}
+        fields[f"ignored_{index}"] = (Any, Field(None, alias=name, description=described,
+                                                 json_schema_extra=extra))  # fmt: skip
+    return fields
 
 
 def record_model(schema: Schema, example: dict, reveal_training: bool = True) -> type[BaseModel]:
     """The request model. reveal_training=False: no categories, ranges or example row in the
     JSON schema (validation is the same)."""
     fields: dict[str, Any] = {}
+    decimal = schema.number_format.get("decimal", ".")
     for index, column in enumerate(schema.features):
-        kind, described, extra = describe_column(column, reveal_training)
+        annotation, described, extra = describe_column(column, reveal_training, decimal)
         if column.nullable:
-            annotation, default = kind | None, None
+            default = None
             described += " Optional: leave it out or null when unknown."
         else:
-            annotation, default = kind, ...
+            default = ...
         fields[f"field_{index}"] = (
             annotation,
             Field(
@@ -150,6 +268,8 @@ def record_model(schema: Schema, example: dict, reveal_training: bool = True) ->
                 json_schema_extra=extra or None,
             ),
         )
+    # After the features: a validated record's first values are its row (serve/app.py).
+    fields |= ignored_fields(schema, reveal_training)
     examples = {"examples": [example]} if reveal_training else None
     return create_model(
         "Record", __config__=ConfigDict(extra="forbid", json_schema_extra=examples), **fields
