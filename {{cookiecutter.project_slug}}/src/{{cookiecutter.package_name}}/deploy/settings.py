@@ -8,7 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class DeploySettings(BaseSettings):
     # The prefix keeps these apart from training's settings (TARGET there is a column).
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="DEPLOY_", extra="ignore", populate_by_name=True
+    )
 
     target: str = "{{ 'aws' if cookiecutter.deploy_target == 'aws' else 'ssh' }}"
     app: str = "{{ cookiecutter.project_slug }}"
@@ -26,6 +28,8 @@ class DeploySettings(BaseSettings):
     remote_port: int = Field(8000, ge=1, le=65535)
     publish_address: str = "127.0.0.1"
     gpu: bool = False
-    api_key: SecretStr | None = None
+    # The service's own API_KEY (serve/settings.py), the one setting wherever it runs; a deploy
+    # without one makes one and keeps it in .env (secrets.py).
+    api_key: SecretStr | None = Field(None, validation_alias="API_KEY")
     health_timeout: int = Field(120, ge=5)
     state_dir: Path = Path(".deploy")

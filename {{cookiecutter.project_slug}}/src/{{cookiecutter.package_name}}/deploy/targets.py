@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from . import state
-from .errors import DeployError
+from .api_key import refuse_renamed_setting
+from .errors import BadSetting, DeployError
 from .settings import DeploySettings
 
 console = Console()
@@ -37,6 +38,7 @@ def choose(
     target: str | None, recorded_wins: bool = False, **overrides
 ) -> tuple[ModuleType, DeploySettings]:
     """The target module and its settings: --target, else the recorded one, else DEPLOY_TARGET."""
+    refuse_renamed_setting()
     base = DeploySettings()
     record = state.load(base.state_dir)
     recorded = record.get("target")
@@ -54,6 +56,16 @@ def choose(
     module = modules[name]
     settings = module.SETTINGS(**overrides).model_copy(update={"target": name})
     return module, recorded_app(settings, record if recorded == name else {})
+
+
+def refuse_another_target(name: str, record: dict) -> None:
+    """One record per folder: deploying to a second target would forget what the first runs."""
+    recorded = record.get("target")
+    if recorded and recorded != name:
+        raise DeployError(
+            f".deploy/state.json records a deploy to '{recorded}', still there: `make destroy` "
+            f"removes it first (or set DEPLOY_STATE_DIR to another folder for a second deploy)."
+        )
 
 
 def recorded_app(settings: DeploySettings, record: dict) -> DeploySettings:
@@ -82,7 +94,7 @@ def guarded(action: Callable[[], bool | None]) -> None:
         )
         errors.print(f"[red]Bad deploy setting:[/] {problems} (see .env.example)")
         raise typer.Exit(2) from None
-    except state.UnreadableRecord as error:  # bad data: exit 2, like a bad setting
+    except (state.UnreadableRecord, BadSetting) as error:  # bad data: exit 2, like a bad setting
         errors.print(f"[red]Deploy error:[/] {error}")
         raise typer.Exit(2) from None
     except DeployError as error:
