@@ -93,6 +93,9 @@ def test_aws_deploy_ignores_a_stale_ssh_host_then_plain_destroy_from_another_reg
         destroyed = make(shipped_project, aws_env | other, "destroy")
         assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
         assert f"removed instance {state['instance_id']}" in destroyed.stdout
+        assert "The request log on the instance goes with its disk" in " ".join(
+            destroyed.stdout.split()
+        )
         assert tagged(aws_env) == dict.fromkeys(tagged(aws_env), 0)
         assert not key_file.exists()
     finally:

@@ -80,3 +80,21 @@ def test_a_deploy_without_a_key_makes_a_strong_one_kept_in_env_alone(tmp_path, m
     from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
     assert ServeSettings().api_key.get_secret_value() == key
+
+
+def test_an_empty_api_key_is_replaced_and_a_short_one_refused(tmp_path, monkeypatch):
+    import pytest
+    from pydantic import SecretStr
+    from rich.console import Console
+
+    from {{ cookiecutter.package_name }}.deploy.api_key import ensure_api_key
+    from {{ cookiecutter.package_name }}.deploy.errors import BadSetting
+    from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("API_KEY", raising=False)
+    (tmp_path / ".env").write_text("API_KEY=\n")  # copied from an example, left empty
+    made = ensure_api_key(DeploySettings(), Console(quiet=True)).api_key.get_secret_value()
+    assert len(made) >= 40 and DeploySettings().api_key.get_secret_value() == made
+    with pytest.raises(BadSetting, match="API_KEY is shorter than 16 characters"):
+        ensure_api_key(DeploySettings(api_key=SecretStr("short")), Console(quiet=True))

@@ -19,6 +19,7 @@ from .state import replace_atomically
 
 ENV_FILE = Path(".env")
 RENAMED = "DEPLOY_API_KEY"
+MIN_LENGTH = 16  # the service's own minimum
 
 
 def refuse_renamed_setting(env_file: Path = ENV_FILE) -> None:
@@ -36,7 +37,14 @@ def ensure_api_key(
     settings: DeploySettings, console: Console, env_file: Path = ENV_FILE
 ) -> DeploySettings:
     """The settings with a key: API_KEY as set, else a new one kept in .env."""
-    if settings.api_key is not None:
+    given = settings.api_key.get_secret_value().strip() if settings.api_key else ""
+    if given and len(given) < MIN_LENGTH:
+        # The service would refuse it at start (serve/settings.py): say so before shipping.
+        raise BadSetting(
+            f"API_KEY is shorter than {MIN_LENGTH} characters: remove it from .env (a deploy then "
+            "makes a strong one), or set a longer one."
+        )
+    if given:
         return settings
     key = secrets.token_urlsafe(32)
     # resolve(): a .env that is a link keeps being one; its target gets the line.

@@ -116,6 +116,9 @@ class Releases:
             "--volume", f"{self.home}/{self.log_dir()}:{CONTAINER_LOG_DIR}", "--group-add", group
         ]  # fmt: skip
 
+    def has_image(self, image: str) -> bool:
+        return self.remote.exit_code("docker", "image", "inspect", image)[0] == 0
+
     def check_docker(self) -> str:
         """Docker's version on the host; a clear error when it does not answer."""
         found = re.search(r"Server Version:\s*(\S+)", self.docker("info", check=False))
@@ -152,7 +155,7 @@ class Releases:
         )
 
     def ship(self, image) -> None:
-        if self.docker("image", "inspect", image.id, check=False).strip().startswith("[{"):
+        if self.has_image(image.id):
             # Not ours to remove later: the host had it (it may be the build machine itself).
             self.console.print("[green]✓[/] image already on the host")
             return
@@ -367,7 +370,7 @@ class Releases:
             "sh", "-c", f"cat {shlex.quote(self.shipped_images())} 2>/dev/null || true"
         )
         for image in dict.fromkeys(listed.split()):
-            if not self.docker("image", "inspect", image, check=False).strip().startswith("[{"):
+            if not self.has_image(image):
                 continue  # already gone
             if self.docker("ps", "--all", "--quiet", "--filter", f"ancestor={image}").strip():
                 continue  # another container runs it: not ours to take away
