@@ -293,9 +293,11 @@ def test_destroy_says_what_it_removes_and_keeps_the_request_log_unless_asked(
 ):
     with tunnel(shipped_project, deploy_env) as url:  # a request, so the host has a log
         assert predict(shipped_project, url, FIRST_KEY)[0] == 200
-    result = make(shipped_project, deploy_env, "destroy")
+    # .env names another host since: destroy goes where the record says the release is.
+    result = make(shipped_project, deploy_env, "destroy", DEPLOY_SSH_HOST="127.0.0.1")
     assert result.returncode == 0, result.stderr[-3000:]
     out = " ".join(result.stdout.split())
+    assert f"Using the recorded host root@{vm.address}:22" in out
     assert "removed container churn-predictor" in out and "(shipped by make deploy)" in out
     assert "API key file(s)" in out
     assert "kept the request log ~/.coldstart/churn-predictor/requests (1 file(s)" in out
@@ -355,14 +357,15 @@ def test_an_ssh_deploy_is_recorded_and_later_commands_go_where_it_went(
     assert record["target"] == "ssh" and record["app"] == "churn-predictor"
     assert record["connection"]["ssh_host"] == vm.address and len(record["release"]) == 12
     assert record["image"] == "churn-predictor:latest" and record["image_id"].startswith("sha256:")
-    # .env changed since: status still looks where the release is...
-    moved = {"DEPLOY_SSH_HOST": "127.0.0.1"}
-    status = make(shipped_project, deploy_env, "status", **moved)
+    # A fresh shell without the DEPLOY_SSH_* settings: status finds the release from the record...
+    connection = ("DEPLOY_SSH_", "DEPLOY_KNOWN_HOSTS")
+    fresh = {k: v for k, v in deploy_env.items() if not k.startswith(connection)}
+    status = make(shipped_project, fresh, "status")
     assert status.returncode == 0, status.stdout[-3000:] + status.stderr[-3000:]
     assert f"Using the recorded host root@{vm.address}:22" in " ".join(status.stdout.split())
     assert "churn-predictor" in status.stdout and "healthy" in status.stdout
     # ...and a deploy elsewhere refuses while that release runs (it would be forgotten).
-    elsewhere = make(shipped_project, deploy_env, "deploy", **moved)
+    elsewhere = make(shipped_project, deploy_env, "deploy", DEPLOY_SSH_HOST="127.0.0.1")
     assert elsewhere.returncode == 1
     message = " ".join(elsewhere.stderr.split())
     assert f"The last deploy went to root@{vm.address}:22" in message and "make destroy" in message

@@ -1,8 +1,9 @@
 """The `ssh` target: any machine you can SSH into that runs Docker (DEPLOY_SSH_HOST, ...).
 
 Each deploy records the host, login and release in .deploy/state.json before it ships:
-every later command then goes where the release really is, whatever .env says now,
-and a deploy to another host refuses until `make destroy` has removed the first.
+later commands use it for whatever .env and the environment leave unset, `destroy` goes
+where the release really is whatever they say, and a deploy to another host refuses
+until `make destroy` has removed the first.
 """
 
 from pathlib import Path
@@ -42,27 +43,40 @@ def same_host(one: dict, other: dict) -> bool:
     )
 
 
-def recorded_host(settings: DeploySettings, console: Console) -> DeploySettings:
-    """The settings aimed at the recorded host, if a deploy recorded one."""
+def recorded_host(
+    settings: DeploySettings, console: Console, record_wins: bool = False
+) -> DeploySettings:
+    """The settings, with the recorded connection wherever .env and the environment set none.
+
+    record_wins (destroy): the recorded host, port and login, whatever is set now: what was
+    deployed decides where it is removed.
+    """
     record = state.load(settings.state_dir)
     recorded = record.get("connection") if record.get("target") == "ssh" else None
-    if not recorded or recorded == connection(settings):
+    if not recorded:
         return settings
-    if not same_host(recorded, connection(settings)):
-        console.print(f"Using the recorded host {where(recorded)} (.deploy/state.json).")
-    update = {
-        "ssh_host": recorded["ssh_host"],
-        "ssh_port": int(recorded.get("ssh_port", 22)),
-        "ssh_user": recorded.get("ssh_user", ""),
-        "ssh_key": Path(recorded["ssh_key"]) if recorded.get("ssh_key") else None,
-        "known_hosts": Path(recorded.get("known_hosts", settings.known_hosts)),
+    typed = {
+        "ssh_host": str,
+        "ssh_port": int,
+        "ssh_user": str,
+        "ssh_key": Path,
+        "known_hosts": Path,
     }
-    return settings.model_copy(update=update)
+    forced = {"ssh_host", "ssh_port", "ssh_user"} if record_wins else set()
+    update = {
+        name: typed[name](recorded[name])
+        for name in CONNECTION
+        if name in recorded and (name in forced or name not in settings.model_fields_set)
+    }
+    resolved = settings.model_copy(update=update)
+    if update and not same_host(connection(resolved), connection(settings)):
+        console.print(f"Using the recorded host {where(recorded)} (.deploy/state.json).")
+    return resolved
 
 
 def deploy(settings: DeploySettings, console: Console) -> None:
-    record = state.load(settings.state_dir)
-    recorded = record.get("connection")
+    recorded = state.load(settings.state_dir).get("connection")
+    settings = recorded_host(settings, console)  # a fresh shell deploys where the last one went
     now = connection(settings)
     if recorded and not same_host(recorded, now):
         raise DeployError(
@@ -93,7 +107,9 @@ def status(settings: DeploySettings, console: Console) -> None:
 
 def destroy(settings: DeploySettings, console: Console, delete_logs: bool = False) -> bool:
     """Remove every release, and the images deploys shipped; True when nothing is left."""
-    removed, kept = host_releases(settings, console).destroy(delete_logs)
+    removed, kept = releases(recorded_host(settings, console, record_wins=True), console).destroy(
+        delete_logs
+    )
     for item in removed:
         console.print(f"  removed {item}")
     for item in kept:
