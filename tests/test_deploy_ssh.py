@@ -366,7 +366,7 @@ def test_an_ssh_deploy_is_recorded_and_later_commands_go_where_it_went(
     assert "churn-predictor" in status.stdout and "healthy" in status.stdout
     # ...and a deploy elsewhere refuses while that release runs (it would be forgotten).
     elsewhere = make(shipped_project, deploy_env, "deploy", DEPLOY_SSH_HOST="127.0.0.1")
-    assert elsewhere.returncode == 1
+    assert elsewhere.returncode != 0 and "Traceback" not in elsewhere.stderr
     message = " ".join(elsewhere.stderr.split())
     assert f"The last deploy went to root@{vm.address}:22" in message and "make destroy" in message
 
