@@ -28,6 +28,7 @@ BASE_FILES = {
     "tests/test_tree_checks.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
     f"{PKG}/container/requirements.py", f"{PKG}/container/limits.py", "tests/container/test_build.py",
+    f"{PKG}/container/images.py", f"{PKG}/deploy/api_key.py",
     f"{PKG}/deploy/__init__.py", f"{PKG}/deploy/__main__.py", f"{PKG}/deploy/errors.py",
     f"{PKG}/deploy/releases.py", f"{PKG}/deploy/settings.py", f"{PKG}/deploy/ssh.py",
     f"{PKG}/deploy/state.py", f"{PKG}/deploy/targets.py",

@@ -1,6 +1,7 @@
 """Build the baked project's image with a real Docker engine, run it, and look inside."""
 
 import json
+import shutil
 import sys
 import time
 import urllib.request
@@ -172,3 +173,31 @@ def test_make_docker_run_drops_every_capability_and_limits_memory_and_processes(
         )
     finally:
         container.remove(force=True)
+
+
+def test_another_models_build_never_moves_this_projects_tags(project, docker_engine, tmp_path):
+    """`make docker-build MODEL_URI=<another bundle>`: that model's own image name, not ours."""
+    client = docker_engine.client()
+    ours = {
+        tag: client.images.get(tag).id for tag in ("churn-predictor:v1", "churn-predictor:latest")
+    }
+    other = tmp_path / "second-model"
+    shutil.copytree((project / "models" / "churn-predictor").resolve(), other)
+    metadata = json.loads((other / "metadata.json").read_text())
+    (other / "metadata.json").write_text(json.dumps(metadata | {"name": "second-model"}))
+    env = {"DOCKER_HOST": docker_engine.url}
+    try:
+        result = run_in(project, "make", "docker-build", f"PY={sys.executable}",
+                        f"MODEL_URI={other}", env=env)  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "Built churn-predictor-second-model:v1" in result.stdout
+        assert {tag: client.images.get(tag).id for tag in ours} == ours
+        built = client.images.get("churn-predictor-second-model:latest")
+        assert built.labels["io.coldstart.model.name"] == "second-model"
+        assert json.loads((project / "build" / "image.json").read_text())["model"] == "second-model"
+    finally:
+        # The session's other tests use this project's own bundle in build/.
+        rebuilt = run_in(project, "make", "docker-build", f"PY={sys.executable}", env=env)
+        assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr[-3000:]
+        for tag in ("churn-predictor-second-model:v1", "churn-predictor-second-model:latest"):
+            client.images.remove(tag)

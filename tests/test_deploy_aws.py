@@ -1,10 +1,11 @@
 """`make deploy DEPLOY_TARGET=aws` against moto_server, with the separate test VM as the instance.
 
 moto stands in for EC2 (strict instance-type, AMI and key-pair validation);
-DEPLOY_SSH_HOST points the container step at the test VM (its own network
+DEPLOY_AWS_SSH_HOST points the container step at the test VM (its own network
 namespace, sshd and empty Docker engine), since moto's instances are not
-machines one can reach. Then a plain `make destroy` from a shell with another
-region set must leave nothing tagged in the deploy's region.
+machines one can reach, while a DEPLOY_SSH_HOST left from an SSH deploy names
+another host, which must never receive the release. Then a plain `make destroy`
+from a shell with another region set must leave nothing tagged in the deploy's region.
 """
 
 import json
@@ -21,9 +22,15 @@ pytestmark = pytest.mark.slow
 REGION = "us-east-1"
 
 
+# An SSH deploy's host, still in .env: 127.0.0.1:22 (the VM's port), where the VM is not.
+STALE_SSH_HOST = "127.0.0.1"
+
+
 @pytest.fixture(scope="module")
 def aws_env(moto_server, vm, docker_engine):
     return vm.env() | {
+        "DEPLOY_AWS_SSH_HOST": vm.address,
+        "DEPLOY_SSH_HOST": STALE_SSH_HOST,
         "DOCKER_HOST": docker_engine.url,
         "AWS_ENDPOINT_URL": moto_server,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -58,11 +65,16 @@ def tagged(env) -> dict[str, int]:
     }
 
 
-def test_aws_deploy_then_plain_destroy_from_another_region(shipped_project, aws_env, vm):
+def test_aws_deploy_ignores_a_stale_ssh_host_then_plain_destroy_from_another_region(
+    shipped_project, aws_env, vm
+):
     try:
         result = make(shipped_project, aws_env, "deploy", DEPLOY_TARGET="aws")
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
         out = " ".join(result.stdout.split())
+        # The release went to DEPLOY_AWS_SSH_HOST (the instance here), said so, not to the old host.
+        assert f"Ignoring DEPLOY_SSH_HOST={STALE_SSH_HOST}" in out
+        assert f"Live: churn-predictor:latest on {vm.address}" in out
         assert "t3.medium in us-east-1" in out and "USD an hour" in out and "at most" in out
         assert "launched i-" in out and "Live:" in out
         state = json.loads((shipped_project / ".deploy" / "state.json").read_text())
@@ -81,11 +93,14 @@ def test_aws_deploy_then_plain_destroy_from_another_region(shipped_project, aws_
         destroyed = make(shipped_project, aws_env | other, "destroy")
         assert destroyed.returncode == 0, destroyed.stdout[-3000:] + destroyed.stderr[-3000:]
         assert f"removed instance {state['instance_id']}" in destroyed.stdout
+        assert "The request log on the instance goes with its disk" in " ".join(
+            destroyed.stdout.split()
+        )
         assert tagged(aws_env) == dict.fromkeys(tagged(aws_env), 0)
         assert not key_file.exists()
     finally:
         # On real AWS the containers die with the instance; here they run on the test VM.
-        make(shipped_project, aws_env, "destroy", DEPLOY_TARGET="ssh")
+        make(shipped_project, aws_env, "destroy", DEPLOY_TARGET="ssh", DEPLOY_SSH_HOST=vm.address)
 
 
 def test_make_extend_without_an_instance_is_a_clear_error(shipped_project, aws_env, tmp_path):

@@ -38,7 +38,7 @@ def deploy_env(vm, docker_engine):
         "DOCKER_HOST": docker_engine.url,  # where the image is built: here, not on the VM
         "DEPLOY_REMOTE_PORT": str(free_port()),
         "DEPLOY_HEALTH_TIMEOUT": "90",
-        "DEPLOY_API_KEY": FIRST_KEY,
+        "API_KEY": FIRST_KEY,  # the service's one key, wherever it runs
     }
 
 
@@ -152,9 +152,11 @@ def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(shipped_project
     with tunnel(shipped_project, deploy_env) as url:
         assert predict(shipped_project, url, FIRST_KEY)[1]["model_version"] == "1"
         assert predict(shipped_project, url, "wrong")[0] == 401
-    files = list(SECRETS.glob("*.env"))
-    assert len(files) == 1 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
-    assert files[0].read_text() == f"API_KEY={FIRST_KEY}\n"
+    files = list(SECRETS.glob("*.key"))
+    assert len(files) == 1 and stat.S_IMODE(files[0].stat().st_mode) == 0o640
+    assert files[0].read_text() == FIRST_KEY
+    # A file mounted read-only, not an environment variable: `docker inspect` never shows it.
+    assert FIRST_KEY not in json.dumps(vm.client().containers.get("churn-predictor").attrs)
 
 
 @pytest.fixture
@@ -201,7 +203,7 @@ def test_monitor_fetches_no_link_planted_in_the_host_log_folder(
 
 
 def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(shipped_project, deploy_env, vm):
-    env = deploy_env | {"DEPLOY_API_KEY": SECOND_KEY}
+    env = deploy_env | {"API_KEY": SECOND_KEY}
     with watching_ps(SECOND_KEY) as leaks:
         result = make(shipped_project, env, "deploy")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -210,11 +212,11 @@ def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(shipped_project
         assert predict(shipped_project, url, FIRST_KEY)[0] == 401
         assert predict(shipped_project, url, SECOND_KEY)[0] == 200
     # One secrets file per release on the host: live and previous (kept for rollback).
-    assert len(list(SECRETS.glob("*.env"))) == 2
+    assert len(list(SECRETS.glob("*.key"))) == 2
 
 
 def test_second_release_broken_release_and_rollback(shipped_project, deploy_env, docker_engine, vm):
-    env = deploy_env | {"DEPLOY_API_KEY": SECOND_KEY}
+    env = deploy_env | {"API_KEY": SECOND_KEY}
     second = derived_image(
         docker_engine, shipped_project, "churn-predictor:second",
         ['LABEL org.opencontainers.image.version="2"'],
@@ -223,7 +225,7 @@ def test_second_release_broken_release_and_rollback(shipped_project, deploy_env,
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert live_version(vm) == "2"
     # The release before the first-key one is gone, and so is its secrets file.
-    assert len(list(SECRETS.glob("*.env"))) == 2
+    assert len(list(SECRETS.glob("*.key"))) == 2
 
     # A release whose model cannot load: /livez is fine, /readyz is not.
     broken = derived_image(
@@ -286,14 +288,113 @@ def test_unknown_host_key_is_refused(shipped_project, deploy_env, tmp_path):
     assert "host key" in result.stderr and "ssh-keyscan" in result.stderr
 
 
-def test_destroy_removes_every_release_and_its_secrets(shipped_project, deploy_env, vm):
-    result = make(shipped_project, deploy_env, "destroy")
+def test_destroy_says_what_it_removes_and_keeps_the_request_log_unless_asked(
+    shipped_project, deploy_env, vm, live_release
+):
+    with tunnel(shipped_project, deploy_env) as url:  # a request, so the host has a log
+        assert predict(shipped_project, url, FIRST_KEY)[0] == 200
+    # .env names another host since: destroy goes where the record says the release is.
+    result = make(shipped_project, deploy_env, "destroy", DEPLOY_SSH_HOST="127.0.0.1")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "removed container churn-predictor" in result.stdout
+    out = " ".join(result.stdout.split())
+    assert f"Using the recorded host root@{vm.address}:22" in out
+    assert "removed container churn-predictor" in out and "(shipped by make deploy)" in out
+    assert "API key file(s)" in out
+    assert "kept the request log ~/.coldstart/churn-predictor/requests (1 file(s)" in out
+    assert "make destroy DESTROY_LOGS=1" in out
     left = vm.client().containers.list(
         all=True, filters={"label": "io.coldstart.app=churn-predictor"}
     )
-    assert left == [] and not SECRETS.exists()
+    assert left == [] and vm.client().images.list() == [], "every image it shipped is gone"
+    assert list(SECRETS.glob("*.key")) == [] and (SECRETS / "requests" / "requests.jsonl").is_file()
+    assert not (shipped_project / ".deploy" / "state.json").exists()
+
+    asked = make(shipped_project, deploy_env, "destroy", DESTROY_LOGS="1")
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    assert "removed the request log ~/.coldstart/churn-predictor/requests" in asked.stdout
+    assert not SECRETS.exists()
+
+
+def test_destroy_on_the_build_machine_leaves_images_and_containers_it_did_not_make(
+    shipped_project, docker_engine, sshd, tmp_path
+):
+    """The host is the machine the image was built on: the image was there, so it stays."""
+    app = f"buildhost-{os.getpid()}"
+    client = docker_engine.client()
+    image = derived_image(docker_engine, shipped_project, f"{app}:latest",
+                          ['LABEL io.coldstart.test="built here"'])  # fmt: skip
+    mine = derived_image(docker_engine, shipped_project, f"{app}:mine",
+                         ['LABEL io.coldstart.test="the user\'s own"'])  # fmt: skip
+    notes = client.containers.create(mine, name=f"{app}-notes", command=["true"])
+    env = sshd.env() | {
+        "DOCKER_HOST": docker_engine.url, "DEPLOY_APP": app, "DEPLOY_IMAGE": image,
+        "DEPLOY_STATE_DIR": str(tmp_path / ".deploy"), "DEPLOY_REMOTE_PORT": str(free_port()),
+        "DEPLOY_HEALTH_TIMEOUT": "90", "API_KEY": FIRST_KEY,
+    }  # fmt: skip
+    try:
+        deployed = make(shipped_project, env, "deploy")
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        assert "image already on the host" in deployed.stdout
+        result = make(shipped_project, env, "destroy")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert f"removed container {app}" in result.stdout and "removed image" not in result.stdout
+        assert {t for i in client.images.list(name=app) for t in i.tags} == {image, mine}
+        notes.reload()  # still there
+    finally:
+        notes.remove(force=True)
+        for tag in (image, mine):
+            client.images.remove(tag, force=True)
+        for container in client.containers.list(
+            all=True, filters={"label": f"io.coldstart.app={app}"}
+        ):
+            container.remove(force=True)
+
+
+def test_an_ssh_deploy_is_recorded_and_later_commands_go_where_it_went(
+    shipped_project, deploy_env, vm, live_release
+):
+    record = json.loads((shipped_project / ".deploy" / "state.json").read_text())
+    assert record["target"] == "ssh" and record["app"] == "churn-predictor"
+    assert record["connection"]["ssh_host"] == vm.address and len(record["release"]) == 12
+    assert record["image"] == "churn-predictor:latest" and record["image_id"].startswith("sha256:")
+    # A fresh shell without the DEPLOY_SSH_* settings: status finds the release from the record...
+    connection = ("DEPLOY_SSH_", "DEPLOY_KNOWN_HOSTS")
+    fresh = {k: v for k, v in deploy_env.items() if not k.startswith(connection)}
+    status = make(shipped_project, fresh, "status")
+    assert status.returncode == 0, status.stdout[-3000:] + status.stderr[-3000:]
+    assert f"Using the recorded host root@{vm.address}:22" in " ".join(status.stdout.split())
+    assert "churn-predictor" in status.stdout and "healthy" in status.stdout
+    # ...and a deploy elsewhere refuses while that release runs (it would be forgotten).
+    elsewhere = make(shipped_project, deploy_env, "deploy", DEPLOY_SSH_HOST="127.0.0.1")
+    assert elsewhere.returncode != 0 and "Traceback" not in elsewhere.stderr
+    message = " ".join(elsewhere.stderr.split())
+    assert f"The last deploy went to root@{vm.address}:22" in message and "make destroy" in message
+
+
+def test_a_deploy_without_a_key_makes_one_that_make_predict_sends(shipped_project, deploy_env, vm):
+    env_file = shipped_project / ".env"
+    before = env_file.read_text()
+    env_file.write_text("# no API_KEY here\n")
+    keyless = {k: v for k, v in deploy_env.items() if k != "API_KEY"}
+    try:
+        result = make(shipped_project, keyless, "deploy")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "No API_KEY was set: made one and kept it in .env (mode 600" in " ".join(
+            result.stdout.split()
+        )
+        key = env_file.read_text().split("API_KEY=")[1].strip()
+        assert len(key) >= 40 and key not in result.stdout + result.stderr
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        with tunnel(shipped_project, keyless) as url:
+            assert predict(shipped_project, url, "")[0] == 401, "never open by accident"
+            answer = make(shipped_project, keyless, "predict", PORT=url.rsplit(":", 1)[1])
+            assert answer.returncode == 0, answer.stdout + answer.stderr
+            assert "Answer:" in answer.stdout
+        logs = make(shipped_project, keyless, "logs")
+        inspected = json.dumps(vm.client().containers.get("churn-predictor").attrs)
+        assert key not in logs.stdout and key not in inspected
+    finally:
+        env_file.write_text(before)
 
 
 def test_an_ssh_project_carries_nothing_of_aws(baker):

@@ -26,7 +26,7 @@ def deploy_env(vm, docker_engine):
         "DOCKER_HOST": docker_engine.url,
         "DEPLOY_REMOTE_PORT": str(free_port()),
         "DEPLOY_HEALTH_TIMEOUT": "90",
-        "DEPLOY_API_KEY": KEY,
+        "API_KEY": KEY,
     }
 
 

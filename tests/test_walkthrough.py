@@ -43,7 +43,7 @@ EXERCISED = {
     "status": "test_deploy_ssh::test_status_and_logs",
     "logs": "test_deploy_ssh::test_status_and_logs",
     "rollback": "test_deploy_ssh::test_second_release_broken_release_and_rollback",
-    "destroy": "test_deploy_aws::test_aws_deploy_then_plain_destroy_from_another_region",
+    "destroy": "test_deploy_aws::test_aws_deploy_ignores_a_stale_ssh_host_then_plain_destroy_from_another_region",
     "ssh": "test_deploy_ssh::test_make_ssh_lands_on_the_vm",
     "tunnel": "test_deploy_ssh::test_deploy_to_an_empty_host_then_predict_through_the_tunnel",
     "extend": "test_deploy_aws::test_make_extend_without_an_instance_is_a_clear_error",

@@ -81,3 +81,20 @@ def test_a_bad_container_limit_is_one_line_and_exit_2(tmp_path, setting, value):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"Bad container setting: {setting}: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_each_model_has_its_own_image_name(tmp_path, monkeypatch):
+    from {{ cookiecutter.package_name }}.container.images import (
+        PROJECT_IMAGE,
+        image_name,
+        last_built,
+        record_build,
+    )
+
+    assert image_name(PROJECT_IMAGE) == PROJECT_IMAGE
+    assert image_name("Used Cars/2024") == f"{PROJECT_IMAGE}-used-cars-2024"
+    monkeypatch.chdir(tmp_path)
+    assert last_built() == f"{PROJECT_IMAGE}:latest"  # nothing built here yet
+    other = image_name("used-cars")
+    record_build(f"{other}:v3", f"{other}:latest", "used-cars", "3")
+    assert last_built() == f"{other}:latest"

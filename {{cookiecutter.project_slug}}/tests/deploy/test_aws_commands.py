@@ -78,7 +78,7 @@ def test_destroy_removes_the_recorded_app_after_deploy_app_was_renamed(aws, tmp_
 def host_down() -> dict[str, str]:
     """moto's instance is no machine: SSH goes to a closed local port, as a host that is down."""
     return {
-        "DEPLOY_SSH_HOST": "127.0.0.1",
+        "DEPLOY_AWS_SSH_HOST": "127.0.0.1",
         "DEPLOY_SSH_PORT": str(free_port()),
         "DEPLOY_SSH_USER": "x",
     }
@@ -113,7 +113,7 @@ def test_status_shows_the_deadline_and_the_money(aws, tmp_path):
     AwsTarget(settings_for(tmp_path), Console(quiet=True)).provision(CIDR, deadline_after(4))
     # moto's instance is no machine: point SSH at a closed local port, as a host that is down.
     host = {
-        "DEPLOY_SSH_HOST": "127.0.0.1",
+        "DEPLOY_AWS_SSH_HOST": "127.0.0.1",
         "DEPLOY_SSH_PORT": str(free_port()),
         "DEPLOY_SSH_USER": "x",
     }
@@ -147,7 +147,7 @@ def test_a_person_at_a_terminal_is_asked(aws, tmp_path, answer):
     primary, secondary = pty.openpty()
     # moto's instance is no machine: SSH goes to a closed local port, so the deploy stops there.
     host = {
-        "DEPLOY_SSH_HOST": "127.0.0.1",
+        "DEPLOY_AWS_SSH_HOST": "127.0.0.1",
         "DEPLOY_SSH_PORT": str(free_port()),
         "DEPLOY_SSH_USER": "x",
     }
@@ -179,3 +179,33 @@ def test_a_person_at_a_terminal_is_asked(aws, tmp_path, answer):
     else:
         assert "launched i-" in text and counts(aws.ec2)[0] == 1
         assert deploy_cli(tmp_path, "destroy").returncode == 0
+
+
+def test_an_ssh_host_left_in_env_never_receives_an_aws_release(aws, tmp_path):
+    """DEPLOY_SSH_* from an earlier SSH deploy: the instance is reached at its own address."""
+    from {{ cookiecutter.package_name }}.deploy.target_aws import for_instance
+
+    recorded = AwsTarget(settings_for(tmp_path), Console(quiet=True)).provision(
+        CIDR, deadline_after(4)
+    )
+    stale = {"ssh_host": "203.0.113.7", "ssh_port": 2222, "ssh_user": "ubuntu"}
+    console = Console(record=True, width=200)
+    resolved = for_instance(settings_for(tmp_path, **stale), recorded, console)
+    assert (resolved.ssh_host, resolved.ssh_port) == (recorded["public_ip"], 22)
+    assert resolved.ssh_user == "ec2-user" and str(resolved.ssh_key) == recorded["key_file"]
+    assert resolved.known_hosts == tmp_path / ".deploy" / "known_hosts"
+    assert "Ignoring DEPLOY_SSH_HOST=203.0.113.7" in console.export_text()
+
+
+def test_only_deploy_aws_ssh_host_routes_through_another_address(aws, tmp_path):
+    from {{ cookiecutter.package_name }}.deploy.target_aws import for_instance
+
+    recorded = AwsTarget(settings_for(tmp_path), Console(quiet=True)).provision(
+        CIDR, deadline_after(4)
+    )
+    bastion = {"aws_ssh_host": "127.0.0.1", "ssh_port": 2222, "known_hosts": tmp_path / "kh"}
+    console = Console(record=True, width=200)
+    resolved = for_instance(settings_for(tmp_path, **bastion), recorded, console)
+    assert (resolved.ssh_host, resolved.ssh_port) == ("127.0.0.1", 2222)
+    assert resolved.known_hosts == tmp_path / "kh" and resolved.ssh_user == "ec2-user"
+    assert "Ignoring" not in console.export_text()

@@ -26,8 +26,8 @@ def test_release_id_covers_the_image_and_every_run_setting():
 
 
 def test_secrets_live_in_a_per_release_file_not_on_the_command_line():
-    path = releases(app="learner-app").env_file("0123456789ab")
-    assert path == ".coldstart/learner-app/0123456789ab.env"
+    path = releases(app="learner-app").key_file("0123456789ab")
+    assert path == ".coldstart/learner-app/0123456789ab.key"
 
 
 def test_changing_a_container_limit_makes_a_new_release(monkeypatch):

@@ -22,10 +22,12 @@ from pydantic import ValidationError
 from ..bundle import Bundle, BundleError, UntrustedBundle
 from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
+from .images import PROJECT_IMAGE, image_name, last_built, record_build
 from .limits import ContainerLimits
 from .requirements import write_requirements
 
-IMAGE = "{{ cookiecutter.project_slug }}"
+# `make docker-run`'s container (one at a time, whichever model it serves).
+CONTAINER_NAME = PROJECT_IMAGE
 # The bundle the image carries: a copy of the one MODEL_URI names (what `make serve` serves).
 BUNDLE = Path("build/bundle")
 CONTAINER_PORT = 8000
@@ -79,14 +81,16 @@ def stage_bundle() -> Bundle:
 
 
 def build(client: docker.DockerClient, base_image: str | None = None) -> str:
-    """Build the image from the bundle MODEL_URI names; tag it with the model version and `latest`."""
+    """Build the image of the bundle MODEL_URI names; tag it with the model version and `latest`
+    under that model's own name (images.py)."""
     metadata = stage_bundle().metadata
     # A bundle whose ONNX graph is the whole pipeline serves without scikit-learn,
     # scipy and pandas: the image leaves them out (about 250 MB).
     onnx_only = metadata.onnx == "pipeline"
     write_requirements(Path("pyproject.toml"), Path("build/requirements-serve.txt"), onnx_only)
     print(f"Serving dependencies: {'ONNX only' if onnx_only else 'ONNX and scikit-learn'}")
-    tag = f"{IMAGE}:v{metadata.version}"
+    repository = image_name(metadata.name)
+    tag = f"{repository}:v{metadata.version}"
     build_args = {
         "MODEL_NAME": metadata.name,
         "MODEL_VERSION": metadata.version,
@@ -108,9 +112,12 @@ def build(client: docker.DockerClient, base_image: str | None = None) -> str:
     except (BuildError, APIError) as error:
         raise SystemExit(f"docker build failed: {error}") from error
     image = client.images.get(tag)
-    image.tag(IMAGE, "latest")
+    image.tag(repository, "latest")
+    record_build(tag, f"{repository}:latest", metadata.name, str(metadata.version))
     size = image.attrs["Size"] / 1e6
-    print(f"Built {tag} ({size:.0f} MB) in {time.monotonic() - started:.0f}s")
+    print(
+        f"Built {tag} and {repository}:latest ({size:.0f} MB) in {time.monotonic() - started:.0f}s"
+    )
     return tag
 
 
@@ -195,15 +202,17 @@ def main() -> int:
     elif args.command == "smoke":
         smoke(client, args.port)
     else:
+        image = last_built()
         try:
-            client.images.get(f"{IMAGE}:latest")
+            client.images.get(image)
         except ImageNotFound as error:
-            raise SystemExit("No image yet: run `make docker-build` first.") from error
-        with contextlib.suppress(NotFound):
-            client.containers.get(IMAGE).remove(force=True)  # the previous `make docker-run`
-        container = run(client, f"{IMAGE}:latest", args.port, name=IMAGE, detach=True)
+            raise SystemExit(f"No image {image} yet: run `make docker-build` first.") from error
+        with contextlib.suppress(NotFound):  # the previous `make docker-run`
+            client.containers.get(CONTAINER_NAME).remove(force=True)
+        container = run(client, image, args.port, name=CONTAINER_NAME, detach=True)
         print(
-            f"Running {container.short_id} on http://127.0.0.1:{args.port} (stop: docker stop {IMAGE})"
+            f"Running {image} ({container.short_id}) on http://127.0.0.1:{args.port} "
+            f"(stop: docker stop {CONTAINER_NAME})"
         )
     return 0
 

@@ -14,7 +14,8 @@ import docker
 from docker.errors import APIError, ImageNotFound
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-IMAGE = "{{ cookiecutter.project_slug }}"
+from .images import image_name
+
 # The bundle `make docker-build` staged into the image: its version names the image.
 BUNDLE = Path("build/bundle")
 PUSH_RECORD = Path("build/push.json")
@@ -30,23 +31,26 @@ class PushError(Exception):
     pass
 
 
-def local_image(client: docker.DockerClient) -> tuple[docker.models.images.Image, list[str]]:
-    """The image of the current model bundle, and the tags it gets: version, version-commit."""
+def local_image(
+    client: docker.DockerClient,
+) -> tuple[docker.models.images.Image, str, list[str]]:
+    """The image of the current model bundle, its name, and the tags it gets: version, version-commit."""
     metadata_path = BUNDLE / "metadata.json"
     if not metadata_path.is_file():
         raise PushError(f"No model bundle at {BUNDLE}: run `make train` first.")
-    version = json.loads(metadata_path.read_text())["version"]
+    metadata = json.loads(metadata_path.read_text())
+    version, name = metadata["version"], image_name(metadata["name"])
     try:
-        image = client.images.get(f"{IMAGE}:v{version}")
+        image = client.images.get(f"{name}:v{version}")
     except ImageNotFound as error:
-        raise PushError(f"No image {IMAGE}:v{version}: run `make docker-build` first.") from error
+        raise PushError(f"No image {name}:v{version}: run `make docker-build` first.") from error
     commit = image.labels.get("org.opencontainers.image.revision", "unknown")
     if commit == "unknown":
         raise PushError(
             "The image carries no git commit: commit your work (git init; git commit) and run "
             "`make docker-build` again, so the pushed tag says which code it holds."
         )
-    return image, [f"v{version}", f"v{version}-{commit}"]
+    return image, name, [f"v{version}", f"v{version}-{commit}"]
 
 
 def check_registry(registry: str) -> str:
@@ -100,11 +104,11 @@ def push_tags(client, image, repository: str, tags: list[str], auth: dict | None
 
 
 def push(client: docker.DockerClient, settings: PushSettings) -> dict:
-    image, tags = local_image(client)
+    image, name, tags = local_image(client)
     if settings.registry == "ecr":
         repository, auth = ecr_repository()
     else:
-        repository, auth = f"{check_registry(settings.registry)}/{IMAGE}", None
+        repository, auth = f"{check_registry(settings.registry)}/{name}", None
     digest = push_tags(client, image, repository, tags, auth)
     record = {"repository": repository, "tags": tags, "digest": digest}
     record["image"] = f"{repository}@{digest}"

@@ -11,7 +11,9 @@ from typing import Annotated
 
 import typer
 
-from .targets import available, choose, console, guarded
+from ..container.images import last_built
+from . import state
+from .targets import available, choose, console, guarded, refuse_another_target
 
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0], no_args_is_help=True)
 Target = Annotated[str | None, typer.Option(help="Deploy target (default: DEPLOY_TARGET in .env)")]
@@ -20,7 +22,12 @@ Target = Annotated[str | None, typer.Option(help="Deploy target (default: DEPLOY
 @app.command()
 def deploy(
     target: Target = None,
-    image: Annotated[str | None, typer.Option(help="Local image (default: DEPLOY_IMAGE)")] = None,
+    image: Annotated[
+        str | None,
+        typer.Option(
+            help="Local image (default: DEPLOY_IMAGE, else the one make docker-build built last)"
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before spending money")] = False,
 ) -> None:
     """Ship the image and switch to it once it answers /readyz."""
@@ -28,7 +35,13 @@ def deploy(
     if yes:
         overrides["yes"] = True
 
-    on_target(target, lambda module, settings: module.deploy(settings, console), **overrides)
+    def ship(module, settings) -> None:
+        refuse_another_target(settings.target, state.load(settings.state_dir))
+        if "image" not in settings.model_fields_set:  # the model `make deploy` just built
+            settings = settings.model_copy(update={"image": last_built(settings.image)})
+        module.deploy(settings, console)
+
+    on_target(target, ship, **overrides)
 
 
 @app.command()
@@ -52,11 +65,18 @@ def rollback(target: Target = None) -> None:
 
 
 @app.command()
-def destroy(target: Target = None) -> None:
+def destroy(
+    target: Target = None,
+    delete_logs: Annotated[
+        bool, typer.Option("--delete-logs", help="Remove the host's request log too")
+    ] = False,
+) -> None:
     """Remove everything deployed; exit non-zero if anything is left."""
     # What was deployed (the local record) decides, whatever the command line says.
     on_target(
-        target, lambda module, settings: module.destroy(settings, console), recorded_wins=True
+        target,
+        lambda module, settings: module.destroy(settings, console, delete_logs),
+        recorded_wins=True,
     )
 
 

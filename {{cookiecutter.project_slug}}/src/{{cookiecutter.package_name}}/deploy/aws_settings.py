@@ -20,6 +20,10 @@ class AwsSettings(DeploySettings):
     ttl_hours: float = Field(4.0, gt=0, allow_inf_nan=False)
     # A ceiling on ttl_hours and `make extend`, so a typo cannot rent a machine for a month.
     ttl_max_hours: float = Field(24.0, gt=0, allow_inf_nan=False)
+    # SSH goes to the instance's own address. This routes it through another one (a bastion,
+    # the tests' VM), with DEPLOY_SSH_PORT/USER/KEY/KNOWN_HOSTS; DEPLOY_SSH_HOST is the ssh
+    # target's and never used here.
+    aws_ssh_host: str = ""
     owner: str = {{ cookiecutter.author_email | tojson }}
 
     @model_validator(mode="after")

@@ -6,9 +6,13 @@
 
 A release is the image *and* its run settings (port, GPU, API key, limits): their hash is
 the release id, a container label, so changing a setting (rotating the API key)
-deploys a new release even with the same image. Secrets never go on a command
-line: they are written to ~/.coldstart/<app>/<release id>.env on the host (mode
-600), passed with --env-file, and deleted with the last container of the release.
+deploys a new release even with the same image. The key never goes on a command
+line nor into the container's environment (`docker inspect` shows that): it is written
+to ~/.coldstart/<app>/<release id>.key on the host (mode 640, the deploy user's group),
+mounted read-only at /run/secrets/api_key, and deleted with the last container of the
+release. `destroy` removes this app's containers, the images a deploy loaded (listed in
+~/.coldstart/<app>/shipped-images; an image the host already had stays) and the key
+files, and keeps the request log unless asked.
 
 A new release first runs as a candidate. Only when it answers /readyz (a real
 prediction) does it replace the live one; a release that fails is removed and
@@ -41,6 +45,8 @@ RELEASE_LABEL = "io.coldstart.release"
 SECRETS_DIR = ".coldstart"  # in the deploy user's home on the host
 # The container's request log volume (LOG_DIR in the image), kept on the host between releases.
 CONTAINER_LOG_DIR = "/app/logs"
+# Where the service reads its API_KEY from a file (serve/settings.py: SECRETS_DIR/api_key).
+CONTAINER_KEY_FILE = "/run/secrets/api_key"
 # Run inside the container with its own Python (the host needs no curl). Exit 0: ready;
 # 1: not yet; 2: the model failed to load, which waiting will not fix.
 READY_CHECK = """
@@ -84,21 +90,34 @@ class Releases:
         run = [image_id, s.publish_address, s.remote_port, s.gpu, secret, self.limits.cli_options()]
         return hashlib.sha256(json.dumps(run).encode()).hexdigest()[:12]
 
-    def env_file(self, release: str) -> str:
-        return f"{SECRETS_DIR}/{self.settings.app}/{release}.env"
+    def folder(self) -> str:
+        """The app's folder on the host: its releases' secrets, request log and shipped images."""
+        return f"{SECRETS_DIR}/{self.settings.app}"
+
+    def key_file(self, release: str) -> str:
+        return f"{self.folder()}/{release}.key"
 
     def log_dir(self) -> str:
         """The host folder holding the request log (`make monitor` fetches it)."""
-        return f"{SECRETS_DIR}/{self.settings.app}/requests"
+        return f"{self.folder()}/requests"
+
+    def shipped_images(self) -> str:
+        """The ids of the images a deploy loaded onto the host, one a line."""
+        return f"{self.folder()}/shipped-images"
 
     def log_volume(self) -> list[str]:
         """Mount the host's log folder; the service (uid 10001) writes through the deploy
         user's group (setgid folder, mode 2770), so the deploy user can read what it wrote."""
         folder = shlex.quote(self.log_dir())
-        home, group = self.remote.run(
+        self.home, group = self.remote.run(
             "sh", "-c", f"mkdir -p {folder} && chmod 2770 {folder} && echo $HOME && id -g"
         ).split()
-        return ["--volume", f"{home}/{self.log_dir()}:{CONTAINER_LOG_DIR}", "--group-add", group]
+        return [
+            "--volume", f"{self.home}/{self.log_dir()}:{CONTAINER_LOG_DIR}", "--group-add", group
+        ]  # fmt: skip
+
+    def has_image(self, image: str) -> bool:
+        return self.remote.exit_code("docker", "image", "inspect", image)[0] == 0
 
     def check_docker(self) -> str:
         """Docker's version on the host; a clear error when it does not answer."""
@@ -136,7 +155,8 @@ class Releases:
         )
 
     def ship(self, image) -> None:
-        if self.docker("image", "inspect", image.id, check=False).strip().startswith("[{"):
+        if self.has_image(image.id):
+            # Not ours to remove later: the host had it (it may be the build machine itself).
             self.console.print("[green]✓[/] image already on the host")
             return
         size = image.attrs["Size"] / 1e6
@@ -145,6 +165,9 @@ class Releases:
         ):
             started = time.monotonic()
             self.remote.run("docker", "load", stdin=image.save(named=True))
+        # destroy removes only the images a deploy brought: it notes each one on the host.
+        note = f"mkdir -p {shlex.quote(self.folder())} && echo {shlex.quote(image.id)} >> "
+        self.remote.run("sh", "-c", note + shlex.quote(self.shipped_images()))
         self.console.print(f"[green]✓[/] shipped in {time.monotonic() - started:.0f}s")
 
     def start(self, name: str, image_id: str, publish: bool) -> None:
@@ -163,10 +186,11 @@ class Releases:
         if s.gpu:
             args += ["--gpus", "all"]
         if s.api_key:
-            self.remote.write_private_file(
-                self.env_file(release), f"API_KEY={s.api_key.get_secret_value()}\n"
-            )
-            args += ["--env-file", self.env_file(release)]
+            # A file, not --env-file: an environment variable shows in `docker inspect`. Mode
+            # 640: the service reads it through the deploy user's group (--group-add above).
+            key_file = self.key_file(release)
+            self.remote.write_private_file(key_file, s.api_key.get_secret_value(), mode="640")
+            args += ["--volume", f"{self.home}/{key_file}:{CONTAINER_KEY_FILE}:ro"]
         self.docker(*args, image_id)
 
     def wait_ready(self, name: str) -> None:
@@ -205,11 +229,13 @@ class Releases:
                 "ps", "--all", "--quiet", "--filter", f"label={RELEASE_LABEL}={release}"
             ).strip()
         ):
-            self.remote.run("rm", "-f", self.env_file(release))
+            self.remote.run("rm", "-f", self.key_file(release))
 
     # --- commands ------------------------------------------------------------
-    def deploy(self, image_name: str) -> str:
+    def deploy(self, image_name: str) -> dict:
+        """Ship and switch; what is live now: {"image", "image_id", "release", "outcome"}."""
         image = local_image(image_name)
+        live_now = {"image": image_name, "image_id": image.id, "release": self.release_id(image.id)}
         self.check_host()
         labels = image.labels or {}
         self.console.print(
@@ -227,7 +253,7 @@ class Releases:
                 f"Already live: {image_name} {self.release_of(live)} with the same settings. "
                 "Nothing to do."
             )
-            return "unchanged"
+            return live_now | {"outcome": "unchanged"}
         self.ship(image)
 
         self.remove(self.candidate)
@@ -248,7 +274,7 @@ class Releases:
             f"[green]Live:[/] {image_name} on {self.remote.host}, "
             f"{self.settings.publish_address}:{self.settings.remote_port}"
         )
-        return "deployed"
+        return live_now | {"outcome": "deployed"}
 
     def switch(self, image_id: str, had_live: bool) -> None:
         if had_live:
@@ -303,22 +329,67 @@ class Releases:
             raise DeployError("Nothing is deployed on the host yet.")
         return self.remote.run("sh", "-c", f"docker logs --tail {int(lines)} {self.live} 2>&1")
 
-    def destroy(self) -> list[str]:
+    def destroy(self, delete_logs: bool = False) -> tuple[list[str], list[str]]:
+        """Remove this app's containers, the images deploys shipped and the secrets:
+        (what was removed, what was kept and why). The request log stays unless asked."""
         removed = []
         ids = self.docker(
             "ps", "--all", "--quiet", "--filter", f"label={LABEL}={self.settings.app}"
         ).split()
+        secrets = self.remote.run(
+            "sh", "-c", f"ls {shlex.quote(self.folder())}/*.key 2>/dev/null || true"
+        )
         for container in ids:
             name = self.inspect(container)["Name"].lstrip("/")
             self.remove(container)
             removed.append(f"container {name}")
-        repository = self.settings.image.split(":")[0]
-        for image in self.docker("image", "ls", "--quiet", repository).split():
+        removed += self.remove_shipped_images()
+        if secrets.split():
+            removed.append(f"{len(secrets.split())} API key file(s) in ~/{self.folder()}")
+        logs, kept = self.request_log(), []
+        if logs and delete_logs:
+            self.remote.run("rm", "-rf", self.log_dir())
+            removed.append(f"the request log ~/{self.log_dir()} ({logs})")
+        elif logs:
+            kept.append(
+                f"the request log ~/{self.log_dir()} ({logs}): `make monitor` reads it; "
+                "`make destroy DESTROY_LOGS=1` removes it"
+            )
+        folder, log_dir = shlex.quote(self.folder()), shlex.quote(self.log_dir())
+        self.remote.run(
+            "sh", "-c",
+            f"rm -f {folder}/*.key {shlex.quote(self.shipped_images())}; "
+            f"rmdir {log_dir} {folder} 2>/dev/null || true",
+        )  # fmt: skip
+        return removed, kept
+
+    def remove_shipped_images(self) -> list[str]:
+        """The images a deploy loaded here, unless a container (anyone's) still uses one."""
+        removed = []
+        listed = self.remote.run(
+            "sh", "-c", f"cat {shlex.quote(self.shipped_images())} 2>/dev/null || true"
+        )
+        for image in dict.fromkeys(listed.split()):
+            if not self.has_image(image):
+                continue  # already gone
+            if self.docker("ps", "--all", "--quiet", "--filter", f"ancestor={image}").strip():
+                continue  # another container runs it: not ours to take away
             if self.docker("image", "rm", "--force", image, check=False):
-                removed.append(f"image {image[:12]}")
-        secrets = f"{SECRETS_DIR}/{self.settings.app}"
-        self.remote.run("sh", "-c", f"rm -rf {shlex.quote(secrets)}")
+                removed.append(
+                    f"image {image.removeprefix('sha256:')[:12]} (shipped by make deploy)"
+                )
         return removed
+
+    def request_log(self) -> str:
+        """'N file(s), X MB' of the host's request log; '' when there is none."""
+        script = (
+            f"cd {shlex.quote(self.log_dir())} 2>/dev/null || exit 0; "
+            "find . -maxdepth 1 -type f | wc -l; du -sk . | cut -f1"
+        )
+        counts = self.remote.run("sh", "-c", script).split()
+        if not counts or counts[0] == "0":
+            return ""
+        return f"{counts[0]} file(s), {int(counts[1]) / 1024:.1f} MB"
 
 
 def show_releases(releases: Releases, console: Console) -> None:

@@ -12,7 +12,10 @@ PRACTICE_VM_ENV = Path(".practice-vm") / "deploy.env"
 class DeploySettings(BaseSettings):
     # The prefix keeps these apart from training's settings (TARGET there is a column).
     model_config = SettingsConfigDict(
-        env_file=(".env", PRACTICE_VM_ENV), env_prefix="DEPLOY_", extra="ignore"
+        env_file=(".env", PRACTICE_VM_ENV),
+        env_prefix="DEPLOY_",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     target: str = "{{ 'aws' if cookiecutter.deploy_target == 'aws' else 'ssh' }}"
@@ -31,6 +34,8 @@ class DeploySettings(BaseSettings):
     remote_port: int = Field(8000, ge=1, le=65535)
     publish_address: str = "127.0.0.1"
     gpu: bool = False
-    api_key: SecretStr | None = None
+    # The service's own API_KEY (serve/settings.py), the one setting wherever it runs; a deploy
+    # without one makes one and keeps it in .env (secrets.py).
+    api_key: SecretStr | None = Field(None, validation_alias="API_KEY")
     health_timeout: int = Field(120, ge=5)
     state_dir: Path = Path(".deploy")

@@ -63,10 +63,11 @@ class Remote:
             )
         return stdout
 
-    def write_private_file(self, path: str, content: str) -> None:
-        """Write a file only the login user can read; the content travels on stdin, never argv."""
+    def write_private_file(self, path: str, content: str, mode: str = "600") -> None:
+        """Write a file only the login user (640: and its group) can read; the content travels
+        on stdin, never argv."""
         folder, file = shlex.quote(posixpath.dirname(path) or "."), shlex.quote(path)
-        script = f"umask 077 && mkdir -p {folder} && cat > {file} && chmod 600 {file}"
+        script = f"umask 077 && mkdir -p {folder} && cat > {file} && chmod {mode} {file}"
         self.run("sh", "-c", script, stdin=[content.encode()])
 
     def exit_code(self, *args: str) -> tuple[int, str]:

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from rich.console import Console
 
 from . import cost_guard, pricing, state
+from .api_key import ensure_api_key
 from .aws import DISK_GB, AwsTarget
 from .aws_settings import AwsSettings
 from .errors import DeployError
@@ -91,22 +92,42 @@ def deploy(settings: AwsSettings, console: Console) -> None:
             confirm_price(settings, aws, console)
         deadline = cost_guard.deadline_after(settings.ttl_hours)
         recorded = aws.provision(settings.allowed_cidr or caller_cidr(), deadline)
-        if not settings.ssh_host:
+        if not settings.aws_ssh_host:
             trust_instance_host_keys(settings, aws, recorded, console)
+    settings = ensure_api_key(settings, console)
     releases = host_releases(settings, console)
     wait_for_docker(releases, console)
     releases.deploy(settings.image)
 
 
-def for_instance(settings: AwsSettings, recorded: dict) -> AwsSettings:
-    """SSH settings for the instance, unless .env names a host of its own (a bastion, a test)."""
-    if settings.ssh_host:
-        return settings
+def for_instance(settings: AwsSettings, recorded: dict, console: Console) -> AwsSettings:
+    """SSH settings for the instance: its own address, login, key and host keys.
+
+    DEPLOY_SSH_HOST and friends belong to the ssh target: left in .env from an SSH deploy,
+    they must not send an AWS release (and its bill) to another machine. Only
+    DEPLOY_AWS_SSH_HOST routes elsewhere (a bastion, the tests), with DEPLOY_SSH_PORT/USER/
+    KEY/KNOWN_HOSTS then applying.
+    """
+    if settings.ssh_host and settings.ssh_host != settings.aws_ssh_host:
+        console.print(
+            f"[yellow]Ignoring DEPLOY_SSH_HOST={settings.ssh_host}[/] (the ssh target's host): "
+            "AWS reaches its instance at the instance's address; DEPLOY_AWS_SSH_HOST routes "
+            "through another."
+        )
+    if settings.aws_ssh_host:
+        return settings.model_copy(
+            update={
+                "ssh_host": settings.aws_ssh_host,
+                "ssh_user": settings.ssh_user or recorded["ssh_user"],
+                "ssh_key": settings.ssh_key or recorded["key_file"],
+            }
+        )
     return settings.model_copy(
         update={
             "ssh_host": recorded["public_ip"],
-            "ssh_user": settings.ssh_user or recorded["ssh_user"],
-            "ssh_key": settings.ssh_key or recorded["key_file"],
+            "ssh_port": 22,
+            "ssh_user": recorded["ssh_user"],
+            "ssh_key": recorded["key_file"],
             "known_hosts": settings.state_dir / "known_hosts",
         }
     )
@@ -118,7 +139,7 @@ def host_releases(settings: AwsSettings, console: Console) -> Releases:
         raise DeployError(
             "Nothing deployed to AWS from here (no instance in .deploy/state.json): run `make deploy`."
         )
-    resolved = for_instance(settings, recorded)
+    resolved = for_instance(settings, recorded, console)
     return Releases(Remote(resolved), resolved, console)
 
 
@@ -202,9 +223,16 @@ def status(settings: AwsSettings, console: Console) -> None:
         show_releases(releases, console)
 
 
-def destroy(settings: AwsSettings, console: Console) -> bool:
-    """Remove everything in the recorded region; False (exit 1) if anything is left."""
+def destroy(settings: AwsSettings, console: Console, delete_logs: bool = False) -> bool:
+    """Remove everything in the recorded region; False (exit 1) if anything is left.
+
+    The request log lives on the instance's disk: it goes with it, asked or not (said).
+    """
     recorded = state.load(settings.state_dir)
+    if recorded.get("instance_id"):
+        console.print(
+            "The request log on the instance goes with its disk (`make monitor` first keeps a copy)."
+        )
     with explained_aws_errors():
         aws = AwsTarget(settings, console, region=recorded.get("region"))
         result = aws.destroy()

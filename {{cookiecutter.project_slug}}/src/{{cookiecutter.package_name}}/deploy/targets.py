@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from . import state
-from .errors import DeployError
+from .api_key import refuse_renamed_setting
+from .errors import BadSetting, DeployError
 from .settings import PRACTICE_VM_ENV, DeploySettings
 
 console = Console()
@@ -38,6 +39,7 @@ def choose(
     target: str | None, recorded_wins: bool = False, **overrides
 ) -> tuple[ModuleType, DeploySettings]:
     """The target module and its settings: --target, else the recorded one, else DEPLOY_TARGET."""
+    refuse_renamed_setting()
     base = DeploySettings()
     record = state.load(base.state_dir)
     recorded = record.get("target")
@@ -71,6 +73,16 @@ def say_if_practice_vm(settings: DeploySettings) -> None:
         )
 
 
+def refuse_another_target(name: str, record: dict) -> None:
+    """One record per folder: deploying to a second target would forget what the first runs."""
+    recorded = record.get("target")
+    if recorded and recorded != name:
+        raise DeployError(
+            f".deploy/state.json records a deploy to '{recorded}', still there: `make destroy` "
+            f"removes it first (or set DEPLOY_STATE_DIR to another folder for a second deploy)."
+        )
+
+
 def recorded_app(settings: DeploySettings, record: dict) -> DeploySettings:
     """The app name (and so the tags and names) the record holds, whatever DEPLOY_APP says now.
 
@@ -97,7 +109,7 @@ def guarded(action: Callable[[], bool | None]) -> None:
         )
         errors.print(f"[red]Bad deploy setting:[/] {problems} (see .env.example)")
         raise typer.Exit(2) from None
-    except state.UnreadableRecord as error:  # bad data: exit 2, like a bad setting
+    except (state.UnreadableRecord, BadSetting) as error:  # bad data: exit 2, like a bad setting
         errors.print(f"[red]Deploy error:[/] {error}")
         raise typer.Exit(2) from None
     except DeployError as error:

@@ -19,10 +19,19 @@ PLACEHOLDER_KEYS = {
 }
 
 
+# A deployed release finds its API_KEY as a file here (mounted read-only): a file, because a
+# container's environment shows in `docker inspect`. API_KEY in the environment or .env wins.
+SECRETS_DIR = Path("/run/secrets")
+
+
 class ServeSettings(BaseSettings):
     # hide_input_in_errors: a refused API_KEY is never printed back.
     model_config = SettingsConfigDict(
-        env_file=".env", extra="ignore", protected_namespaces=(), hide_input_in_errors=True
+        env_file=".env",
+        extra="ignore",
+        protected_namespaces=(),
+        hide_input_in_errors=True,
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
     )
 
     # A bundle folder, or models:/<name>@champion, models:/<name>/<version>, runs:/<run_id>
