@@ -29,9 +29,7 @@ VM = f"{SLUG}-practice-vm"
 LABEL = f"io.coldstart.practice-vm={VM}"
 API_KEY = "practice-key-5d1e9a70"
 # A .env left from another machine: the practice VM's settings must win, and say so.
-OLD_ENV = (
-    f"DEPLOY_SSH_HOST=127.0.0.2\nDEPLOY_SSH_PORT=9\nDEPLOY_API_KEY={API_KEY}\nAPI_KEY={API_KEY}\n"
-)
+OLD_ENV = f"DEPLOY_SSH_HOST=127.0.0.2\nDEPLOY_SSH_PORT=9\nAPI_KEY={API_KEY}\n"
 
 
 @pytest.fixture(scope="module")
