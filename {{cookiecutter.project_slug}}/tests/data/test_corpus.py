@@ -75,7 +75,7 @@ def test_train_exits_2_with_the_message(case, tmp_path):
     extra = ["--task", case.task] if case.task else []
     result = run_train(tmp_path, write(case, tmp_path), case.target, *extra, **case.settings)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Data error:" in result.stderr and case.error in result.stderr
+    assert "error:" in result.stderr and case.error in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

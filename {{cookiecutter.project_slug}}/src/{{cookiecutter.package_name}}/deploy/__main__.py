@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from .. import cli
 from .targets import available, choose, console, guarded
 
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0], no_args_is_help=True)
@@ -98,4 +99,4 @@ for module in available().values():
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app)

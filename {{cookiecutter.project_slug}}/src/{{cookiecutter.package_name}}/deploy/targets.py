@@ -12,7 +12,6 @@ from collections.abc import Callable
 from types import ModuleType
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from . import state
@@ -20,7 +19,6 @@ from .errors import DeployError
 from .settings import DeploySettings
 
 console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 
 def available() -> dict[str, ModuleType]:
@@ -73,20 +71,9 @@ def recorded_app(settings: DeploySettings, record: dict) -> DeploySettings:
 
 
 def guarded(action: Callable[[], bool | None]) -> None:
-    """Run a command; turn its errors into one clear message and an exit code."""
-    try:
-        succeeded = action()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{e['loc'][0] if e['loc'] else ''} {e['msg']}".strip() for e in error.errors()
-        )
-        errors.print(f"[red]Bad deploy setting:[/] {problems} (see .env.example)")
-        raise typer.Exit(2) from None
-    except state.UnreadableRecord as error:  # bad data: exit 2, like a bad setting
-        errors.print(f"[red]Deploy error:[/] {error}")
-        raise typer.Exit(2) from None
-    except DeployError as error:
-        errors.print(f"[red]Deploy error:[/] {error}")
-        raise typer.Exit(1) from None
-    if succeeded is False:
+    """Run a command; False (something is left) is exit 1.
+
+    Its errors are cli.run's: a bad setting or an unreadable record exit 2, a DeployError 1.
+    """
+    if action() is False:
         raise typer.Exit(1)

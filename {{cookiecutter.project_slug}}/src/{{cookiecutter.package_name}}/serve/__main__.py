@@ -1,25 +1,16 @@
-"""`make serve`: run the service with uvicorn, as the settings say (HOST, PORT, WORKERS, ...)."""
+"""`make serve`: run the service with uvicorn, as the settings say (HOST, PORT, WORKERS, ...).
+
+It takes no arguments (only settings), and runs in the image too, which carries no typer:
+so no parser, but the same front door as every command (cli.run: a bad setting is one
+line without its value, and exit 2).
+"""
 
 import os
 import shutil
-import sys
 import tempfile
 from functools import partial
 
-from pydantic import ValidationError
-
-
-def settings_or_exit():
-    from .settings import ServeSettings
-
-    try:
-        return ServeSettings()
-    except ValidationError as error:
-        # One line per problem, without the value: API_KEY must never reach a log.
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]).upper()
-            print(f"Setting {field}: {problem['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
+from .. import cli
 
 
 def announce(settings) -> None:
@@ -51,7 +42,9 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
-    settings = settings_or_exit()
+    from .settings import ServeSettings
+
+    settings = ServeSettings()
     announce(settings)
     own_metrics_dir = None
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -74,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)
