@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -251,6 +252,28 @@ def test_bake_without_git_still_works(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no git on this PATH
     project = bake(tmp_path)
     assert (project / "Makefile").is_file() and not (project / ".git").exists()
+
+
+# Two bakes that hold every generated Python file between them (both deploy targets and
+# Kubernetes; the regression sample without deploy code), type-checked as `make lint` does.
+TYPE_CHECKED = [
+    {"deploy_target": "both"},
+    {"task": "regression", "deploy_target": "none", "kubernetes": "no"},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", TYPE_CHECKED, ids=label)
+def test_a_baked_project_passes_mypy_as_make_lint_runs_it(tmp_path, context):
+    project = bake(tmp_path, **context)
+    assert "$(PY) -m mypy src tests" in (project / "Makefile").read_text()
+    # One cache for every bake: the libraries' types are read once, not per project.
+    cache = Path(tempfile.gettempdir()) / "coldstart-mypy-cache"
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(cache), "src", "tests"],
+        cwd=project, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, f"mypy:\n{result.stdout}{result.stderr}"
 
 
 def test_make_help_lists_every_target(default_project):

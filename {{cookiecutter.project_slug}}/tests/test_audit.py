@@ -95,7 +95,7 @@ def vulnerability_service(answer):
     queries: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):  # http.server's name
             query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             queries.append(query)
             status, body = answer(query)

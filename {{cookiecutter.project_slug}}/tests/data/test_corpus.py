@@ -12,7 +12,7 @@ import pytest
 import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
-from {{ cookiecutter.package_name }}.data.prepare import options_from, prepare
+from {{ cookiecutter.package_name }}.data.prepare import Prepared, options_from, prepare
 from {{ cookiecutter.package_name }}.data.report import decisions_table
 
 from .corpus import Case, corpus
@@ -28,7 +28,7 @@ def write(case: Case, folder: Path) -> Path:
     return path
 
 
-def decided(case: Case, folder: Path) -> dict:
+def decided(case: Case, folder: Path) -> tuple[dict, Prepared]:
     """The decisions for the case's file, with the case's settings as .env would give them."""
     given = {k.lower(): json.loads(v) if v.startswith("[") else v for k, v in case.settings.items()}
     settings = Settings(_env_file=None, **given)

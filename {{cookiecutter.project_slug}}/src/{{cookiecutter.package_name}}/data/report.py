@@ -10,11 +10,11 @@ import matplotlib
 import typer
 
 matplotlib.use("Agg")  # draw to files; no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from .. import cli  # noqa: E402
-from .prepare import Prepared  # noqa: E402
+from .. import cli
+from .prepare import Prepared
 
 # Beyond 3 inter-quartile ranges from the middle half: a gross outlier, not just a large value.
 OUTLIER_IQR_FACTOR = 3.0

@@ -7,7 +7,7 @@ arguments and hands over to it.
 """
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,7 +25,7 @@ def deploy(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before spending money")] = False,
 ) -> None:
     """Ship the image and switch to it once it answers /readyz."""
-    overrides = {"image": image} if image else {}
+    overrides: dict[str, Any] = {"image": image} if image else {}
     if yes:
         overrides["yes"] = True
 

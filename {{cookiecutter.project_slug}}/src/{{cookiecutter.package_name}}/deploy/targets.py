@@ -9,31 +9,54 @@ removes what was really deployed.
 import importlib
 import pkgutil
 from collections.abc import Callable
-from types import ModuleType
+from typing import Any, Protocol, cast, runtime_checkable
 
 import typer
 from rich.console import Console
 
 from . import state
 from .errors import DeployError
+from .releases import Releases
 from .settings import DeploySettings
 
 console = Console()
 
 
-def available() -> dict[str, ModuleType]:
+@runtime_checkable
+class Target(Protocol):
+    """What every target_<name>.py module provides; `make deploy` and friends call only this.
+
+    COMMANDS (optional): extra typer commands only this target has (AWS: `extend`).
+    """
+
+    SETTINGS: type[DeploySettings]
+
+    def deploy(self, settings: Any, console: Console) -> None: ...
+
+    def status(self, settings: Any, console: Console) -> None: ...
+
+    def destroy(self, settings: Any, console: Console) -> bool: ...
+
+    def host_releases(self, settings: Any, console: Console) -> Releases: ...
+
+
+def available() -> dict[str, Target]:
     package = __name__.rsplit(".", 1)[0]
     names = [m.name for m in pkgutil.iter_modules(importlib.import_module(package).__path__)]
-    return {
+    targets = {
         name.removeprefix("target_"): importlib.import_module(f"{package}.{name}")
         for name in sorted(names)
         if name.startswith("target_")
     }
+    for name, module in targets.items():
+        if not isinstance(module, Target):  # a new target_<name>.py that misses a function
+            raise DeployError(f"{module.__name__} is not a deploy target: see Target in {__name__}.")
+    return cast(dict[str, Target], targets)
 
 
 def choose(
     target: str | None, recorded_wins: bool = False, **overrides
-) -> tuple[ModuleType, DeploySettings]:
+) -> tuple[Target, DeploySettings]:
     """The target module and its settings: --target, else the recorded one, else DEPLOY_TARGET."""
     base = DeploySettings()
     record = state.load(base.state_dir)
