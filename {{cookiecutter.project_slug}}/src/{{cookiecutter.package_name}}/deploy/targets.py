@@ -48,9 +48,11 @@ def available() -> dict[str, Target]:
         for name in sorted(names)
         if name.startswith("target_")
     }
-    for name, module in targets.items():
+    for module in targets.values():
         if not isinstance(module, Target):  # a new target_<name>.py that misses a function
-            raise DeployError(f"{module.__name__} is not a deploy target: see Target in {__name__}.")
+            raise DeployError(
+                f"{module.__name__} is not a deploy target: see Target in {__name__}."
+            )
     return cast(dict[str, Target], targets)
 
 
