@@ -271,8 +271,11 @@ def test_a_baked_project_passes_mypy_as_make_lint_runs_it(tmp_path, context):
     cache = Path(tempfile.gettempdir()) / "coldstart-mypy-cache"
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--cache-dir", str(cache), "src", "tests"],
-        cwd=project, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert result.returncode == 0, f"mypy:\n{result.stdout}{result.stderr}"
 
 

@@ -23,8 +23,12 @@ SOURCE = ROOT / "src" / PACKAGE
 BAD_SETTINGS = [
     ("make data-report", ["data.report"], {"CV_FOLDS": "1"}, "CV_FOLDS"),
     ("make train", ["model.train"], {"CV_FOLDS": "1"}, "CV_FOLDS"),
-    ("make collect", ["data.collect", "--source", "http://127.0.0.1:9/x.csv", "--name", "x"],
-     {"COLLECT_RETRIES": "-1", "COLLECT_CONTACT": "me@my-site.org"}, "COLLECT_RETRIES"),
+    (
+        "make collect",
+        ["data.collect", "--source", "http://127.0.0.1:9/x.csv", "--name", "x"],
+        {"COLLECT_RETRIES": "-1", "COLLECT_CONTACT": "me@my-site.org"},
+        "COLLECT_RETRIES",
+    ),
     ("make serve", ["serve"], {"PORT": "0"}, "PORT"),
     ("make predict", ["serve.client"], {"MAX_BODY_BYTES": "1"}, "MAX_BODY_BYTES"),
     ("make docker-build", ["container", "build"], {"PORT": "0"}, "PORT"),
@@ -35,7 +39,7 @@ BAD_SETTINGS = [
     ("make k8s", ["k8s", "render"], {"K8S_OVERLAY": "bad"}, "K8S_OVERLAY"),
     ("make k8s-status", ["k8s", "status"], {"K8S_OVERLAY": "bad"}, "K8S_OVERLAY"),
     ("make status", ["deploy", "status"], {"DEPLOY_REMOTE_PORT": "99999"}, "DEPLOY_REMOTE_PORT"),
-]  # fmt: skip
+]
 
 
 def command(arguments: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
@@ -46,8 +50,11 @@ def command(arguments: list[str], env: dict[str, str], cwd: Path) -> subprocess.
     return subprocess.run(
         [sys.executable, "-m", module, *arguments[1:]],
         env=os.environ | {"PYTHONPATH": path, "COLUMNS": "200"} | env,
-        cwd=cwd, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -123,9 +130,13 @@ def make_help() -> str:
     if make.returncode != 0:
         pytest.skip("make is not installed")
     return subprocess.run(
-        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
-        env=os.environ | {"NO_COLOR": "1"}, check=True,
-    ).stdout  # fmt: skip
+        ["make", "--no-print-directory", "help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"NO_COLOR": "1"},
+        check=True,
+    ).stdout
 
 
 def test_make_help_starts_with_where_to_start_and_groups_by_stage_in_the_readme_order():
