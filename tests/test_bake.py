@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -83,6 +84,9 @@ BASE_FILES = {
     f"{PKG}/serve/demo.py", f"{PKG}/serve/static/index.html", f"{PKG}/serve/static/demo.css",
     f"{PKG}/serve/static/demo.js", "tests/serve/test_demo_page.py",
     "tests/serve/test_demo_browser.py",
+    # One way to fail (errors.py, cli.py), one map of settings, one `make help`.
+    f"{PKG}/errors.py", f"{PKG}/cli.py", f"{PKG}/container/errors.py", f"{PKG}/data/errors.py",
+    "tests/test_cli.py", "tests/test_settings_map.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {
@@ -262,6 +266,31 @@ def test_bake_without_git_still_works(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no git on this PATH
     project = bake(tmp_path)
     assert (project / "Makefile").is_file() and not (project / ".git").exists()
+
+
+# Two bakes that hold every generated Python file between them (both deploy targets and
+# Kubernetes; the regression sample without deploy code), type-checked as `make lint` does.
+TYPE_CHECKED = [
+    {"deploy_target": "both"},
+    {"task": "regression", "deploy_target": "none", "kubernetes": "no"},
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("context", TYPE_CHECKED, ids=label)
+def test_a_baked_project_passes_mypy_as_make_lint_runs_it(tmp_path, context):
+    project = bake(tmp_path, **context)
+    assert "$(PY) -m mypy src tests" in (project / "Makefile").read_text()
+    # One cache for every bake: the libraries' types are read once, not per project.
+    cache = Path(tempfile.gettempdir()) / "coldstart-mypy-cache"
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(cache), "src", "tests"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"mypy:\n{result.stdout}{result.stderr}"
 
 
 def test_make_help_lists_every_target(default_project):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path.cwd() / "src"))
 
-from {{ cookiecutter.package_name }}.container.__main__ import build, engine  # noqa: E402
+from {{ cookiecutter.package_name }}.container.__main__ import build, engine
 
 TARGET_RATIO = 1 / 3
 

@@ -95,7 +95,7 @@ def vulnerability_service(answer):
     queries: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):  # http.server's name
             query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             queries.append(query)
             status, body = answer(query)
@@ -161,7 +161,7 @@ def test_the_audit_fails_naming_a_vulnerable_package(tmp_path):
     with vulnerability_service(answer) as (url, _):
         result = audit(tmp_path, url)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Audit failed: 1 known vulnerability in 1 package(s): pip " in result.stderr
+    assert "error: audit failed: 1 known vulnerability in 1 package(s): pip " in result.stderr
     assert "TEST-2026-0001 (fixed in 999.0)" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -172,5 +172,5 @@ def test_the_audit_fails_loudly_when_the_service_cannot_answer(tmp_path):
     with vulnerability_service(lambda query: (503, {"error": "down"})) as (url, _):
         result = audit(tmp_path, url)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "Audit: pip-audit could not finish" in result.stderr
+    assert "error: pip-audit could not finish" in result.stderr
     assert "passed" not in result.stdout + result.stderr

@@ -81,7 +81,7 @@ def gadget(kind: str, folder) -> tuple:
     victim.write_text("precious data")
     if kind == "popen":
         name = popen_alias()
-        arguments = (["sh", "-c", f"id > {victim}"],)
+        arguments: tuple = (["sh", "-c", f"id > {victim}"],)
     else:  # numpy.memmap(victim, "uint8", "w+", 0, (4,)) truncates the file to four zero bytes
         name, arguments = "numpy.memmap", (str(victim), "uint8", "w+", 0, (4,))
     module, _, function = name.rpartition(".")

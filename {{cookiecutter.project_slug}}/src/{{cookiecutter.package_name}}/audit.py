@@ -25,9 +25,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from . import cli
+from .errors import BadInput, ColdstartError
+
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
 # pip-audit's reason for a package it left out on purpose (--skip-editable).
 EDITABLE = "distribution marked as editable"
 NAMED = 5  # packages named in a message; the rest counted
@@ -110,8 +112,8 @@ def judge(report: dict, own: set[str]) -> Verdict:
     return Verdict(True, f"{len(checked)} packages checked: no known vulnerabilities.")
 
 
-def run_pip_audit(report: Path) -> dict | None:
-    """pip-audit's JSON for this Python's environment; None when it could not finish."""
+def run_pip_audit(report: Path) -> dict:
+    """pip-audit's JSON for this Python's environment; ColdstartError when it could not finish."""
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)  # never judge an earlier run's output
     command = [
@@ -123,8 +125,7 @@ def run_pip_audit(report: Path) -> dict | None:
         return json.loads(report.read_text())
     except (OSError, ValueError):
         last = (finished.stderr.strip().splitlines() or ["no message"])[-1]
-        errors.print(f"[red]Audit:[/] pip-audit could not finish: {escape(last)}")
-        return None
+        raise ColdstartError(f"pip-audit could not finish: {last}") from None
 
 
 @app.command()
@@ -132,17 +133,12 @@ def main(
     report: Annotated[Path, typer.Option(help="Where pip-audit's JSON is kept")] = REPORT,
 ) -> None:
     if importlib.util.find_spec("pip_audit") is None:
-        errors.print("[red]Audit:[/] pip-audit is not installed: run `make setup` (dev extra).")
-        raise typer.Exit(2)
-    found = run_pip_audit(report)
-    if found is None:
-        raise typer.Exit(1)
-    verdict = judge(found, this_project())
+        raise BadInput("pip-audit is not installed: run `make setup` (dev extra).")
+    verdict = judge(run_pip_audit(report), this_project())
     if not verdict.passed:
-        errors.print(f"[red]Audit failed:[/] {escape(verdict.message)}")
-        raise typer.Exit(1)
+        raise ColdstartError(f"audit failed: {verdict.message}")
     console.print(f"[green]Audit passed:[/] {escape(verdict.message)} ({report})")
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .drift_rules import Reference
+from .errors import ColdstartError
 from .tree_checks import check_trees
 
 PIPELINE_FILE = "pipeline.skops"
@@ -69,12 +70,14 @@ DATA_TYPES = frozenset(
 ALLOWED_TYPES = PIPELINE_STEP_TYPES | DATA_TYPES
 
 
-class BundleError(RuntimeError):
-    """The bundle folder is missing, incomplete, or holds something we will not load."""
+class BundleError(ColdstartError, RuntimeError):
+    """The bundle folder is missing, incomplete, or holds something we will not load (exit 1)."""
 
 
 class UntrustedBundle(BundleError):
     """The bundle asks for a type we never load: it was tampered with, so none of it serves."""
+
+    exit_code = 2
 
 
 class Feature(BaseModel):

@@ -6,16 +6,19 @@ name in capitals (for example `CV_FOLDS=3 make train`). The command line
 """
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from .errors import BadInput
 
 Task = Literal["classification", "regression"]
 # The registered name of this project's own data set (DATA_PATH and TARGET): its champion is
 # what `make serve`, `make docker-build` and `make deploy` use unless MODEL_URI says otherwise.
 PROJECT_MODEL_NAME = "{{ cookiecutter.project_slug }}"
 ModelKind = Literal["hist_gradient_boosting", "random_forest", "linear"]
+S = TypeVar("S", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
@@ -74,21 +77,64 @@ class Settings(BaseSettings):
         return self.models_dir / name
 
 
-class SettingsProblem(ValueError):
+class SettingsProblem(BadInput, ValueError):
     """A value in .env or the environment that cannot be used (said in one line, exit 2)."""
 
 
-def load_settings(**overrides) -> Settings:
-    """Settings, or one line per problem: a typo in .env deserves no 60-line traceback."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise SettingsProblem(f"{problems}. Fix it in .env or the environment.") from None
-    except SettingsError as error:  # a list setting that is not JSON
-        raise SettingsProblem(
+def settings_class(name: str) -> type[BaseSettings] | None:
+    """The settings class a ValidationError's title names (every one subclasses BaseSettings)."""
+    pending = list(BaseSettings.__subclasses__())
+    while pending:
+        kind = pending.pop()
+        if kind.__name__ == name:
+            return kind
+        pending += kind.__subclasses__()
+    return None
+
+
+def env_name(kind: type[BaseSettings], location: tuple) -> str:
+    """The variable a problem's location means, as written in .env (MONITOR_ROWS, LOG_MAX_MB)."""
+    field = kind.model_fields.get(str(location[0]))
+    if field is None:  # already the variable: the field reads an alias (validation_alias)
+        return str(location[0]).upper()
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        alias = alias.choices[0]
+    if isinstance(alias, str):
+        return alias.upper()
+    return f"{kind.model_config.get('env_prefix', '')}{location[0]}".upper()
+
+
+def settings_problem(error: ValidationError | SettingsError) -> SettingsProblem | None:
+    """One line for everything a settings class refused; None when no settings class did.
+
+    Never the value itself: API_KEY must not reach a terminal or a log.
+    """
+    if isinstance(error, SettingsError):  # a list setting that is not JSON
+        return SettingsProblem(
             f"{error}. List settings are JSON lists, e.g. NUMERIC_COLUMNS='[\"Area\"]'."
-        ) from None
+        )
+    kind = settings_class(error.title)
+    if kind is None:
+        return None
+    problems = "; ".join(
+        f"{env_name(kind, problem['loc'])}: {problem['msg']}" if problem["loc"] else problem["msg"]
+        for problem in error.errors(include_url=False)
+    )
+    return SettingsProblem(f"{problems}. Fix it in .env or the environment.")
+
+
+def load(kind: type[S], **overrides) -> S:
+    """Settings, or SettingsProblem: a typo in .env deserves no 60-line traceback."""
+    try:
+        return kind(**overrides)
+    except (ValidationError, SettingsError) as error:
+        problem = settings_problem(error)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def load_settings(**overrides) -> Settings:
+    """Training's settings, or one line per problem (SettingsProblem)."""
+    return load(Settings, **overrides)

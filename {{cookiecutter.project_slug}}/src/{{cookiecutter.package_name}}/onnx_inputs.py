@@ -75,7 +75,7 @@ class OnnxFeed:
                 ]
                 for i, read in self.text
             ]
-        feed = {}
+        feed: dict[str, np.ndarray] = {}
         if floats:
             # numpy turns None into NaN itself when the dtype is float. Shaped
             # (columns, rows, 1), each column comes out as a contiguous (rows, 1) view.

@@ -241,7 +241,7 @@ def test_bad_input_is_one_line_exit_2_and_the_combined_file_stays_whole(
     Path("data/collected/bad.csv").write_bytes(before)
     result = collect("--source", url, "--name", "bad", *options)
     assert result.exit_code == 2, result.output
-    assert result.stderr.startswith("Data error: bad: ") and problem in result.stderr
+    assert result.stderr.startswith("error: bad: ") and problem in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert Path("data/collected/bad.csv").read_bytes() == before
 
@@ -371,7 +371,7 @@ def test_collect_yaml_collects_every_source_and_its_example_is_valid(project, se
 def test_a_bad_setting_is_one_line_and_exit_2(project, monkeypatch, server):
     monkeypatch.setenv("COLLECT_CONTACT", "you@example.com")
     result = collect("--source", server.url + "/data.csv", "--name", "x")
-    assert result.exit_code == 2 and result.stderr.startswith("Setting error: COLLECT_CONTACT")
+    assert result.exit_code == 2 and result.stderr.startswith("error: COLLECT_CONTACT")
     assert server.log == []
 
 

@@ -12,7 +12,7 @@ import pytest
 import {{ cookiecutter.package_name }}
 from {{ cookiecutter.package_name }}.config import Settings
 from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
-from {{ cookiecutter.package_name }}.data.prepare import options_from, prepare
+from {{ cookiecutter.package_name }}.data.prepare import Prepared, options_from, prepare
 from {{ cookiecutter.package_name }}.data.report import decisions_table
 
 from .corpus import Case, corpus
@@ -28,7 +28,7 @@ def write(case: Case, folder: Path) -> Path:
     return path
 
 
-def decided(case: Case, folder: Path) -> dict:
+def decided(case: Case, folder: Path) -> tuple[dict, Prepared]:
     """The decisions for the case's file, with the case's settings as .env would give them."""
     given = {k.lower(): json.loads(v) if v.startswith("[") else v for k, v in case.settings.items()}
     settings = Settings(_env_file=None, **given)
@@ -75,7 +75,7 @@ def test_train_exits_2_with_the_message(case, tmp_path):
     extra = ["--task", case.task] if case.task else []
     result = run_train(tmp_path, write(case, tmp_path), case.target, *extra, **case.settings)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Data error:" in result.stderr and case.error in result.stderr
+    assert "error:" in result.stderr and case.error in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings as DeploySettingsBase
 from {{ cookiecutter.package_name }}.deploy.targets import available
 
 PACKAGE = "{{ cookiecutter.package_name }}"
@@ -34,10 +35,29 @@ def test_a_target_this_project_lacks_is_refused_clearly(tmp_path):
 def test_a_bad_setting_is_exit_code_2(tmp_path):
     result = deploy_cli(tmp_path, "status", DEPLOY_REMOTE_PORT="99999")
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "remote_port" in result.stderr
+    assert "remote_port" in result.stderr.lower()
 
 
 def test_the_default_target_is_one_of_ours():
     from {{ cookiecutter.package_name }}.deploy.settings import DeploySettings
 
     assert DeploySettings(_env_file=None).target in available()
+
+
+def test_every_target_module_provides_what_the_commands_call():
+    from {{ cookiecutter.package_name }}.deploy.targets import Target
+
+    for name, module in available().items():
+        assert isinstance(module, Target), name
+        assert issubclass(module.SETTINGS, DeploySettingsBase), name
+
+
+def test_a_module_missing_a_function_is_no_target():
+    import types
+
+    from {{ cookiecutter.package_name }}.deploy.targets import Target
+
+    half = types.ModuleType("target_half")
+    half.SETTINGS = DeploySettingsBase
+    half.deploy = half.status = half.destroy = lambda settings, console: None
+    assert not isinstance(half, Target)  # no host_releases: logs, rollback, ssh would fail

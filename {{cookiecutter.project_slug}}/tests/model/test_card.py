@@ -103,5 +103,5 @@ def test_a_broken_notes_file_stops_make_train_first_in_one_line(tmp_path, sample
     )
     assert result.returncode == 2, result.stderr[-2000:]
     said = result.stderr.strip().splitlines()[-1]
-    assert said.startswith("Setting error:") and "model_card.yaml is not valid YAML" in said
+    assert said.startswith("error:") and "model_card.yaml is not valid YAML" in said
     assert "Traceback" not in result.stderr and "Cross-validated" not in result.stdout

@@ -103,7 +103,7 @@ def test_a_bad_setting_in_env_is_one_line_and_exit_2(tmp_path, line, named):
         capture_output=True, text=True, cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.startswith("Setting error:")
+    assert "Traceback" not in result.stderr and result.stderr.startswith("error:")
     assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -291,7 +291,7 @@ def test_an_unwritable_models_folder_fails_first_in_one_line(tmp_path, sample_fr
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     said = result.stderr.strip().splitlines()[-1]  # MLflow may log a line of its own first
-    assert said.startswith("Training failed: The models folder")
+    assert said.startswith("error: The models folder")
     assert str(models) in said and "MODELS_DIR" in said
     assert "Cross-validated" not in result.stdout  # it stopped before the work
     assert MlflowClient(tracking_uri=store).search_registered_models() == []  # no orphan

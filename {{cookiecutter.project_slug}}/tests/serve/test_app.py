@@ -286,7 +286,7 @@ def test_a_bad_log_setting_is_one_line_and_exit_2(tmp_path, name, value):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith(f"Setting {name}:"), result.stderr
+    assert result.stderr.startswith(f"error: {name}:"), result.stderr
 
 
 def test_not_ready_until_a_model_loads(tmp_path, bundle_dir):

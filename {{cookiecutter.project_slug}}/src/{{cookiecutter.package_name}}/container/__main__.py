@@ -5,23 +5,24 @@ python -m {{ cookiecutter.package_name }}.container run   [--port 8000]
 python -m {{ cookiecutter.package_name }}.container smoke
 """
 
-import argparse
 import contextlib
 import json
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Annotated
 
 import docker
+import typer
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
-from pydantic import ValidationError
 
-from ..bundle import Bundle, BundleError, UntrustedBundle
+from .. import cli
+from ..bundle import Bundle, UntrustedBundle
 from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
+from .errors import ContainerError
 from .images import PROJECT_IMAGE, image_name, last_built, record_build
 from .limits import ContainerLimits
 from .requirements import write_requirements
@@ -38,7 +39,7 @@ def engine() -> docker.DockerClient:
         client = docker.from_env()
         client.ping()
     except DockerException as error:
-        raise SystemExit(
+        raise ContainerError(
             f"No Docker engine answers ({error}). Start Docker (or set DOCKER_HOST) and try again."
         ) from error
     return client
@@ -61,15 +62,11 @@ def stage_bundle() -> Bundle:
         # Bundle.load refuses links, pipes and devices inside the bundle: a copy would follow
         # a link and put whatever it points at (all of /etc) into the image.
         source = Bundle.load(resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri))
-    except UntrustedBundle as error:
-        print(
+    except UntrustedBundle as error:  # exit 2, like any bad input
+        raise UntrustedBundle(
             f"{error} Remove them (or run `make train` again), then build again. "
-            "Nothing was copied.",
-            file=sys.stderr,
-        )
-        raise SystemExit(2) from None
-    except BundleError as error:
-        raise SystemExit(f"{error}") from None
+            "Nothing was copied."
+        ) from None
     # resolve(): models/<name> is a link to the versioned folder; copy what it points at.
     directory = source.directory.resolve()
     shutil.rmtree(BUNDLE, ignore_errors=True)
@@ -110,7 +107,7 @@ def build(client: docker.DockerClient, base_image: str | None = None) -> str:
             if "error" in chunk:
                 raise BuildError(chunk["error"], [])
     except (BuildError, APIError) as error:
-        raise SystemExit(f"docker build failed: {error}") from error
+        raise ContainerError(f"docker build failed: {error}") from error
     image = client.images.get(tag)
     image.tag(repository, "latest")
     record_build(tag, f"{repository}:latest", metadata.name, str(metadata.version))
@@ -140,17 +137,8 @@ def run(
 
 
 def checked_limits() -> ContainerLimits:
-    """The run limits from .env; a bad one is one line and exit 2, before Docker is asked."""
-    try:
-        return ContainerLimits()
-    except ValidationError as error:
-        problems = []
-        for problem in error.errors():
-            field = str(problem["loc"][0]) if problem["loc"] else ""
-            setting = field if field.isupper() else f"CONTAINER_{field.upper()}"
-            problems.append(f"{setting}: {problem['msg']}")
-        print(f"Bad container setting: {'; '.join(problems)} (see .env.example)", file=sys.stderr)
-        raise SystemExit(2) from None
+    """The run limits from .env; a bad one is one line and exit 2 (cli.run), before Docker is asked."""
+    return ContainerLimits()
 
 
 def wait_healthy(container, timeout: float = 90) -> None:
@@ -159,11 +147,11 @@ def wait_healthy(container, timeout: float = 90) -> None:
         container.reload()
         health = container.attrs["State"].get("Health", {}).get("Status")
         if container.status == "exited":
-            raise SystemExit(f"The container exited:\n{container.logs().decode()[-3000:]}")
+            raise ContainerError(f"The container exited:\n{container.logs().decode()[-3000:]}")
         if health == "healthy":
             return
         time.sleep(1)
-    raise SystemExit(f"Not healthy after {timeout:.0f}s:\n{container.logs().decode()[-3000:]}")
+    raise ContainerError(f"Not healthy after {timeout:.0f}s:\n{container.logs().decode()[-3000:]}")
 
 
 def smoke(client: docker.DockerClient, port: int) -> None:
@@ -189,33 +177,50 @@ def smoke(client: docker.DockerClient, port: int) -> None:
     print("Smoke test passed.")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["build", "run", "smoke"])
-    parser.add_argument("--port", type=int, default=8000, help="host port, bound to 127.0.0.1")
-    parser.add_argument("--base-image", help="override the Dockerfile's BASE_IMAGE")
-    args = parser.parse_args()
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0], no_args_is_help=True)
+Port = Annotated[int, typer.Option(help="Host port, bound to 127.0.0.1")]
+
+
+def ready_client() -> docker.DockerClient:
+    """Settings first (ServeSettings, ContainerLimits): a bad one is exit 2 before Docker is asked."""
+    ServeSettings()
     checked_limits()
-    client = engine()
-    if args.command == "build":
-        build(client, args.base_image)
-    elif args.command == "smoke":
-        smoke(client, args.port)
-    else:
-        image = last_built()
-        try:
-            client.images.get(image)
-        except ImageNotFound as error:
-            raise SystemExit(f"No image {image} yet: run `make docker-build` first.") from error
-        with contextlib.suppress(NotFound):  # the previous `make docker-run`
-            client.containers.get(CONTAINER_NAME).remove(force=True)
-        container = run(client, image, args.port, name=CONTAINER_NAME, detach=True)
-        print(
-            f"Running {image} ({container.short_id}) on http://127.0.0.1:{args.port} "
-            f"(stop: docker stop {CONTAINER_NAME})"
-        )
-    return 0
+    return engine()
+
+
+@app.command("build")
+def build_command(
+    base_image: Annotated[
+        str | None, typer.Option(help="Override the Dockerfile's BASE_IMAGE")
+    ] = None,
+) -> None:
+    """Build the service image for MODEL_URI."""
+    build(ready_client(), base_image)
+
+
+@app.command("smoke")
+def smoke_command(port: Port = 8000) -> None:
+    """Build, run, wait until healthy, predict, stop."""
+    smoke(ready_client(), port)
+
+
+@app.command("run")
+def run_command(port: Port = 8000) -> None:
+    """Run the image on 127.0.0.1 (replaces a running one)."""
+    client = ready_client()
+    image = last_built()
+    try:
+        client.images.get(image)
+    except ImageNotFound as error:
+        raise ContainerError(f"No image {image} yet: run `make docker-build` first.") from error
+    with contextlib.suppress(NotFound):  # the previous `make docker-run`
+        client.containers.get(CONTAINER_NAME).remove(force=True)
+    container = run(client, image, port, name=CONTAINER_NAME, detach=True)
+    print(
+        f"Running {image} ({container.short_id}) on http://127.0.0.1:{port} "
+        f"(stop: docker stop {CONTAINER_NAME})"
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(app)

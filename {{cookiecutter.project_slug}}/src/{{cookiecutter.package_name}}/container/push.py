@@ -11,9 +11,12 @@ import json
 from pathlib import Path
 
 import docker
+import typer
 from docker.errors import APIError, ImageNotFound
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .. import cli
+from .errors import PushError
 from .images import image_name
 
 # The bundle `make docker-build` staged into the image: its version names the image.
@@ -25,10 +28,6 @@ class PushSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
 
     registry: str = "{{ 'ecr' if cookiecutter.deploy_target in ['aws', 'both'] else '' }}"
-
-
-class PushError(Exception):
-    pass
 
 
 def local_image(
@@ -117,21 +116,22 @@ def push(client: docker.DockerClient, settings: PushSettings) -> dict:
     return record
 
 
-def main() -> int:
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+
+
+@app.command()
+def main() -> None:
     settings = PushSettings()
     try:
         client = docker.from_env()
         client.ping()
-        record = push(client, settings)
     except docker.errors.DockerException as error:
-        print(f"error: no Docker engine answers ({error}); start Docker or set DOCKER_HOST.")
-        return 1
-    except PushError as error:
-        print(f"error: {error}")
-        return 1
+        raise PushError(
+            f"no Docker engine answers ({error}); start Docker or set DOCKER_HOST."
+        ) from None
+    record = push(client, settings)
     print(f"Pushed {record['image']} (tags {', '.join(record['tags'])}); next: make k8s")
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    cli.run(app)

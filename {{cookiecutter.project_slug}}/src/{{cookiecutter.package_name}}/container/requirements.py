@@ -13,6 +13,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .errors import ContainerError
+
 # Needed only when scikit-learn serves; an ONNX graph of the whole pipeline needs none of them.
 SKLEARN_RUNTIME = {"scikit-learn", "pandas", "skops", "threadpoolctl"}
 
@@ -42,7 +44,7 @@ def pinned_closure(requirements: list[Requirement]) -> dict[str, str]:
         try:
             dist = distribution(requirement.name)
         except PackageNotFoundError as error:
-            raise SystemExit(
+            raise ContainerError(
                 f"{requirement.name} is not installed here, so its version cannot be pinned. "
                 "Run `make setup` first."
             ) from error

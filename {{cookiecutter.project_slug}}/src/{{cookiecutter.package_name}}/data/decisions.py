@@ -634,7 +634,7 @@ def one_spelling_per_class(values: pd.Series, missing: pd.Series) -> tuple[pd.Se
     written = values[~missing].map(category_text)
     normalised = written.map(normalise_category)
     counts = pd.DataFrame({"class": normalised, "written": written.str.strip()}).value_counts()
-    spelling = {}
+    spelling: dict = {}
     for (name, spelled), _ in counts.items():  # most frequent first
         spelling.setdefault(name, spelled)
     variants = pd.Series(written.to_numpy()).groupby(normalised.to_numpy()).unique()

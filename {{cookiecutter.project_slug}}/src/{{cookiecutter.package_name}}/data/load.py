@@ -10,6 +10,8 @@ from pathlib import Path
 import charset_normalizer
 import pandas as pd
 
+from .errors import DataError
+
 # Strings that people type for "no value"; pandas already knows most of them.
 EXTRA_MISSING_MARKERS = ["?", "-", "--", "n/a", "N/A", "NA", "null", "None", "#DIV/0!", "#N/A"]
 DELIMITERS = ",;\t|"
@@ -28,10 +30,6 @@ CODEC_FAMILIES = ({"utf-8", "utf-8-sig"}, {"cp1252", "iso8859-1", "iso8859-15"},
 BOMS = {codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
         codecs.BOM_UTF16_LE: ("utf-16", "a UTF-16 byte-order mark"),
         codecs.BOM_UTF16_BE: ("utf-16", "a UTF-16 byte-order mark")}  # fmt: skip
-
-
-class DataError(ValueError):
-    """The data cannot be used as it is. The message names the problem and the fix."""
 
 
 def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:

@@ -4,16 +4,17 @@ Writes reports/data_report.md with PNG plots beside it. Training writes and
 logs the same report with every MLflow run.
 """
 
-import sys
 from pathlib import Path
 
 import matplotlib
+import typer
 
 matplotlib.use("Agg")  # draw to files; no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from .prepare import Prepared  # noqa: E402
+from .. import cli
+from .prepare import Prepared
 
 # Beyond 3 inter-quartile ranges from the middle half: a gross outlier, not just a large value.
 OUTLIER_IQR_FACTOR = 3.0
@@ -203,20 +204,19 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
     return path
 
 
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+
+
+@app.command()
 def main() -> None:
-    from ..config import SettingsProblem, load_settings
-    from .load import DataError
+    from ..config import load_settings
     from .prepare import load_and_prepare
 
-    try:
-        settings = load_settings()
-        raw, prepared = load_and_prepare(settings)
-    except (DataError, SettingsProblem) as error:
-        kind = "Data error" if isinstance(error, DataError) else "Setting error"
-        print(f"{kind}: {error}", file=sys.stderr)
-        raise SystemExit(2) from None  # 2: bad input, as `make train` says it
+    # A bad setting or data set: one line and exit 2, as `make train` says it (cli.run).
+    settings = load_settings()
+    raw, prepared = load_and_prepare(settings)
     print(f"Wrote {write_report(raw, prepared, settings.reports_dir)}")
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(app)

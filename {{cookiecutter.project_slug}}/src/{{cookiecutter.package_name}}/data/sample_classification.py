@@ -6,11 +6,14 @@ date column (it becomes date features), a column name with spaces and
 symbols, and fewer churners than stayers. Same seed, same file, every time.
 """
 
-import argparse
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
+import typer
+
+from .. import cli
 
 DEFAULT_OUTPUT = Path("data/raw/customers.csv")
 TARGET = "churned"
@@ -88,17 +91,20 @@ def make_dirty(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return pd.concat([frame, duplicates]).sample(frac=1, random_state=0).reset_index(drop=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-    frame = make_sample(args.rows, args.seed)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.output, index=False)
-    print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {args.output}")
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+
+
+@app.command()
+def main(
+    output: Annotated[Path, typer.Option(help="The CSV file to write")] = DEFAULT_OUTPUT,
+    rows: Annotated[int, typer.Option(help="Rows before duplicates are added")] = 5000,
+    seed: Annotated[int, typer.Option(help="The same seed writes the same file")] = 42,
+) -> None:
+    frame = make_sample(rows, seed)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(output, index=False)
+    print(f"Wrote {len(frame):,} rows x {frame.shape[1]} columns to {output}")
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(app)

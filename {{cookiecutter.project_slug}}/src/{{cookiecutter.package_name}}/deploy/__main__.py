@@ -7,10 +7,11 @@ arguments and hands over to it.
 """
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from .. import cli
 from ..container.images import last_built
 from . import state
 from .targets import available, choose, console, guarded, refuse_another_target
@@ -31,7 +32,7 @@ def deploy(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask before spending money")] = False,
 ) -> None:
     """Ship the image and switch to it once it answers /readyz."""
-    overrides = {"image": image} if image else {}
+    overrides: dict[str, Any] = {"image": image} if image else {}
     if yes:
         overrides["yes"] = True
 
@@ -118,4 +119,4 @@ for module in available().values():
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app)

@@ -50,6 +50,7 @@ class Remote:
             process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
+            assert process.stdin and process.stdout and process.stderr  # all three are PIPEs
             for chunk in stdin:
                 process.stdin.write(chunk)
             process.stdin.close()

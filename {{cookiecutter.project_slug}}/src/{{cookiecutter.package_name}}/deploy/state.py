@@ -12,11 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import DeployError
-
-
-class UnreadableRecord(DeployError):
-    """The record exists but is not one we wrote: a bad-data error (exit 2), and it is kept."""
+from .errors import UnreadableRecord
 
 
 def state_file(state_dir: Path) -> Path:

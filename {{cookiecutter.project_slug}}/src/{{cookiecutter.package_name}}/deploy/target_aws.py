@@ -262,6 +262,7 @@ def extend(
 
     def run() -> None:
         _, settings = choose("aws")
+        assert isinstance(settings, AwsSettings)  # the aws target's SETTINGS
         releases = host_releases(settings, console)
         now = datetime.now(UTC)
         current = host_deadline(releases)

@@ -9,35 +9,58 @@ removes what was really deployed.
 import importlib
 import pkgutil
 from collections.abc import Callable
-from types import ModuleType
+from typing import Any, Protocol, cast, runtime_checkable
 
 import typer
 from dotenv import dotenv_values
-from pydantic import ValidationError
 from rich.console import Console
 
 from . import state
 from .api_key import refuse_renamed_setting
-from .errors import BadSetting, DeployError
+from .errors import DeployError
+from .releases import Releases
 from .settings import PRACTICE_VM_ENV, DeploySettings
 
 console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 
-def available() -> dict[str, ModuleType]:
+@runtime_checkable
+class Target(Protocol):
+    """What every target_<name>.py module provides; `make deploy` and friends call only this.
+
+    COMMANDS (optional): extra typer commands only this target has (AWS: `extend`).
+    """
+
+    SETTINGS: type[DeploySettings]
+
+    def deploy(self, settings: Any, console: Console) -> None: ...
+
+    def status(self, settings: Any, console: Console) -> None: ...
+
+    def destroy(self, settings: Any, console: Console) -> bool: ...
+
+    def host_releases(self, settings: Any, console: Console) -> Releases: ...
+
+
+def available() -> dict[str, Target]:
     package = __name__.rsplit(".", 1)[0]
     names = [m.name for m in pkgutil.iter_modules(importlib.import_module(package).__path__)]
-    return {
+    targets = {
         name.removeprefix("target_"): importlib.import_module(f"{package}.{name}")
         for name in sorted(names)
         if name.startswith("target_")
     }
+    for module in targets.values():
+        if not isinstance(module, Target):  # a new target_<name>.py that misses a function
+            raise DeployError(
+                f"{module.__name__} is not a deploy target: see Target in {__name__}."
+            )
+    return cast(dict[str, Target], targets)
 
 
 def choose(
     target: str | None, recorded_wins: bool = False, **overrides
-) -> tuple[ModuleType, DeploySettings]:
+) -> tuple[Target, DeploySettings]:
     """The target module and its settings: --target, else the recorded one, else DEPLOY_TARGET."""
     refuse_renamed_setting()
     base = DeploySettings()
@@ -100,20 +123,9 @@ def recorded_app(settings: DeploySettings, record: dict) -> DeploySettings:
 
 
 def guarded(action: Callable[[], bool | None]) -> None:
-    """Run a command; turn its errors into one clear message and an exit code."""
-    try:
-        succeeded = action()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{e['loc'][0] if e['loc'] else ''} {e['msg']}".strip() for e in error.errors()
-        )
-        errors.print(f"[red]Bad deploy setting:[/] {problems} (see .env.example)")
-        raise typer.Exit(2) from None
-    except (state.UnreadableRecord, BadSetting) as error:  # bad data: exit 2, like a bad setting
-        errors.print(f"[red]Deploy error:[/] {error}")
-        raise typer.Exit(2) from None
-    except DeployError as error:
-        errors.print(f"[red]Deploy error:[/] {error}")
-        raise typer.Exit(1) from None
-    if succeeded is False:
+    """Run a command; False (something is left) is exit 1.
+
+    Its errors are cli.run's: a bad setting or an unreadable record exit 2, a DeployError 1.
+    """
+    if action() is False:
         raise typer.Exit(1)

@@ -5,15 +5,22 @@ python -m {{ cookiecutter.package_name }}.k8s apply | status | delete   # kubect
 python -m {{ cookiecutter.package_name }}.k8s measure                   # memory and CPU under load
 """
 
-import argparse
-import sys
+from typing import Annotated
 
+import typer
+
+from .. import cli
 from . import cluster, render
-from .errors import KubeError
 from .settings import KubeSettings
 
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0], no_args_is_help=True)
+Image = Annotated[str | None, typer.Option(help="Image reference instead of the last push's")]
 
-def render_command(settings: KubeSettings, image: str | None) -> None:
+
+@app.command("render")
+def render_command(image: Image = None) -> None:
+    """Render k8s/ overlays with the pushed image into build/k8s/, validated."""
+    settings = KubeSettings()
     reference = image or render.pushed_image()
     done = render.render_all(reference, settings.version)
     for overlay, objects in done.items():
@@ -21,26 +28,32 @@ def render_command(settings: KubeSettings, image: str | None) -> None:
     print(f"Image {reference}; valid for Kubernetes {settings.version} (strict schema).")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["render", "apply", "status", "delete", "measure"])
-    parser.add_argument("--image", help="image reference instead of the last push's")
-    args = parser.parse_args()
-    settings = KubeSettings()
-    try:
-        if args.command == "render":
-            render_command(settings, args.image)
-        elif args.command == "measure":
-            from .measure import measure_image  # the Docker SDK only when measuring
+@app.command()
+def apply() -> None:
+    """Apply the overlay's manifest to kubectl's cluster; wait for the rollout."""
+    print(cluster.apply(KubeSettings()))
 
-            print(measure_image(args.image))
-        else:
-            print(getattr(cluster, args.command)(settings))
-    except KubeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+
+@app.command()
+def status() -> None:
+    """Show the deployment, pods, autoscaler and service."""
+    print(cluster.status(KubeSettings()))
+
+
+@app.command()
+def delete() -> None:
+    """Delete everything apply created."""
+    print(cluster.delete(KubeSettings()))
+
+
+@app.command()
+def measure(image: Image = None) -> None:
+    """Run the image as the pods do, load it, print memory and CPU."""
+    KubeSettings()  # a bad setting is said before Docker starts anything
+    from .measure import measure_image  # the Docker SDK only when measuring
+
+    print(measure_image(image))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(app)

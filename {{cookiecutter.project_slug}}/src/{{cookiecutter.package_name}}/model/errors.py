@@ -1,8 +1,10 @@
 """What can stop a training run, each with a message that says what to do."""
 
+from ..errors import ColdstartError
 
-class TrainingError(RuntimeError):
-    """Training stopped on purpose: the message names the problem and the fix."""
+
+class TrainingError(ColdstartError, RuntimeError):
+    """Training stopped on purpose: the message names the problem and the fix (exit 1)."""
 
 
 class BaselineNotBeaten(TrainingError):

@@ -5,10 +5,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # draw to files; no screen needed (servers, CI, containers)
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.inspection import permutation_importance  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     PredictionErrorDisplay,
     RocCurveDisplay,

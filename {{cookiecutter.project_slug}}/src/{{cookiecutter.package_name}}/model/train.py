@@ -25,14 +25,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .. import __version__
+from .. import __version__, cli
 from ..bundle import Metadata, Schema, publish, staging_folder, trusted_types_of, write_bundle
-from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, SettingsProblem, Task, load_settings
-from ..data.load import DataError
+from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task, load_settings
 from ..data.prepare import Prepared, load_and_prepare
 from ..data.report import decisions_table, read_as, write_report
 from .card import CardFacts, model_card, read_notes
-from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError, TrainingError
+from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out, hold_out_split
 from .export import to_onnx_bundle
 from .pipeline import make_baseline, make_pipeline
@@ -49,8 +48,6 @@ from .registry import (
 )
 
 console = Console()
-# Errors go to stderr, unwrapped, so scripts and logs get the whole message on one line.
-errors = Console(stderr=True, soft_wrap=True)
 app = typer.Typer(add_completion=False, help=__doc__)
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 MAX_TABLE_ROWS = 40  # column decisions shown in the terminal; the report has them all
@@ -444,27 +441,13 @@ def main(
     model: Annotated[ModelKind | None, typer.Option(help="Model to train")] = None,
     task: Annotated[Task | None, typer.Option(help="Override the inferred task")] = None,
 ) -> None:
-    try:
-        settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
-    except SettingsProblem as error:
-        errors.print(f"[red]Setting error:[/] {escape(str(error))}")
-        raise typer.Exit(2) from None
+    # A bad setting or data set: exit 2; a TrainingError: exit 1 (cli.run says it in one line).
+    settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # MLflow probes git; stay quiet without it
     # Every MLflow error becomes one message below; its store logs a full traceback first.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
-    try:
-        result = train(settings)
-    except SettingsProblem as error:  # model_card.yaml, read before any work
-        errors.print(f"[red]Setting error:[/] {escape(str(error))}")
-        raise typer.Exit(2) from None
-    except DataError as error:
-        errors.print(f"[red]Data error:[/] {escape(str(error))}")
-        raise typer.Exit(2) from error
-    except TrainingError as error:
-        errors.print(f"[red]Training failed:[/] {escape(str(error))}")
-        raise typer.Exit(1) from error
-    print_summary(result)
+    print_summary(train(settings))
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app)

@@ -12,14 +12,12 @@ few rows, MONITOR_ROWS=abc), 3 the monitor itself failed (a bug: not drift, not 
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from .errors import FAILED, MonitorError
+from .. import cli
+from .errors import FAILED
 from .run import monitor
 
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
-errors = Console(stderr=True, soft_wrap=True)
 
 
 @app.command()
@@ -28,20 +26,10 @@ def main(
         bool, typer.Option("--local", help="Read LOG_DIR here, even when a deploy exists")
     ] = False,
 ) -> None:
-    try:
-        drifted = monitor(local)
-    except MonitorError as error:
-        errors.print(f"[red]Monitor:[/] {escape(str(error))}")
-        raise typer.Exit(2) from None
-    except Exception as error:  # a crash's usual exit 1 would read as "drift found"
-        errors.print_exception()
-        errors.print(
-            f"[red]Monitor failed[/] ({type(error).__name__}: {escape(str(error))}): this is "
-            f"not drift and not bad input; exit {FAILED}. Please report it with the traceback."
-        )
-        raise typer.Exit(FAILED) from None
+    # MonitorError and bad settings: exit 2 (cli.run); a crash: FAILED, never 1 ("drift found").
+    drifted = monitor(local)
     raise typer.Exit(1 if drifted else 0)
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app, crash_exit=FAILED, name="Monitor", crash_is_not="drift and not bad input")

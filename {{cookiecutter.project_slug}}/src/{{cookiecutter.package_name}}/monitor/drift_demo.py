@@ -5,16 +5,18 @@ live PSI from /metrics after each. Then `make monitor` reports the same from the
     python -m {{ cookiecutter.package_name }}.monitor.drift_demo --url http://127.0.0.1:8000
 """
 
-import argparse
 import json
 import math
 import re
 import time
 import urllib.request
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+import typer
 
+from .. import cli
 from ..bundle import Bundle
 from ..data.sample import make_sample
 from ..serve.client import call, configured_api_key
@@ -68,30 +70,38 @@ def default_columns(bundle: Bundle) -> tuple[str, str]:
     return bundle.schema.of_kind("numeric")[0], bundle.schema.of_kind("categorical")[0]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--phase", choices=["both", "normal", "shifted"], default="both")
-    parser.add_argument("--numeric", help="numeric column to shift (default: the first)")
-    parser.add_argument("--categorical", help="categorical column to change (default: the first)")
-    args = parser.parse_args()
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
+Phase = Literal["both", "normal", "shifted"]
+
+
+@app.command()
+def main(
+    url: Annotated[str, typer.Option(help="The running service")] = "http://127.0.0.1:8000",
+    rows: Annotated[int, typer.Option(help="Rows per phase")] = 1000,
+    phase: Annotated[Phase, typer.Option(help="Which traffic to send")] = "both",
+    numeric: Annotated[
+        str | None, typer.Option(help="Numeric column to shift (default: the first)")
+    ] = None,
+    categorical: Annotated[
+        str | None, typer.Option(help="Categorical column to change (default: the first)")
+    ] = None,
+) -> None:
     bundle = Bundle.load(ServeSettings().model_uri)
-    numeric, categorical = default_columns(bundle)
-    numeric, categorical = args.numeric or numeric, args.categorical or categorical
+    first_numeric, first_categorical = default_columns(bundle)
+    numeric, categorical = numeric or first_numeric, categorical or first_categorical
     key = configured_api_key()
-    phases = ["normal", "shifted"] if args.phase == "both" else [args.phase]
-    for seed, phase in enumerate(phases, start=1000):
-        frame = feature_rows(bundle, args.rows, seed)
-        if phase == "shifted":
+    phases = ["normal", "shifted"] if phase == "both" else [phase]
+    for seed, sent in enumerate(phases, start=1000):
+        frame = feature_rows(bundle, rows, seed)
+        if sent == "shifted":
             frame = shifted(frame, numeric, categorical, bundle, seed)
             print(f"Shifted {numeric!r} up by its interquartile range; half of {categorical!r} "
                   "set to its rarest training category.")  # fmt: skip
-        send(args.url, frame, key)
-        print(f"Sent {len(frame):,} {phase} rows. Live PSI (the last DRIFT_WINDOW rows, "
+        send(url, frame, key)
+        print(f"Sent {len(frame):,} {sent} rows. Live PSI (the last DRIFT_WINDOW rows, "
               "refreshed twice a second):")  # fmt: skip
-        print(json.dumps(live_psi(args.url), indent=2))
+        print(json.dumps(live_psi(url), indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(app)

@@ -47,7 +47,8 @@ def archive_script(folder: str) -> str:
 
 def unpack_regular_files(stream: bytes, into: Path) -> tuple[list[str], list[str]]:
     """Write the archive's regular log files into `into`: (copied names, skipped descriptions)."""
-    copied, skipped = [], []
+    copied: list[str] = []
+    skipped: list[str] = []
     if not stream:  # no log folder on the host yet
         return copied, skipped
     with tarfile.open(fileobj=io.BytesIO(stream), mode="r:") as archive:
@@ -60,7 +61,9 @@ def unpack_regular_files(stream: bytes, into: Path) -> tuple[list[str], list[str
             if not plain:
                 skipped.append(f"{name} (not a log file's name)")
                 continue
-            with archive.extractfile(member) as source, (into / name).open("wb") as target:
+            extracted = archive.extractfile(member)
+            assert extracted is not None  # a regular file always has contents
+            with extracted as source, (into / name).open("wb") as target:
                 # Bytes, not text: a corrupt line must reach the reader, which skips and counts it.
                 shutil.copyfileobj(source, target)
             copied.append(name)

@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # draw to files; no screen needed (cron, CI, servers)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..drift_rules import as_number  # noqa: E402
-from .compare import ColumnDrift  # noqa: E402
+from ..drift_rules import as_number
+from .compare import ColumnDrift
 
 # The log, cut into this many equal runs of rows, for the plot over time.
 TIME_STEPS = 20

@@ -2,13 +2,12 @@
 
 from pathlib import Path
 
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..bundle import Bundle, BundleError
+from ..config import load
 from ..drift_rules import prediction_value
 from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
@@ -20,22 +19,6 @@ from .report import write_report
 from .settings import MonitorSettings
 
 console = Console()
-
-
-def load(kind: type[BaseSettings]) -> BaseSettings:
-    """Settings, or one line per problem: MONITOR_ROWS=abc deserves no 60-line traceback."""
-    try:
-        return kind()
-    except ValidationError as error:
-        prefix = kind.model_config.get("env_prefix", "")
-        problems = "; ".join(
-            f"{prefix}{'.'.join(map(str, e['loc']))}".upper() + f": {e['msg']}" if e["loc"]
-            else e["msg"]
-            for e in error.errors(include_url=False)
-        )  # fmt: skip
-        raise MonitorError(f"{problems}. Fix it in .env or the environment.") from None
-    except SettingsError as error:  # a list setting that is not JSON
-        raise MonitorError(f"{error}. Fix it in .env or the environment.") from None
 
 
 def reference_bundle(serve: ServeSettings) -> Bundle:

@@ -1,29 +1,20 @@
-"""`make serve`: run the service with uvicorn, as the settings say (HOST, PORT, WORKERS, ...)."""
+"""`make serve`: run the service with uvicorn, as the settings say (HOST, PORT, WORKERS, ...).
+
+It takes no arguments (only settings), and runs in the image too, which carries no typer:
+so no parser, but the same front door as every command (cli.run: a bad setting is one
+line without its value, and exit 2).
+"""
 
 import logging
 import os
 import shutil
-import sys
 import tempfile
 from functools import partial
 
-from pydantic import ValidationError
+from .. import cli
 
 # Named after the module, not "__main__": the package's loggers are the ones configured.
 log = logging.getLogger(f"{__package__}.main")
-
-
-def settings_or_exit():
-    from .settings import ServeSettings
-
-    try:
-        return ServeSettings()
-    except ValidationError as error:
-        # One line per problem, without the value: API_KEY must never reach a log.
-        for problem in error.errors():
-            field = ".".join(str(part) for part in problem["loc"]).upper()
-            print(f"Setting {field}: {problem['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def announce(settings) -> None:
@@ -56,8 +47,9 @@ def main() -> None:
     import uvicorn
 
     from ..logs import configure, log_config
+    from .settings import ServeSettings
 
-    settings = settings_or_exit()
+    settings = ServeSettings()
     configure(settings.log_level)
     # Never the API key: a SecretStr prints as stars, and is left out all the same.
     log.debug("Settings: %s", settings.model_dump(exclude={"api_key"}))
@@ -85,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main)

@@ -5,12 +5,18 @@ when the service has one) comes from --api-key,
 the API_KEY environment variable, or .env: the same places `make serve` reads.
 """
 
-import argparse
 import json
 import os
-import sys
 import urllib.error
 import urllib.request
+from typing import Annotated
+
+import typer
+
+from .. import cli
+from ..errors import ColdstartError
+
+app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 
 
 def call(url: str, body: dict | None = None, api_key: str | None = None) -> dict:
@@ -34,27 +40,26 @@ def configured_api_key() -> str | None:
     return key.get_secret_value() if key else None
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--api-key", default=configured_api_key())
-    args = parser.parse_args()
+@app.command()
+def main(
+    url: Annotated[str, typer.Option(help="The running service")] = "http://127.0.0.1:8000",
+    api_key: Annotated[str | None, typer.Option(help="Default: API_KEY, as `make serve`")] = None,
+) -> None:
+    api_key = api_key or configured_api_key()
     try:
-        example = call(f"{args.url}/model", api_key=args.api_key)["input_example"]
-        answer = call(f"{args.url}/predict", example, args.api_key)
+        example = call(f"{url}/model", api_key=api_key)["input_example"]
+        answer = call(f"{url}/predict", example, api_key)
     except urllib.error.HTTPError as error:
-        print(f"The service answered {error.code}: {error.read().decode()}", file=sys.stderr)
-        return 1
+        raise ColdstartError(
+            f"The service answered {error.code}: {error.read().decode()}"
+        ) from None
     except urllib.error.URLError as error:
-        print(
-            f"No service at {args.url} ({error.reason}). Start it with `make serve`.",
-            file=sys.stderr,
-        )
-        return 1
+        raise ColdstartError(
+            f"No service at {url} ({error.reason}). Start it with `make serve`."
+        ) from None
     print("Sent:    ", json.dumps(example))
     print("Answer:  ", json.dumps(answer))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(app)

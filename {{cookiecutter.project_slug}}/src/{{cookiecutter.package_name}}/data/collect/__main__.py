@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ... import cli
 from ...config import SettingsProblem
 from .errors import CollectError, SchemaChanged
 from .run import Partial, collect
@@ -108,14 +109,13 @@ def main(
         else:
             sources = load_sources(settings.collect_config)
     except (CollectError, SettingsProblem) as error:
-        kind_of = "Data error" if isinstance(error, CollectError) else "Setting error"
-        errors.print(f"[red]{kind_of}:[/] {escape(str(error))}")
-        raise typer.Exit(2) from None
+        cli.say(str(error))
+        raise typer.Exit(error.exit_code) from None
     for item in sources:
         try:
             results.append(collect_one(item, settings, accept_schema_change))
-        except CollectError as error:
-            errors.print(f"[red]Data error:[/] {item.name}: {escape(str(error))}")
+        except CollectError as error:  # said, and the next source is still collected
+            cli.say(f"{item.name}: {error}")
             failed = True
         except KeyboardInterrupt:
             errors.print(
@@ -129,4 +129,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app)

@@ -1,6 +1,6 @@
 """What stops a collection: bad input, said in one line with the fix (exit 2)."""
 
-from ..load import DataError
+from ..errors import DataError
 
 
 class CollectError(DataError):

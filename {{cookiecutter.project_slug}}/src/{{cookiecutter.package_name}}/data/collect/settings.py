@@ -6,10 +6,10 @@ the command line or collect.yaml.
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ...config import SettingsProblem
+from ...config import load
 
 PROJECT = "{{ cookiecutter.project_slug }}"
 
@@ -53,14 +53,5 @@ class CollectSettings(BaseSettings):
 
 
 def load_collect_settings(**overrides) -> CollectSettings:
-    """Settings, or one line per problem (the same shape as training's)."""
-    try:
-        return CollectSettings(**overrides)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise SettingsProblem(f"{problems}. Fix it in .env or the environment.") from None
-    except SettingsError as error:
-        raise SettingsProblem(f"{error}. Fix it in .env or the environment.") from None
+    """Settings, or SettingsProblem: one line per problem (the same shape as training's)."""
+    return load(CollectSettings, **overrides)

@@ -1,0 +1,65 @@
+"""Settings with a map: every setting of every settings class is in .env.example, explained."""
+
+import importlib
+import inspect
+import pkgutil
+import re
+from pathlib import Path
+
+from pydantic import AliasChoices
+from pydantic_settings import BaseSettings
+
+import {{ cookiecutter.package_name }}
+
+PACKAGE = "{{ cookiecutter.package_name }}"
+ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+# `# NAME=value   # what it means`: a setting, its example value and its comment.
+SETTING_LINE = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*?)\s+# (\S.*)$")
+
+
+def settings_classes() -> list[type[BaseSettings]]:
+    found = {}
+    for module in pkgutil.walk_packages({{ cookiecutter.package_name }}.__path__, f"{PACKAGE}."):
+        if module.name.endswith("__main__"):
+            continue
+        for _, value in inspect.getmembers(importlib.import_module(module.name), inspect.isclass):
+            if issubclass(value, BaseSettings) and value.__module__.startswith(PACKAGE):
+                found[f"{value.__module__}.{value.__qualname__}"] = value
+    return list(found.values())
+
+
+def env_names(kind: type[BaseSettings]) -> set[str]:
+    """The variables a class reads: its prefix and field name, or the field's alias."""
+    names = set()
+    for field_name, field in kind.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            alias = alias.choices[0]
+        prefix = kind.model_config.get("env_prefix", "")
+        names.add(alias.upper() if isinstance(alias, str) else f"{prefix}{field_name}".upper())
+    return names
+
+
+def documented() -> dict[str, str]:
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    return {m.group(1): m.group(3) for m in map(SETTING_LINE.match, lines) if m}
+
+
+def test_every_setting_of_every_settings_class_is_in_env_example_with_a_comment():
+    classes = settings_classes()
+    assert len(classes) >= 5, classes  # training, serving, monitoring, collecting, containers
+    written = documented()
+    missing = {
+        f"{kind.__name__}: {name}"
+        for kind in classes
+        for name in env_names(kind)
+        if name not in written
+    }
+    assert not missing, f"add to .env.example, each with a comment: {sorted(missing)}"
+
+
+def test_env_example_names_no_setting_that_nothing_reads():
+    read = set().union(*(env_names(kind) for kind in settings_classes()))
+    # AWS_REGION: boto3's own variable, named beside DEPLOY_AWS_REGION as its fallback.
+    stale = set(documented()) - read - {"AWS_REGION"}
+    assert not stale, f"no settings class reads {sorted(stale)}"
