@@ -8,6 +8,7 @@ without one makes a strong one and appends it to .env (git-ignored, mode 600), s
 import os
 import secrets
 from pathlib import Path
+from typing import TypeVar
 
 from dotenv import dotenv_values
 from pydantic import SecretStr
@@ -16,6 +17,9 @@ from rich.console import Console
 from .errors import BadSetting
 from .settings import DeploySettings
 from .state import replace_atomically
+
+# The SSH or the AWS settings: the same class comes back, with its key.
+AnySettings = TypeVar("AnySettings", bound=DeploySettings)
 
 ENV_FILE = Path(".env")
 RENAMED = "DEPLOY_API_KEY"
@@ -34,8 +38,8 @@ def refuse_renamed_setting(env_file: Path = ENV_FILE) -> None:
 
 
 def ensure_api_key(
-    settings: DeploySettings, console: Console, env_file: Path = ENV_FILE
-) -> DeploySettings:
+    settings: AnySettings, console: Console, env_file: Path = ENV_FILE
+) -> AnySettings:
     """The settings with a key: API_KEY as set, else a new one kept in .env."""
     given = settings.api_key.get_secret_value().strip() if settings.api_key else ""
     if given and len(given) < MIN_LENGTH:

@@ -91,7 +91,7 @@ class DeferredAccessLog:
                 # One record for the whole drain: its handler (logs.py) writes the lines as they
                 # are, in one write.
                 record = self.logger.makeRecord(
-                    self.logger.name, logging.INFO, __file__, 0, "\n".join(lines), None, None
+                    self.logger.name, logging.INFO, __file__, 0, "\n".join(lines), (), None
                 )
                 self.logger.handle(record)
 

@@ -140,7 +140,8 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def __init__(self, *args, header_timeout_s: float, **kwargs):
         super().__init__(*args, **kwargs)
         if self.access_log:  # uvicorn's writes on the loop, a line per request
-            self.access_logger = ACCESS_LOG
+            # Duck-typed: uvicorn only calls .info() on it (DeferredAccessLog has that).
+            self.access_logger = ACCESS_LOG  # type: ignore[assignment]
         self.header_timeout_s = header_timeout_s
         self.header_deadline: asyncio.TimerHandle | None = None
         self.request_begun = False
