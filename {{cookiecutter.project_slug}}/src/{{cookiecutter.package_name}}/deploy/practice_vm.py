@@ -28,6 +28,7 @@ from docker.errors import APIError, BuildError, DockerException, NotFound
 from dotenv import dotenv_values
 from rich.console import Console
 
+from .. import cli
 from .errors import DeployError
 from .settings import PRACTICE_VM_ENV, DeploySettings
 from .ssh import Remote
@@ -46,11 +47,10 @@ BOOT_TIMEOUT_S = 120
 
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0], no_args_is_help=True)
 console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 
-class PracticeVmError(RuntimeError):
-    pass
+class PracticeVmError(DeployError):
+    """The practice VM could not be made, started or removed (exit 1)."""
 
 
 def engine() -> docker.DockerClient:
@@ -336,14 +336,11 @@ def stop_vm() -> None:
 
 
 def guarded(action) -> None:
+    """Docker's refusals are ours to explain; cli.run prints them (one line, exit 1)."""
     try:
         action()
-    except (PracticeVmError, DeployError) as error:
-        errors.print(f"[red]Practice VM:[/] {error}")
-        raise typer.Exit(1) from None
     except APIError as error:
-        errors.print(f"[red]Practice VM:[/] Docker refused: {error.explanation or error}")
-        raise typer.Exit(1) from None
+        raise PracticeVmError(f"Docker refused: {error.explanation or error}") from None
 
 
 @app.command()
@@ -363,4 +360,4 @@ def stop() -> None:
 
 
 if __name__ == "__main__":
-    app()
+    cli.run(app)
