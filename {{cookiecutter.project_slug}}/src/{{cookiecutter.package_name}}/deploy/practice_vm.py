@@ -29,6 +29,7 @@ from dotenv import dotenv_values
 from rich.console import Console
 
 from .. import cli
+from . import state
 from .errors import DeployError
 from .settings import PRACTICE_VM_ENV, DeploySettings
 from .ssh import Remote
@@ -282,6 +283,7 @@ def start_vm(base_image: str | None) -> None:
     container = boot(client, throwaway_key())
     settings = write_settings(read_host_key(container), published_port(container))
     check_over_ssh(settings)
+    move_the_record(settings["DEPLOY_SSH_PORT"])
     report_started(settings, image, time.monotonic() - started)
 
 
@@ -321,8 +323,28 @@ def remove_all(client: docker.DockerClient) -> list[str]:
     return removed
 
 
+def move_the_record(port: str | None) -> str | None:
+    """A deploy recorded to this practice VM follows it: to its new port when it starts again,
+    and away when it is removed (its releases went with it, and nothing was billed), so the
+    record never sends `make deploy` or `make destroy` to a VM that is not there."""
+    state_dir = DeploySettings().state_dir
+    record = state.load(state_dir)
+    recorded = record.get("connection") or {}
+    if record.get("target") != "ssh" or recorded.get("ssh_key") != str(KEY.resolve()):
+        return None  # a deploy elsewhere: not ours to touch
+    if port is None:
+        state.forget(state_dir)
+        return f"{state_dir}/state.json (its deploy was on the practice VM)"
+    if recorded.get("ssh_port") != port:
+        state.record(state_dir, connection=recorded | {"ssh_port": port})
+        console.print(f"The deploy record ({state_dir}/state.json) follows the VM to port {port}.")
+    return None
+
+
 def stop_vm() -> None:
     removed = remove_all(engine())
+    if record := move_the_record(None):
+        removed.append(record)
     if FOLDER.exists():
         shutil.rmtree(FOLDER)
         removed.append(f"{FOLDER}/ (its SSH key, host key and deploy settings)")
