@@ -75,6 +75,53 @@ def test_every_deploy_command_says_it_targets_the_practice_vm(in_project):
     assert "Traceback" not in result.stderr
 
 
+def test_a_deploy_record_follows_the_practice_vm_and_goes_with_it(in_project):
+    """Restarted, the VM has a new port; removed, its releases are gone: a record left as it
+    was would make the next `make deploy` refuse, and `make destroy` call a VM not there."""
+    from {{ cookiecutter.package_name }}.deploy import state
+
+    PRACTICE_VM_ENV.parent.mkdir()
+    ours = practice_vm.deploy_settings(49222)
+    connection = {
+        "ssh_host": "127.0.0.1",
+        "ssh_port": "49222",
+        "ssh_user": "deploy",
+        "ssh_key": ours["DEPLOY_SSH_KEY"],
+    }
+    state_dir = in_project / ".deploy"
+    state.record(state_dir, target="ssh", app="demo", connection=connection, release="r1")
+    assert practice_vm.move_the_record("50001") is None
+    moved = state.load(state_dir)
+    assert moved["connection"]["ssh_port"] == "50001" and moved["release"] == "r1"
+    assert (
+        practice_vm.move_the_record(None)
+        == ".deploy/state.json (its deploy was on the practice VM)"
+    )
+    assert state.load(state_dir) == {}
+
+
+def test_a_deploy_record_of_another_machine_is_never_touched(in_project):
+    from {{ cookiecutter.package_name }}.deploy import state
+
+    elsewhere = {"ssh_host": "203.0.113.7", "ssh_port": "22", "ssh_key": "/home/me/.ssh/id"}
+    state_dir = in_project / ".deploy"
+    state.record(state_dir, target="ssh", app="demo", connection=elsewhere)
+    before = state.load(state_dir)
+    assert practice_vm.move_the_record("50001") is None
+    assert practice_vm.move_the_record(None) is None
+    assert state.load(state_dir) == before
+{%- if cookiecutter.deploy_target == 'both' %}
+
+
+def test_an_aws_deploy_never_reads_the_practice_vm_settings(in_project):
+    from {{ cookiecutter.package_name }}.deploy.aws_settings import AwsSettings
+
+    PRACTICE_VM_ENV.parent.mkdir()
+    practice_vm.write_settings("ssh-ed25519 AAAAC3Nza", 49222)
+    assert AwsSettings().ssh_host == "" and AwsSettings().ssh_port == 22
+{%- endif %}
+
+
 def test_the_login_key_is_installed_for_the_deploy_user_only():
     data = io.BytesIO(practice_vm.authorized_keys_archive("ssh-ed25519 K"))
     with tarfile.open(fileobj=data) as archive:
@@ -118,40 +165,3 @@ def test_stop_without_a_docker_engine_is_one_clear_line(in_project):
     )  # fmt: skip
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "No Docker engine answers" in result.stderr
-
-
-def test_a_deploy_record_follows_the_practice_vm_and_goes_with_it(in_project):
-    """Restarted, the VM has a new port; removed, its releases are gone: a record left as it
-    was would make the next `make deploy` refuse, and `make destroy` call a VM not there."""
-    from {{ cookiecutter.package_name }}.deploy import state
-
-    PRACTICE_VM_ENV.parent.mkdir()
-    ours = practice_vm.deploy_settings(49222)
-    connection = {
-        "ssh_host": "127.0.0.1",
-        "ssh_port": "49222",
-        "ssh_user": "deploy",
-        "ssh_key": ours["DEPLOY_SSH_KEY"],
-    }
-    state_dir = in_project / ".deploy"
-    state.record(state_dir, target="ssh", app="demo", connection=connection, release="r1")
-    assert practice_vm.move_the_record("50001") is None
-    moved = state.load(state_dir)
-    assert moved["connection"]["ssh_port"] == "50001" and moved["release"] == "r1"
-    assert (
-        practice_vm.move_the_record(None)
-        == ".deploy/state.json (its deploy was on the practice VM)"
-    )
-    assert state.load(state_dir) == {}
-
-
-def test_a_deploy_record_of_another_machine_is_never_touched(in_project):
-    from {{ cookiecutter.package_name }}.deploy import state
-
-    elsewhere = {"ssh_host": "203.0.113.7", "ssh_port": "22", "ssh_key": "/home/me/.ssh/id"}
-    state_dir = in_project / ".deploy"
-    state.record(state_dir, target="ssh", app="demo", connection=elsewhere)
-    before = state.load(state_dir)
-    assert practice_vm.move_the_record("50001") is None
-    assert practice_vm.move_the_record(None) is None
-    assert state.load(state_dir) == before
