@@ -15,6 +15,7 @@ and deploys read only this folder, so they need neither MLflow nor the training 
 """
 
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -28,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .drift_rules import Reference
-from .tree_checks import check_trees
+from .tree_checks import TamperedModel, check_trees
 
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
@@ -57,6 +58,10 @@ OnnxScope = Literal["pipeline", "preprocessing"]
 PIPELINE_STEP_TYPES = frozenset(
     f"{__package__}.transformers.{name}"
     for name in ("CategoryNormaliser", "DateFeatures", "QuantileClipper")
+) | frozenset(
+    # XGBoost's steps (xgboost_model.py, in a project generated with model=xgboost): their
+    # state is plain data and the booster as JSON text, checked before xgboost reads it.
+    f"{__package__}.xgboost_model.{name}" for name in ("XGBoostClassifier", "XGBoostRegressor")
 )
 # Fitted state that is data, not behaviour: a dtype and the trees of the tree models.
 DATA_TYPES = frozenset(
@@ -256,6 +261,11 @@ class Bundle:
             )
         try:
             pipeline = skops.io.load(path, trusted=sorted(asked))
+        except TamperedModel as problem:  # a step's own check, as it loaded (xgboost_model.py)
+            raise UntrustedBundle(
+                f"{path}: {problem}. Refused: the model file was tampered with. Use a bundle "
+                "that this project's `make train` exported."
+            ) from None
         except Exception as error:
             raise BundleError(
                 f"{path} could not be loaded ({type(error).__name__}: {error})."
@@ -278,6 +288,8 @@ def is_what_it_claims(name: str) -> bool:
     chose; an ImportError (a lean image without scikit-learn) reaches the caller.
     """
     module_name, _, attribute = name.rpartition(".")
+    if module_name.startswith(f"{__package__}.") and importlib.util.find_spec(module_name) is None:
+        return False  # a step this project was generated without (xgboost_model.py)
     found = getattr(importlib.import_module(module_name), attribute, None)
     if not inspect.isclass(found) or f"{found.__module__}.{found.__qualname__}" != name:
         return False
