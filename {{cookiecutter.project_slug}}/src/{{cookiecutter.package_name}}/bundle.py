@@ -58,11 +58,13 @@ OnnxScope = Literal["pipeline", "preprocessing"]
 PIPELINE_STEP_TYPES = frozenset(
     f"{__package__}.transformers.{name}"
     for name in ("CategoryNormaliser", "DateFeatures", "QuantileClipper")
-) | frozenset(
-    # XGBoost's steps (xgboost_model.py, in a project generated with model=xgboost): their
-    # state is plain data and the booster as JSON text, checked before xgboost reads it.
-    f"{__package__}.xgboost_model.{name}" for name in ("XGBoostClassifier", "XGBoostRegressor")
 )
+# XGBoost's steps, where the project has them (generated with model=xgboost): their state is
+# plain data and the booster as JSON text, checked before xgboost reads it (xgboost_model.py).
+if importlib.util.find_spec(f"{__package__}.xgboost_model") is not None:
+    PIPELINE_STEP_TYPES |= {
+        f"{__package__}.xgboost_model.{name}" for name in ("XGBoostClassifier", "XGBoostRegressor")
+    }
 # Fitted state that is data, not behaviour: a dtype and the trees of the tree models.
 DATA_TYPES = frozenset(
     {
@@ -288,8 +290,6 @@ def is_what_it_claims(name: str) -> bool:
     chose; an ImportError (a lean image without scikit-learn) reaches the caller.
     """
     module_name, _, attribute = name.rpartition(".")
-    if module_name.startswith(f"{__package__}.") and importlib.util.find_spec(module_name) is None:
-        return False  # a step this project was generated without (xgboost_model.py)
     found = getattr(importlib.import_module(module_name), attribute, None)
     if not inspect.isclass(found) or f"{found.__module__}.{found.__qualname__}" != name:
         return False
