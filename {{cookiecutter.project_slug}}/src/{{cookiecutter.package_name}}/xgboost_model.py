@@ -284,8 +284,8 @@ def register_onnx_converters() -> None:
 
 def _classifier_converter(scope, operator, container):
     """XGBoost's graph answers positions: look the names up, as `predict` does."""
-    from skl2onnx.algebra.onnx_ops import OnnxGather, OnnxIdentity
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxGather, OnnxIdentity
 
     step, opset = operator.raw_operator, container.target_opset
     inner = OnnxSubEstimator(
@@ -301,8 +301,8 @@ def _classifier_converter(scope, operator, container):
 
 
 def _regressor_converter(scope, operator, container):
-    from skl2onnx.algebra.onnx_ops import OnnxIdentity
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxIdentity
 
     step, opset = operator.raw_operator, container.target_opset
     inner = OnnxSubEstimator(step.model_, operator.inputs[0], op_version=opset)

@@ -99,21 +99,29 @@ def test_the_image_leaves_xgboost_out_unless_scikit_learn_serves():
     assert {"xgboost", "xgboost-cpu"} <= with_sklearn and "onnxmltools" not in with_sklearn
 
 
-def test_regression_with_xgboost_exports_and_agrees(tmp_path):
+def test_regression_with_xgboost_says_its_device_exports_and_agrees(tmp_path, capsys):
     from {{ cookiecutter.package_name }}.bundle import Schema
+    from {{ cookiecutter.package_name }}.model.evaluate import hold_out_split
     from {{ cookiecutter.package_name }}.model.export import to_onnx_bundle
-    from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
+    from {{ cookiecutter.package_name }}.model.train import fit_and_evaluate
+
+    from ..conftest import make_settings
 
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"size": rng.uniform(20, 200, 800), "rooms": rng.integers(1, 6, 800)})
     frame["kind"] = rng.choice(["flat", "house", "loft"], 800)
-    frame["price"] = 3000 * frame["size"] + 10000 * (frame["kind"] == "house") + rng.normal(0, 5e3, 800)
+    frame["price"] = (
+        3000 * frame["size"] + 10000 * (frame["kind"] == "house") + rng.normal(0, 5e3, 800)
+    )
     prepared = prepare(frame, "price")
-    pipeline = make_pipeline(prepared.schema, "xgboost", seed=0)
-    assert isinstance(pipeline.named_steps["model"], XGBoostRegressor)
-    pipeline.fit(prepared.features, prepared.target)
+    settings = make_settings(tmp_path, model="xgboost", cv_folds=2)
+    split = hold_out_split(prepared.features, prepared.target, "regression", 0.2, 0)
+    fitted = fit_and_evaluate(settings, prepared.schema, "regression", *split)
+    device, why = device_choice()
+    assert f"device: {device} ({why})" in capsys.readouterr().out
+    assert isinstance(fitted.pipeline.named_steps["model"], XGBoostRegressor)
     payload, scope, notes = to_onnx_bundle(
-        pipeline, Schema.model_validate(prepared.schema), prepared.features.head(200)
+        fitted.pipeline, Schema.model_validate(prepared.schema), split[1].head(200)
     )
     assert scope == "pipeline" and payload and notes == []
 
