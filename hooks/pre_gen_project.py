@@ -36,6 +36,7 @@ DEPENDENCY_MODULES = {
     "prometheus_client", "pydantic", "pydantic_settings", "pytest", "rich",
     "scipy", "skl2onnx", "sklearn", "skops", "starlette", "typer", "uvicorn",
     "src", "tests", "test",
+    "xgboost", "onnxmltools",  # model=xgboost
 }  # fmt: skip
 
 
