@@ -126,6 +126,36 @@ def test_regression_with_xgboost_says_its_device_exports_and_agrees(tmp_path, ca
     assert scope == "pipeline" and payload and notes == []
 
 
+@pytest.mark.parametrize("labels", [[0, 1], [1, 2, 3], ["a", "b", "c", "d"]])
+def test_the_onnx_graph_answers_the_class_names_for_any_classes(labels):
+    """Two or more classes, numbers or text: the graph's labels are the pipeline's."""
+    import onnxruntime
+
+    from {{ cookiecutter.package_name }}.bundle import Schema
+    from {{ cookiecutter.package_name }}.model.export import to_onnx_bundle
+    from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
+    from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=900), "z": rng.normal(size=900)})
+    frame["kind"] = rng.choice(["p", "q"], 900)
+    position = np.clip(((frame["x"] + 2) / 4 * len(labels)).astype(int), 0, len(labels) - 1)
+    frame["target"] = np.array(labels, dtype=object)[position]
+    prepared = prepare(frame, "target")
+    schema = Schema.model_validate(prepared.schema)
+    pipeline = make_pipeline(prepared.schema, "xgboost", seed=0).fit(
+        prepared.features, prepared.target
+    )
+    rows = prepared.features.head(200)
+    payload, scope, _ = to_onnx_bundle(pipeline, schema, rows)
+    assert scope == "pipeline"
+    session = onnxruntime.InferenceSession(payload, providers=["CPUExecutionProvider"])
+    label, probabilities = session.run(None, onnx_feed(session, schema, rows))
+    assert label.tolist() == pipeline.predict(rows).tolist()
+    assert sorted(set(label.tolist())) == sorted(set(pipeline.classes_.tolist()))
+    np.testing.assert_allclose(probabilities, pipeline.predict_proba(rows), atol=1e-4)
+
+
 # --- A tampered booster: the JSON text inside pipeline.skops, edited as an attacker would.
 
 
