@@ -63,6 +63,7 @@ OPTIONS = [
     {"deploy_target": "both"},
     {"deploy_target": "none", "include_github_actions": "no"},
     {"task": "regression"},
+    {"model": "xgboost"},  # its README part
 ]
 
 
