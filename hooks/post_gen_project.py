@@ -18,6 +18,7 @@ GITHUB_ACTIONS = {{ cookiecutter.include_github_actions | tojson }}
 KUBERNETES = {{ cookiecutter.kubernetes | tojson }}
 AUTHOR_NAME = {{ cookiecutter.author_name | tojson }}
 AUTHOR_EMAIL = {{ cookiecutter.author_email | tojson }}
+MODEL = {{ cookiecutter.model | tojson }}
 
 SRC = Path("src") / PACKAGE
 TASKS = ("classification", "regression")
@@ -82,6 +83,13 @@ def remove_kubernetes_files() -> None:
             Path("tests/container").rmdir()
 
 
+def remove_xgboost_files() -> None:
+    """model=xgboost alone brings XGBoost's step and its tests (and, in pyproject, its packages)."""
+    if MODEL != "xgboost":
+        for path in (SRC / "xgboost_model.py", Path("tests/model/test_xgboost.py")):
+            remove(path)
+
+
 def keep_sample_for_task() -> None:
     """The template ships one sample-data generator per task; keep the chosen one as sample.py."""
     for task in TASKS:
@@ -134,6 +142,7 @@ Next steps:
 if __name__ == "__main__":
     remove_unused_files()
     remove_kubernetes_files()
+    remove_xgboost_files()
     keep_sample_for_task()
     init_git_repository()
     print_next_steps()

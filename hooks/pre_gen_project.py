@@ -17,7 +17,7 @@ CHOICES = {
     "task": ({{ cookiecutter.task | tojson }}, ["classification", "regression"]),
     "model": (
         {{ cookiecutter.model | tojson }},
-        ["hist_gradient_boosting", "random_forest", "linear"],
+        ["hist_gradient_boosting", "random_forest", "linear", "xgboost"],
     ),
     "deploy_target": ({{ cookiecutter.deploy_target | tojson }}, ["ssh", "aws", "both", "none"]),
     "include_github_actions": ({{ cookiecutter.include_github_actions | tojson }}, ["yes", "no"]),
@@ -36,6 +36,7 @@ DEPENDENCY_MODULES = {
     "prometheus_client", "pydantic", "pydantic_settings", "pytest", "rich",
     "scipy", "skl2onnx", "sklearn", "skops", "starlette", "typer", "uvicorn",
     "src", "tests", "test",
+    "xgboost", "onnxmltools",  # model=xgboost
 }  # fmt: skip
 
 

@@ -108,6 +108,8 @@ SSH_TARGET_FILES |= {
     f"{PKG}/deploy/practice_vm.py", "tests/deploy/test_practice_vm.py",
     "practice-vm/Dockerfile", "practice-vm/entrypoint.sh", "practice-vm/sshd.conf",
 }  # fmt: skip
+# model=xgboost: XGBoost's pipeline step and its tests.
+XGBOOST_FILES = {f"{PKG}/xgboost_model.py", "tests/model/test_xgboost.py"}
 AWS_TARGET_FILES = {
     f"{PKG}/deploy/target_aws.py", f"{PKG}/deploy/aws.py", f"{PKG}/deploy/aws_settings.py",
     f"{PKG}/deploy/cost_guard.py", f"{PKG}/deploy/pricing.py",
@@ -122,9 +124,12 @@ def expected_files(
     include_github_actions: str = "yes",
     deploy_target: str = "ssh",
     kubernetes: str = "yes",
+    model: str = "hist_gradient_boosting",
     **_,
 ) -> set[str]:
     files = {path.format(pkg=package) for path in BASE_FILES}
+    if model == "xgboost":
+        files |= {path.format(pkg=package) for path in XGBOOST_FILES}
     if kubernetes == "yes":
         files |= {path.format(pkg=package) for path in KUBERNETES_FILES}
     # Each target brings its own files; "aws" also drives the instance over SSH (ssh.py, releases.py).
@@ -159,7 +164,7 @@ MATRIX = (
         {"task": task, "model": model, "deploy_target": target}
         for task, model, target in itertools.product(
             ["classification", "regression"],
-            ["hist_gradient_boosting", "random_forest", "linear"],
+            ["hist_gradient_boosting", "random_forest", "linear", "xgboost"],
             ["ssh", "aws", "both", "none"],
         )
     ]
@@ -225,6 +230,9 @@ def test_bake(tmp_path, context):
     assert ("K8S_" in (project / ".env.example").read_text()) == kubernetes
     config = (project / "src" / package / "config.py").read_text()
     assert f'model: ModelKind = "{context.get("model", "hist_gradient_boosting")}"' in config
+    xgboost = context.get("model") == "xgboost"  # its packages come with its bake alone
+    assert ("xgboost-cpu" in (project / "pyproject.toml").read_text()) == xgboost
+    assert ("onnxmltools" in (project / "pyproject.toml").read_text()) == xgboost
 
 
 def test_default_bake_names(default_project):

@@ -31,7 +31,7 @@ def test_generated_test_suite_passes(tmp_path, context, only):
     assert " passed" in result.stdout and " skipped" not in result.stdout
 
 
-@pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting"])
+@pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting", "xgboost"])
 def test_fast_suite_of_other_models(tmp_path, model):
     project = bake(
         tmp_path,
@@ -51,6 +51,18 @@ def test_fast_suite_of_other_models(tmp_path, model):
         "not slow",
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+
+def test_a_project_without_xgboost_refuses_model_xgboost_in_one_line(tmp_path):
+    project = bake(tmp_path)  # model=hist_gradient_boosting: no xgboost_model.py, no packages
+    for command in (["--model", "xgboost"], []):
+        result = run_in(
+            project, sys.executable, "-m", "churn_predictor.model.train", *command,
+            env={} if command else {"MODEL": "xgboost"},
+        )  # fmt: skip
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "generated without XGBoost (the template's model=xgboost option" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def make(project, *targets: str, **variables: str):

@@ -61,8 +61,12 @@ def cookiecutter_cli(tmp_path, *assignments: str) -> subprocess.CompletedProcess
             "package_name 'fastapi' would shadow the module",
         ),
         (["project_slug=ok", "package_name=test"], "package_name 'test' would shadow the module"),
+        (
+            ["project_slug=ok", "package_name=xgboost"],
+            "package_name 'xgboost' would shadow the module",
+        ),
         (["task=clustering"], "clustering provided for choice variable task"),
-        (["model=xgboost"], "xgboost provided for choice variable model"),
+        (["model=lightgbm"], "lightgbm provided for choice variable model"),
         (["deploy_target=gcp"], "gcp provided for choice variable deploy_target"),
         (["python_version=3.9"], "3.9 provided for choice variable python_version"),
         (["license=GPL"], "GPL provided for choice variable license"),

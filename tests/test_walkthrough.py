@@ -67,6 +67,7 @@ OPTIONS = [
     {"deploy_target": "both"},
     {"deploy_target": "none", "include_github_actions": "no"},
     {"task": "regression"},
+    {"model": "xgboost"},  # its README part
 ]
 
 

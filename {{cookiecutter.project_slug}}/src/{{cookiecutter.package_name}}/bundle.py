@@ -15,6 +15,7 @@ and deploys read only this folder, so they need neither MLflow nor the training 
 """
 
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .drift_rules import Reference
 from .errors import ColdstartError
-from .tree_checks import check_trees
+from .tree_checks import TamperedModel, check_trees
 
 PIPELINE_FILE = "pipeline.skops"
 ONNX_FILE = "model.onnx"
@@ -59,6 +60,12 @@ PIPELINE_STEP_TYPES = frozenset(
     f"{__package__}.transformers.{name}"
     for name in ("CategoryNormaliser", "DateFeatures", "QuantileClipper")
 )
+# XGBoost's steps, where the project has them (generated with model=xgboost): their state is
+# plain data and the booster as JSON text, checked before xgboost reads it (xgboost_model.py).
+if importlib.util.find_spec(f"{__package__}.xgboost_model") is not None:
+    PIPELINE_STEP_TYPES |= {
+        f"{__package__}.xgboost_model.{name}" for name in ("XGBoostClassifier", "XGBoostRegressor")
+    }
 # Fitted state that is data, not behaviour: a dtype and the trees of the tree models.
 DATA_TYPES = frozenset(
     {
@@ -268,6 +275,11 @@ class Bundle:
             )
         try:
             pipeline = skops.io.load(path, trusted=sorted(asked))
+        except TamperedModel as problem:  # a step's own check, as it loaded (xgboost_model.py)
+            raise UntrustedBundle(
+                f"{path}: {problem}. Refused: the model file was tampered with. Use a bundle "
+                "that this project's `make train` exported."
+            ) from None
         except Exception as error:
             raise BundleError(
                 f"{path} could not be loaded ({type(error).__name__}: {error})."

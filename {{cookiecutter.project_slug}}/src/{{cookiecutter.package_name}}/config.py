@@ -5,10 +5,11 @@ name in capitals (for example `CV_FOLDS=3 make train`). The command line
 (`make train DATA=... TARGET=...`) wins over both.
 """
 
+import importlib.util
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .errors import BadInput
@@ -17,7 +18,7 @@ Task = Literal["classification", "regression"]
 # The registered name of this project's own data set (DATA_PATH and TARGET): its champion is
 # what `make serve`, `make docker-build` and `make deploy` use unless MODEL_URI says otherwise.
 PROJECT_MODEL_NAME = "{{ cookiecutter.project_slug }}"
-ModelKind = Literal["hist_gradient_boosting", "random_forest", "linear"]
+ModelKind = Literal["hist_gradient_boosting", "random_forest", "linear", "xgboost"]
 S = TypeVar("S", bound=BaseSettings)
 
 
@@ -71,6 +72,20 @@ class Settings(BaseSettings):
     # Your answers for the model card (who it is for, what not to use it for, where the data
     # came from): a small YAML file you write; the card marks each missing one "To fill in".
     model_card_notes: Path = Path("model_card.yaml")
+
+    @field_validator("model")
+    @classmethod
+    def model_this_project_has(cls, model: str) -> str:
+        """xgboost needs the code and packages that the template's model=xgboost option adds."""
+        if model == "xgboost":
+            if importlib.util.find_spec(f"{__package__}.xgboost_model") is None:
+                raise ValueError(
+                    "this project was generated without XGBoost (the template's model=xgboost "
+                    "option adds it); use hist_gradient_boosting, random_forest or linear"
+                )
+            if not all(importlib.util.find_spec(name) for name in ("xgboost", "onnxmltools")):
+                raise ValueError("xgboost or onnxmltools is not installed: run `make setup`")
+        return model
 
     def bundle_dir(self, name: str) -> Path:
         """Where a registered model's champion is exported: models/<registered name>/."""

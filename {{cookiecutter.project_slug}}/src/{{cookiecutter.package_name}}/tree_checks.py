@@ -15,6 +15,10 @@ from typing import Any
 import numpy as np
 
 
+class TamperedModel(ValueError):
+    """A fitted step's state fails its own checks as it loads: a crafted file, not training's."""
+
+
 def check_trees(pipeline: Any, source: str) -> None:
     """Raise ValueError naming the first bad tree in the fitted pipeline, if any."""
     for owner, path in _estimators(pipeline, "pipeline", set()):

@@ -82,3 +82,21 @@ def test_pipeline_normalises_groups_rare_categories_and_reads_dates():
     parts = dates.transform(np.array([["2024-02-29"], ["2025-12-31"], ["bad date"]], dtype=object))
     assert parts[:2].tolist() == [[2024, 2, 3, 59], [2025, 12, 2, 730]]  # Thursday, Wednesday
     assert np.isnan(parts[2]).all()
+
+
+def test_an_export_that_cannot_hold_the_whole_pipeline_says_why(sample_frame):
+    """Never silent: the part ONNX could not hold is named (make train prints it) and
+    scikit-learn serves that part."""
+    from sklearn.gaussian_process import GaussianProcessClassifier  # skl2onnx cannot convert it
+
+    from {{ cookiecutter.package_name }}.bundle import Schema
+    from {{ cookiecutter.package_name }}.model.export import to_onnx_bundle
+
+    prepared = prepare(sample_frame.head(300), TARGET)
+    pipeline = make_pipeline(prepared.schema, "linear", seed=0)
+    pipeline.steps[-1] = ("model", GaussianProcessClassifier(random_state=0))
+    pipeline.fit(prepared.features, prepared.target)
+    schema = Schema.model_validate(prepared.schema)
+    payload, scope, notes = to_onnx_bundle(pipeline, schema, prepared.features.head(50))
+    assert scope == "preprocessing" and payload
+    assert len(notes) == 1 and notes[0].startswith("the pipeline did not convert (")

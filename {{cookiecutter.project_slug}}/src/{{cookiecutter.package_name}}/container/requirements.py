@@ -24,6 +24,9 @@ def top_level(
 ) -> list[Requirement]:
     project = tomllib.loads(pyproject.read_text())["project"]
     lines = list(project["dependencies"])
+    if not onnx_only and "model" in project["optional-dependencies"]:
+        # The model's own library (XGBoost, model=xgboost): the saved pipeline needs it to load.
+        extras = (*extras, "model")
     for extra in extras:
         lines += project["optional-dependencies"][extra]
     requirements = [Requirement(line) for line in lines]

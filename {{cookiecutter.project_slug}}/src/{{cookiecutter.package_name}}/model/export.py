@@ -41,7 +41,7 @@ from sklearn.impute import MissingIndicator
 from sklearn.pipeline import Pipeline
 
 from ..bundle import OnnxScope, Schema
-from ..onnx_inputs import agrees, onnx_scores
+from ..onnx_inputs import AGREEMENT_TOLERANCE, agrees, onnx_scores
 from ..transformers import CategoryNormaliser, DateFeatures, QuantileClipper
 
 log = logging.getLogger(__name__)
@@ -184,6 +184,11 @@ update_registered_converter(
 update_registered_converter(DateFeatures, "ColdstartDateFeatures", _date_shape, _date_converter)
 
 
+# Both domains named: onnxmltools' XGBoost converter would otherwise ask for a newer
+# 'ai.onnx.ml' than skl2onnx pairs with opset 17 (3, what the other models use).
+OPSETS = {"": 17, "ai.onnx.ml": 3}
+
+
 def _initial_types(schema: Schema) -> list:
     """Numbers and dates (as days since 1970, see onnx_inputs.py) are floats; categories text."""
     return [
@@ -206,29 +211,38 @@ def _convertible_copy(pipeline: Pipeline) -> Pipeline:
 
 def to_onnx_bundle(
     pipeline: Pipeline, schema: Schema, check_rows: pd.DataFrame
-) -> tuple[bytes | None, OnnxScope | None]:
-    """(onnx bytes, its scope) for the largest part that converts and agrees with scikit-learn."""
+) -> tuple[bytes | None, OnnxScope | None, list[str]]:
+    """(onnx bytes, its scope, why larger parts were not used) for the largest part that
+    converts and agrees with scikit-learn."""
+    register = getattr(pipeline.named_steps["model"], "register_onnx_converters", None)
+    if register is not None:  # a model step that brings its own converter (xgboost_model.py)
+        register()
     candidate = _convertible_copy(pipeline)
     attempts: list[tuple[OnnxScope, object]] = [
         ("pipeline", candidate),
         ("preprocessing", candidate.named_steps["preprocess"]),
     ]
+    notes: list[str] = []
     for scope, model in attempts:
         # zipmap=False: class probabilities as a plain matrix, not a list of dicts.
         classifier = scope == "pipeline" and schema.task == "classification"
         options = {id(candidate.named_steps["model"]): {"zipmap": False}} if classifier else None
         try:
             onnx_model = to_onnx(
-                model, initial_types=_initial_types(schema), options=options, target_opset=17
+                model, initial_types=_initial_types(schema), options=options, target_opset=OPSETS
             )
         except Exception as error:  # skl2onnx raises many types; any of them means "not this part"
             log.info("ONNX export of the %s failed: %s", scope, str(error).splitlines()[0])
+            notes.append(f"the {scope} did not convert ({str(error).splitlines()[0][:120]})")
             continue
         payload = onnx_model.SerializeToString()
         if export_agrees(payload, scope, pipeline, schema, check_rows):
-            return payload, scope
+            return payload, scope, notes
         log.warning("ONNX %s export disagrees with scikit-learn; not using it.", scope)
-    return None, None
+        notes.append(
+            f"the {scope}'s ONNX copy disagreed with scikit-learn beyond {AGREEMENT_TOLERANCE}"
+        )
+    return None, None, notes
 
 
 def export_agrees(

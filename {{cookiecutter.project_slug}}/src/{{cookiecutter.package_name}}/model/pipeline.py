@@ -38,9 +38,20 @@ def make_estimator(model: str, task: str, seed: int):
         return cls(n_estimators=150, min_samples_leaf=3, n_jobs=1, random_state=seed)
     if model == "linear":
         return LogisticRegression(max_iter=1000) if classification else Ridge(alpha=1.0)
+    if model == "xgboost":  # config.py has refused it where the project has no xgboost_model.py
+        from ..xgboost_model import make_xgboost
+
+        return make_xgboost(task, seed)
     raise ValueError(
-        f"Unknown model {model!r}: use hist_gradient_boosting, random_forest or linear."
+        f"Unknown model {model!r}: use hist_gradient_boosting, random_forest, linear or xgboost."
     )
+
+
+def device_of(pipeline: Pipeline) -> tuple[str, str]:
+    """Where the model step trains ("cpu" or "cuda") and why: said in the log and the run."""
+    model = pipeline.named_steps["model"]
+    default = "scikit-learn's models train on the CPU"
+    return getattr(model, "device", "cpu"), getattr(model, "device_reason", default)
 
 
 def of_kind(schema: dict, kind: str) -> list[dict]:

@@ -34,7 +34,7 @@ from .card import CardFacts, model_card, read_notes
 from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out, hold_out_split
 from .export import to_onnx_bundle
-from .pipeline import make_baseline, make_pipeline
+from .pipeline import device_of, make_baseline, make_pipeline
 from .plots import evaluation_plots
 from .reference import build_reference, served_answers
 from .registry import (
@@ -139,8 +139,12 @@ def train(settings: Settings) -> dict:
         )
         report = write_report(raw, prepared, settings.reports_dir)
     with step("Exported to ONNX for fast serving"):
-        onnx_model, onnx_scope = to_onnx_bundle(fitted.pipeline, schema, X_test.head(200))
+        onnx_model, onnx_scope, onnx_notes = to_onnx_bundle(
+            fitted.pipeline, schema, X_test.head(200)
+        )
     console.print(f"  ONNX: {onnx_scope or 'not convertible; serving will use scikit-learn'}")
+    for note in onnx_notes:  # never silent: the model then serves from scikit-learn
+        console.print(f"  [yellow]ONNX: {escape(note)}; scikit-learn serves that part[/]")
     facts = card_facts(settings, prepared, schema, fitted, split, notes, plots, onnx_scope)
     name = registered_name(settings, settings.data_path, schema)
     try:
@@ -224,6 +228,8 @@ def fit_and_evaluate(
     `groups`: the training rows' groups, kept apart by the folds."""
     metric = PRIMARY_METRIC[task]
     pipeline = make_pipeline(schema, settings.model, settings.seed)
+    device, why = device_of(pipeline)
+    console.print(f"  device: {device} ({escape(why)})")
     folds, seed = settings.cv_folds, settings.seed
     with step(f"Cross-validated {settings.model} and a baseline ({settings.cv_folds} folds)"):
         cv = cross_validated(pipeline, X_train, y_train, task, folds, seed, groups)
@@ -351,6 +357,7 @@ def gate_and_export(settings, name, version, fitted: Fitted, schema: Schema, sta
 
 
 def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_scope) -> None:
+    device, why = device_of(fitted.pipeline)
     mlflow.log_params(
         {
             "model": settings.model,
@@ -363,8 +370,10 @@ def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_s
             "rows_used": fitted.rows_used,
             "features": len(schema.features),
             "onnx": onnx_scope or "none",
+            "device": device,
         }
     )
+    mlflow.set_tag("coldstart.device", f"{device} ({why})")
     mlflow.log_metrics(fitted.metrics)
     mlflow.log_input(
         mlflow.data.from_pandas(raw, source=settings.data_path, targets=schema.target),
