@@ -91,9 +91,10 @@ def our_exception_types() -> list[type[BaseException]]:
     return list(found.values())
 
 
-# Exceptions that never reach a command line: HTTP answers inside the service, and the
-# request log's signal to its writer thread.
-INTERNAL = {"BodyTooLarge", "BodyTooSlow", "LostRows"}
+# Exceptions that never reach a command line: HTTP answers inside the service, the
+# request log's signal to its writer thread, and a step's tampering check (Bundle.load
+# turns it into UntrustedBundle, exit 2).
+INTERNAL = {"BodyTooLarge", "BodyTooSlow", "LostRows", "TamperedModel"}
 
 
 def test_every_error_of_ours_is_a_coldstart_error_with_a_documented_exit_code():
