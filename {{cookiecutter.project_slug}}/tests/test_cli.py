@@ -94,7 +94,7 @@ def our_exception_types() -> list[type[BaseException]]:
 # Exceptions that never reach a command line: HTTP answers inside the service, the
 # request log's signal to its writer thread, and a step's tampering check (Bundle.load
 # turns it into UntrustedBundle, exit 2).
-INTERNAL = {"BodyTooLarge", "BodyTooSlow", "LostRows", "TamperedModel"}
+INTERNAL = {"BodyTooLarge", "BodyTooSlow", "LostRows", "TamperedModel", "TamperedBooster"}
 
 
 def test_every_error_of_ours_is_a_coldstart_error_with_a_documented_exit_code():
