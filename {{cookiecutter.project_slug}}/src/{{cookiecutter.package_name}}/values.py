@@ -93,12 +93,20 @@ def any_case(word: str) -> str:
     )
 
 
+# Thousands written with a space, as French and SI style write them ("56 249,70"; Excel
+# uses the no-break spaces): between digit groups, in either kind of file.
+SPACE_THOUSANDS = " \u00a0\u202f"
+
+
 def digits(decimal: str) -> str:
     """Digits with the file's thousands separators and decimal mark: "1,234.5" (decimal
-    "."), "1.234,5" (decimal ","), ".5". Groups after the first have exactly three digits."""
-    group, point = (",", "\\.") if decimal == "." else ("\\.", ",")
+    "."), "1.234,5" and "1 234,5" (decimal ","), ".5". Groups after the first have exactly
+    three digits, and one number keeps one separator ("1,234 567" is no number)."""
+    mark, point = (",", "\\.") if decimal == "." else ("\\.", ",")
+    spaces = f"[{SPACE_THOUSANDS}]"
     three = "[0-9]" * 3  # a count in an f-string needs doubled braces: the template would eat them
-    return f"(?:[0-9]+(?:{group}{three})*(?:{point}[0-9]*)?|{point}[0-9]+)"
+    groups = f"(?:(?:{mark}{three})*|(?:{spaces}{three})*)"
+    return f"(?:[0-9]+{groups}(?:{point}[0-9]*)?|{point}[0-9]+)"
 
 
 @cache
@@ -130,6 +138,8 @@ def number_grammar(
 
 def as_float(sign: str, written: str, decimal: str) -> float:
     """("-", "1.234,5", decimal ",") -> -1234.5: separators go, the decimal mark becomes "."."""
+    for space in SPACE_THOUSANDS:
+        written = written.replace(space, "")
     if decimal == ",":
         written = written.replace(".", "").replace(",", ".")
     else:

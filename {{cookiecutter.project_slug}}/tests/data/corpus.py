@@ -132,8 +132,11 @@ def listings(rows: int = ROWS, seed: int = 8) -> pd.DataFrame:
     return pd.concat([frame, frame.sample(n=rows // 50, random_state=seed)])  # duplicated rows
 
 
-def french_export(rows: int = ROWS, seed: int = 9, encoding: str = "cp1252") -> bytes:
-    """A French spreadsheet export: cp1252, ";", decimal commas, "45.627,67" incomes,
+def french_export(
+    rows: int = ROWS, seed: int = 9, encoding: str = "cp1252", thousands: str = "."
+) -> bytes:
+    """A French spreadsheet export: cp1252, ";", decimal commas, "45.627,67" incomes (or
+    "45 627,67" with `thousands`, as Excel writes them in France: a no-break space),
     accented headers, an ID like "D-2019-00042", and the target written five ways."""
     r = rng(seed)
     income = r.uniform(15_000, 90_000, rows)
@@ -144,7 +147,7 @@ def french_export(rows: int = ROWS, seed: int = 9, encoding: str = "cp1252") -> 
     frame = pd.DataFrame({
         "Numéro de dossier": [f"D-2019-{i:05d}" for i in range(rows)],
         "Région": region,
-        f"Revenu annuel ({currency})": [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+        f"Revenu annuel ({currency})": [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", thousands)
                               for v in income],
         "Âge": r.integers(18, 80, rows),
         "Accepté": [r.choice(yes) if a else r.choice(no) for a in accepted],
@@ -321,6 +324,13 @@ def encoding_cases() -> list[Case]:
     accented = with_column("Région", rng(11).choice(["Île-de-France", "Nord", "Rhône"], ROWS))
     return [
         Case("a cp1252 export with decimal commas", french_export(), target="Accepté",
+             column="Revenu annuel (€)", kind="numeric"),
+        Case("thousands with a no-break space", french_export(thousands="\u00a0"),
+             target="Accepté", column="Revenu annuel (€)", kind="numeric"),
+        Case("thousands with a space", french_export(thousands=" "), target="Accepté",
+             column="Revenu annuel (€)", kind="numeric"),
+        Case("thousands with a narrow no-break space, UTF-8 with a BOM",
+             french_export(encoding="utf-8-sig", thousands="\u202f"), target="Accepté",
              column="Revenu annuel (€)", kind="numeric"),
         Case("a latin-1 export", french_export(encoding="latin-1"), target="Accepté",
              column="Région", kind="categorical"),

@@ -168,6 +168,8 @@ def test_a_decimal_comma_file_reads_its_own_numbers(services):
     typed = {"Région": "Provence", "Revenu annuel (€)": 27602.23, "Âge": 41}
     expected = answers(client, [typed])[0]
     written = [{"Revenu annuel (€)": "27.602,23"}, {"Revenu annuel (€)": "27602,23 €"},
+               {"Revenu annuel (€)": "27\u00a0602,23"}, {"Revenu annuel (€)": "27 602,23 €"},
+               {"Revenu annuel (€)": "27\u202f602,23"},
                {"Âge": "41"}, {"Région": " PROVENCE "}]  # fmt: skip
     assert answers(client, [typed | w for w in written]) == [expected] * len(written)
     # A dot is this file's thousands separator, never its decimal mark: "0.31" is refused.
