@@ -348,6 +348,13 @@ def encoding_cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def rescraped(rows: int = ROWS, seed: int = 12) -> pd.DataFrame:
+    """Listings scraped twice: a third of the IDs on a second row, its price moved by 5%."""
+    frame = base(rows, seed).assign(**{"Listing ID": range(50_000, 50_000 + rows)})
+    again = frame.sample(frac=1 / 3, random_state=seed).assign(price=lambda f: f["price"] * 1.05)
+    return pd.concat([frame, again]).sample(frac=1, random_state=seed)
+
+
 def group_cases() -> list[Case]:
     runs, scattered = storm_tracks(), storm_tracks(runs=False)
     with_ids = storm_tracks().assign(customer_id=lambda f: f["name"].str[-3:].astype(int) + 1000)
@@ -358,6 +365,11 @@ def group_cases() -> list[Case]:
              kind="dropped"),
         Case("a repeated whole-number ID in runs is a group", to_csv(with_ids.drop(columns="name")),
              target="status", column="customer_id", kind="group"),
+        Case("a listing ID scraped twice is a group, never a number",
+             to_csv(rescraped()), column="Listing ID", kind="group"),
+        Case("a listing ID scraped twice, group detection off, is left out as an ID",
+             to_csv(rescraped()), column="Listing ID", kind="id",
+             settings={"GROUP_COLUMN": "none"}),
         Case("GROUP_COLUMN names the group", to_csv(scattered), target="status", column="name",
              kind="group", settings={"GROUP_COLUMN": "name"}),
         Case("GROUP_COLUMN=none turns detection off", to_csv(runs), target="status",

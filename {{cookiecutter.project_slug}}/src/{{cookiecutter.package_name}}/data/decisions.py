@@ -96,6 +96,9 @@ URL = r"^(https?://|www\.)\S+$"
 # A group (a storm, a customer): many distinct values, a median of GROUP_MIN_ROWS rows or
 # more each, in at most GROUP_RUNS runs of consecutive rows per group on average.
 GROUP_MIN_ROWS, GROUP_RUNS = 3, 1.5
+# An ID-named column of whole numbers this distinct (values / rows) is an identifier that
+# repeats (a listing scraped twice), never an amount: a group, or left out (repeated_id).
+REPEATED_ID_SHARE = 0.5
 FORCED_MISSING_LIMIT = 0.5  # NUMERIC_COLUMNS that would make more than half the values missing
 FEATURE_KINDS = ("numeric", "categorical", "date")
 
@@ -373,11 +376,35 @@ def numbers_only(name, values, numbers, infinite, missing, options) -> tuple[Dec
     finite = numbers[~infinite].dropna()
     whole = bool((finite % 1 == 0).all())
     # customer_id 1001 on five rows, then 1002: a group, not an amount (only when named so)
-    if whole and ID_NAME.search(name.strip()) and options.group is None:
-        reason = group_reason(values[~missing], options)
-        if reason:
-            return group(name, values[~missing], f"ID name; {reason}"), values
+    if whole and ID_NAME.search(name.strip()):
+        decision = repeated_id(name, values[~missing], options)
+        if decision:
+            return decision, values
     return numeric(name, values, numbers, infinite, missing, "numbers")
+
+
+def repeated_id(name: str, present: pd.Series, options: Options) -> Decision | None:
+    """An ID-named column of whole numbers whose values repeat: a group, or at least no amount.
+
+    Entities in runs (a customer on five rows) are a group by group_reason's rule. A listing
+    scraped twice, its ID on one or two rows, is one entity too: named an ID, more distinct
+    values than categories allow and mostly distinct, it is a group as well (its rows on one
+    side of every split); with group detection off or another group, it is left out as an ID.
+    """
+    counts = present.value_counts()
+    if options.group is None and (reason := group_reason(present, options)):
+        return group(name, present, f"ID name; {reason}")
+    distinct_share = len(counts) / len(present) if len(present) else 0.0
+    if len(counts) <= options.max_categories or distinct_share < REPEATED_ID_SHARE:
+        return None
+    repeated = int((counts > 1).sum())
+    why = (
+        f"ID name; {len(counts):,} distinct whole numbers on {len(present):,} rows, "
+        f"{repeated:,} of them on more than one row"
+    )
+    if options.group is None:
+        return group(name, present, f"{why}: each identifies one entity (a listing scraped twice)")
+    return Decision(name, "id", f"{why}: an identifier, not an amount")
 
 
 def numbers_and_text(name, values, numbers, infinite, missing, distinct, options):
