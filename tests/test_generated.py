@@ -118,6 +118,8 @@ def test_train_on_your_own_csv(tmp_path):
     (own,) = (project / "models").glob("claims-had-claim-*")
     metadata = json.loads((own / "metadata.json").read_text())
     assert metadata["name"] == own.name and metadata["version"] == "1"
+    # `make serve` alone serves the sample's model: training says how to serve this one.
+    assert f"Serve it: make serve MODEL_URI=models/{own.name}" in " ".join(result.stdout.split())
     sample = json.loads((project / "models" / "churn-predictor" / "metadata.json").read_text())
     assert sample["name"] == "churn-predictor" and sample["version"] == "1"
     schema = json.loads((own / "schema.json").read_text())

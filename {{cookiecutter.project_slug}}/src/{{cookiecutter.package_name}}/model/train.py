@@ -417,6 +417,8 @@ def print_summary(result: dict) -> None:
     if promotion.promoted:
         console.print(f"[green]Promoted[/] v{promotion.version} to @champion: {promotion.reason}.")
         console.print(f"Exported to {result['bundle_dir']}/")
+        if result["name"] != PROJECT_MODEL_NAME:  # `make serve` alone serves the project's own
+            console.print(f"Serve it: make serve MODEL_URI={result['bundle_dir']}")
     elif promotion.previous_version is None:
         console.print(
             f"[yellow]Not promoted[/]: {promotion.reason}. There is no champion yet, so nothing "
