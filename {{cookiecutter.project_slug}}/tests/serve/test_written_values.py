@@ -252,7 +252,7 @@ def test_the_docs_show_how_each_number_may_be_written(services):
     properties = client.get("/openapi.json").json()["components"]["schemas"]["Record"]["properties"]
     ram = properties["RAM"]
     text = next(choice for choice in ram["anyOf"] if choice.get("type") == "string")
-    assert "[gG][bB]" in text["pattern"] and "in GB" in ram["description"]
+    assert "[gG][bB]" in text["pattern"] and "A number (unit: GB)" in ram["description"]
     pattern = re.compile(text["pattern"])
     assert pattern.match("8 gb") and pattern.match("$1,499") and not pattern.match("8 XB")
 

@@ -137,13 +137,13 @@ def date_type(column: Feature) -> Any:
 def written_examples(column: Feature, decimal: str) -> str:
     """How the training file may write this column's numbers, for the docs and the errors."""
     if column.unit:
-        others = sorted({u for u in column.unit_factors if u.isalpha()} - {column.unit.lower()})
+        others = sorted(set(column.unit_factors) - {column.unit.lower()})  # '"' for inches too
         shown = f"'8 {column.unit}', '8{column.unit.lower()}'" + (
             f" or another unit ({', '.join(others[:6])})" if others else ""
         )
         return f"{shown}; a number alone is in {column.unit}"
     if decimal == ",":
-        return "'1.234,5', '0,31', '12 €', '45%'"
+        return "'1.234,5', '1 234,5', '0,31', '12 €', '45%'"
     return "'1,234.5', '$1,499.00', '45%'"
 
 
@@ -202,7 +202,7 @@ def number_type(column: Feature, decimal: str) -> Any:
 
 
 def describe_number(column: Feature, decimal: str, reveal_training: bool) -> str:
-    unit = f" in {column.unit}" if column.unit else ""
+    unit = f" (unit: {column.unit})" if column.unit else ""  # "A number in in" would puzzle
     if not reveal_training:  # the contract only, in words: the pattern says it exactly
         mark = "a decimal comma" if decimal == "," else "a decimal point"
         units = ", with a unit" if column.unit else ""
