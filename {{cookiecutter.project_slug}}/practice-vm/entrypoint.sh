@@ -20,6 +20,9 @@ if grep -q ' /sys/fs/cgroup/[^ ]* cgroup ro,' /proc/mounts; then
     done
 fi
 [ -f /etc/ssh/ssh_host_ed25519_key ] || ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+# A VM stopped (or a start cut short) leaves its engine's pid files behind: a fresh boot
+# has no engine running yet, and dockerd refuses to start beside a pid file.
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
 # /var/lib/docker is a volume of its own: overlay2 cannot sit on the container's overlay.
 dockerd --host unix:///var/run/docker.sock > /var/log/dockerd.log 2>&1 &
 mkdir -p /run/sshd

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable
 
-from .errors import DeployError
+from .errors import BadSetting, DeployError
 from .settings import DeploySettings
 
 
@@ -21,7 +21,7 @@ class Remote:
         self.host = host or settings.ssh_host
         self.user = user or settings.ssh_user
         if not self.host or not self.user:
-            raise DeployError(
+            raise BadSetting(
                 "Set DEPLOY_SSH_HOST and DEPLOY_SSH_USER in .env (the VM's address and login)."
             )
         if shutil.which("ssh") is None:

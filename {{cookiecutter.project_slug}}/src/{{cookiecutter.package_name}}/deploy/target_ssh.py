@@ -85,9 +85,11 @@ def deploy(settings: DeploySettings, console: Console) -> None:
             "delete .deploy/state.json."
         )
     settings = ensure_api_key(settings, console)
-    # Recorded before anything reaches the host, so a deploy cut short can still be destroyed.
+    host = releases(settings, console)  # DEPLOY_SSH_HOST and DEPLOY_SSH_USER set, or exit 2
+    host.check_docker()  # the host answers: a typo'd address is no deploy, and not recorded
+    # Recorded before anything is shipped, so a deploy cut short can still be destroyed.
     state.record(settings.state_dir, target="ssh", app=settings.app, connection=now)
-    live = releases(settings, console).deploy(settings.image)
+    live = host.deploy(settings.image)
     state.record(
         settings.state_dir,
         image=live["image"],
