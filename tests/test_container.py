@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import socket
 import sys
 import time
 import urllib.request
@@ -173,6 +174,25 @@ def test_make_docker_run_drops_every_capability_and_limits_memory_and_processes(
         )
     finally:
         container.remove(force=True)
+
+
+def test_a_taken_port_is_one_line_and_leaves_no_container(project, image, docker_engine):
+    """Docker creates a container before it binds the port: a refused start used to leave
+    one behind each try (and print a traceback)."""
+    client = docker_engine.client()
+    before = {c.id for c in client.containers.list(all=True)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_in(
+            project, "make", "docker-run", f"PY={sys.executable}", f"PORT={port}",
+            env={"DOCKER_HOST": docker_engine.url},
+        )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "error: Docker could not start" in result.stderr
+    assert f"127.0.0.1:{port} is taken" in result.stderr
+    assert {c.id for c in client.containers.list(all=True)} == before
 
 
 def test_another_models_build_never_moves_this_projects_tags(project, docker_engine, tmp_path):

@@ -118,22 +118,29 @@ def build(client: docker.DockerClient, base_image: str | None = None) -> str:
     return tag
 
 
-def run(
-    client: docker.DockerClient, image: str, port: int, name: str | None = None, detach: bool = True
-):
+def run(client: docker.DockerClient, image: str, port: int, name: str | None = None):
     """Start the service, published on 127.0.0.1 only: not reachable from other machines.
 
-    Read-only, no capabilities, capped memory and processes (container/limits.py).
+    Read-only, no capabilities, capped memory and processes (container/limits.py). Created,
+    then started: a start Docker refuses (the port is taken) leaves no container behind.
     """
-    return client.containers.run(
+    container = client.containers.create(
         image,
         name=name,
-        detach=detach,
         ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
         read_only=True,
         tmpfs={"/tmp": "size=64m"},
         **checked_limits().sdk_options(),
     )
+    try:
+        container.start()
+    except APIError as error:
+        container.remove(force=True)
+        problem = str(error.explanation or error)
+        busy = "port is already allocated" in problem or "address already in use" in problem
+        hint = f": 127.0.0.1:{port} is taken; free it, or pass PORT=" if busy else ""
+        raise ContainerError(f"Docker could not start {image} ({problem}){hint}") from None
+    return container
 
 
 def checked_limits() -> ContainerLimits:
@@ -215,7 +222,7 @@ def run_command(port: Port = 8000) -> None:
         raise ContainerError(f"No image {image} yet: run `make docker-build` first.") from error
     with contextlib.suppress(NotFound):  # the previous `make docker-run`
         client.containers.get(CONTAINER_NAME).remove(force=True)
-    container = run(client, image, port, name=CONTAINER_NAME, detach=True)
+    container = run(client, image, port, name=CONTAINER_NAME)
     print(
         f"Running {image} ({container.short_id}) on http://127.0.0.1:{port} "
         f"(stop: docker stop {CONTAINER_NAME})"

@@ -18,7 +18,7 @@ from .errors import BadSetting
 from .settings import DeploySettings
 from .state import replace_atomically
 
-# The SSH or the AWS settings: the same class comes back, with its key.
+# The target's own settings class (a subclass): the same class comes back, with its key.
 AnySettings = TypeVar("AnySettings", bound=DeploySettings)
 
 ENV_FILE = Path(".env")

@@ -28,7 +28,8 @@ console = Console()
 class Target(Protocol):
     """What every target_<name>.py module provides; `make deploy` and friends call only this.
 
-    COMMANDS (optional): extra typer commands only this target has (AWS: `extend`).
+    COMMANDS (optional): extra typer commands only this target has (a rented machine's
+    `extend`, for one).
     """
 
     SETTINGS: type[DeploySettings]
