@@ -161,3 +161,21 @@ def test_make_help_starts_with_where_to_start_and_groups_by_stage_in_the_readme_
     positions = [readme.find(f"make {target}") for target in firsts]
     assert all(position >= 0 for position in positions), dict(zip(firsts, positions, strict=True))
     assert positions[:3] == sorted(positions[:3]), dict(zip(firsts, positions, strict=True))
+
+
+def test_make_help_into_a_pipe_is_plain_text_with_the_settings_in_force():
+    """Read by a script or a pager: no colour codes off a terminal, $(PORT) as set now, and
+    every name apart from its description (practice-vm-stop is the longest)."""
+    make_help()  # skips where make is missing
+    said = subprocess.run(
+        ["make", "--no-print-directory", "help", "PORT=8123"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={key: value for key, value in os.environ.items() if key != "NO_COLOR"},
+        check=True,
+    ).stdout
+    assert "\x1b[" not in said and "$(" not in said
+    assert "http://127.0.0.1:8123" in said
+    described = [line for line in said.splitlines() if line.startswith("  ")]
+    assert described and all(len(line.split(maxsplit=1)) == 2 for line in described)
