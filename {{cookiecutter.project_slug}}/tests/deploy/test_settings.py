@@ -98,3 +98,32 @@ def test_an_empty_api_key_is_replaced_and_a_short_one_refused(tmp_path, monkeypa
     assert len(made) >= 40 and DeploySettings().api_key.get_secret_value() == made
     with pytest.raises(BadSetting, match="API_KEY is shorter than 16 characters"):
         ensure_api_key(DeploySettings(api_key=SecretStr("short")), Console(quiet=True))
+
+
+def test_make_deploy_checks_its_settings_before_building_the_image(tmp_path):
+    """A renamed or too-short key used to be said after minutes of `docker-build`."""
+    import shutil
+    import subprocess
+
+    from .test_targets import deploy_cli
+
+    for line, said in (
+        (
+            "DEPLOY_API_KEY=an-old-style-key-0123456789",
+            "DEPLOY_API_KEY (in .env) is no longer read",
+        ),
+        ("API_KEY=short", "API_KEY is shorter than 16 characters: remove it from .env"),
+    ):
+        (tmp_path / ".env").write_text(line + "\n")
+        result = deploy_cli(tmp_path, "check")
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert said in " ".join(result.stderr.split())
+    (tmp_path / ".env").write_text("")
+    assert deploy_cli(tmp_path, "check").returncode == 0, "good settings pass, and build nothing"
+    if shutil.which("make"):
+        root = ENV_EXAMPLE.parent
+        recipe = subprocess.run(
+            ["make", "-n", "--no-print-directory", "deploy", "PY=python"],
+            cwd=root, capture_output=True, text=True, timeout=60,
+        ).stdout  # fmt: skip
+        assert 0 <= recipe.index(".deploy check") < recipe.index(".container build")

@@ -14,6 +14,7 @@ import typer
 from .. import cli
 from ..container.images import last_built
 from . import state
+from .api_key import check_api_key
 from .targets import available, choose, console, guarded, refuse_another_target
 
 app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0], no_args_is_help=True)
@@ -43,6 +44,17 @@ def deploy(
         module.deploy(settings, console)
 
     on_target(target, ship, **overrides)
+
+
+@app.command()
+def check(target: Target = None) -> None:
+    """Check the deploy settings, before anything is built: `make deploy` runs this first."""
+
+    def settings_only(module, settings) -> None:
+        refuse_another_target(settings.target, state.load(settings.state_dir))
+        check_api_key(settings)
+
+    on_target(target, settings_only)
 
 
 @app.command()

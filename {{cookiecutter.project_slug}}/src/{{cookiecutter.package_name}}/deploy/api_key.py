@@ -37,18 +37,23 @@ def refuse_renamed_setting(env_file: Path = ENV_FILE) -> None:
         )
 
 
-def ensure_api_key(
-    settings: AnySettings, console: Console, env_file: Path = ENV_FILE
-) -> AnySettings:
-    """The settings with a key: API_KEY as set, else a new one kept in .env."""
+def check_api_key(settings: DeploySettings) -> bool:
+    """Whether API_KEY is set; one the service would refuse is a bad setting, said before
+    anything is built or shipped (`make deploy` runs `deploy check` first)."""
     given = settings.api_key.get_secret_value().strip() if settings.api_key else ""
-    if given and len(given) < MIN_LENGTH:
-        # The service would refuse it at start (serve/settings.py): say so before shipping.
+    if given and len(given) < MIN_LENGTH:  # the service's own rule (serve/settings.py)
         raise BadSetting(
             f"API_KEY is shorter than {MIN_LENGTH} characters: remove it from .env (a deploy then "
             "makes a strong one), or set a longer one."
         )
-    if given:
+    return bool(given)
+
+
+def ensure_api_key(
+    settings: AnySettings, console: Console, env_file: Path = ENV_FILE
+) -> AnySettings:
+    """The settings with a key: API_KEY as set, else a new one kept in .env."""
+    if check_api_key(settings):
         return settings
     key = secrets.token_urlsafe(32)
     # resolve(): a .env that is a link keeps being one; its target gets the line.
