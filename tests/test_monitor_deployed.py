@@ -8,6 +8,7 @@ over SSH, compares it with the bundle's reference and reports.
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,9 @@ def deploy_env(vm, docker_engine):
 
 
 def test_make_monitor_fetches_the_deployed_log_and_reports(shipped_project, deploy_env, vm):
+    # `make destroy` keeps a host's request log unless asked (DESTROY_LOGS=1), and the test
+    # VM's home is this machine's: start from no log, whatever earlier deploys left.
+    shutil.rmtree(HOST_LOGS, ignore_errors=True)
     try:
         result = make(shipped_project, deploy_env, "deploy")
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -54,4 +58,4 @@ def test_make_monitor_fetches_the_deployed_log_and_reports(shipped_project, depl
         # drift-demo's defaults: the first numeric and the first categorical column.
         assert set(drifted) - {"prediction"} == {"age", "contract"}
     finally:
-        make(shipped_project, deploy_env, "destroy")
+        make(shipped_project, deploy_env, "destroy", DESTROY_LOGS="1")
