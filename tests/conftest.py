@@ -14,6 +14,12 @@ from pathlib import Path
 import pytest
 from cookiecutter.main import cookiecutter
 
+# `make test` runs this session from make, whose MAKELEVEL and MAKEFLAGS would turn every
+# project's `make` into a sub-make that adds "make[1]: Leaving directory" to the output the
+# tests read. A learner types `make` at a shell; the tests run it as they do.
+for _inherited in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"):
+    os.environ.pop(_inherited, None)
+
 TEMPLATE = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 DEFAULTS = {"package_name": "churn_predictor", "project_slug": "churn-predictor"}
