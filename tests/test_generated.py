@@ -12,14 +12,30 @@ from .conftest import bake, require, run_in
 
 pytestmark = pytest.mark.slow
 
+# A baked project's tests where the task option changes what happens.
+WHAT_THE_TASK_CHANGES = [
+    "tests/data", "tests/model", "tests/serve", "tests/monitor", "tests/test_bundle.py",
+    "tests/test_onnx_inputs.py",
+]  # fmt: skip
+# Where the model option does: training, export, the bundle, serving it, the image's contents.
+WHAT_THE_MODEL_CHANGES = [
+    "tests/model", "tests/serve", "tests/test_bundle.py", "tests/test_onnx_inputs.py",
+    "tests/container/test_build.py",
+]  # fmt: skip
+
 
 @pytest.mark.parametrize(
     "context, only",
     [
         ({}, []),
-        # The machinery no option changes (log files, HTTP limits, the registry's repairs,
-        # collect, audit) ran in the default bake: once is a test, twice only minutes.
-        ({"task": "regression", "model": "linear"}, ["-m", "not same_for_every_model"]),
+        # The machinery no task or model option changes (log files, HTTP limits, the
+        # registry's repairs, collect, audit, deploy, containers, k8s) ran in the default
+        # bake: once is a test, twice only minutes. The task changes data, model, serve and
+        # monitor, so those run again.
+        (
+            {"task": "regression", "model": "linear"},
+            ["-m", "not same_for_every_model", *WHAT_THE_TASK_CHANGES],
+        ),
     ],
     ids=["classification-default", "regression-linear"],
 )
@@ -48,7 +64,8 @@ def test_fast_suite_of_other_models(tmp_path, model):
         "no:cacheprovider",
         "-x",
         "-m",
-        "not slow",
+        "not slow and not same_for_every_model",
+        *WHAT_THE_MODEL_CHANGES,
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
 

@@ -384,7 +384,14 @@ def run_collect(url: str, folder: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [*command, "--source", url, "--name", "people", "--key-columns", "id"],
         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_as_in_a_terminal,
     )  # fmt: skip
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """A terminal delivers Ctrl-C; a job started in the background (CI, `cmd &`) ignores it,
+    and Python keeps an ignored SIGINT ignored, so the interrupt below would never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.slow
