@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import stat
+import subprocess
 import time
 from pathlib import Path
 
@@ -160,3 +161,19 @@ def test_workers_pruning_each_others_files_never_fail_and_keep_the_folder_within
         for files in workers:
             files.write(["x" * 90] * (1 + round % 4))
             assert files.path.exists() and folder_bytes(tmp_path) <= 2000, round
+
+
+def test_a_live_workers_empty_file_survives_the_others_pruning_a_dead_ones_goes(tmp_path):
+    """WORKERS=2: a worker's file is empty until its first rows. The other worker's prune
+    used to delete it, and rows appended between that scan and the delete were lost (the
+    two-worker test lost 31 of 300 so). A killed worker's empty file still goes."""
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # reaped: its pid names no process now
+    dead = tmp_path / f"requests-{ended.pid}.jsonl"
+    dead.touch()
+    live = LogFiles(tmp_path / f"requests-{os.getpid()}.jsonl", 10_000, 1_000)
+    live.open()
+    other = LogFiles(tmp_path / "requests-1.jsonl", 10_000, 1_000)
+    other.open()
+    other.write(["x" * 90])
+    assert live.path.exists() and not dead.exists()

@@ -38,6 +38,21 @@ def own_file(folder: Path, workers: int) -> Path:
     return folder / f"{NAME}{suffix}.jsonl"
 
 
+def written_by_a_live_process(name: str) -> bool:
+    """requests-<pid>.jsonl of a process still running (a pid reused since only keeps an
+    empty file)."""
+    match = re.fullmatch(rf"{NAME}-(\d+)\.jsonl", name)
+    if match is None:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
 class LostRows(Exception):
     def __init__(self, rows: int, error: OSError):
         super().__init__(rows, error)
@@ -98,10 +113,11 @@ class LogFiles:
                         continue
                     others.append((stat.st_mtime_ns, entry.name, stat.st_size))
         total = self.size + sum(size for *_, size in others)
-        # Oldest first. Empty ones too, or each worker started and killed would leave one (a
-        # live worker whose empty file goes reopens it at its next write).
+        # Oldest first. Empty ones too, or each worker started and killed would leave one;
+        # not a live worker's: it may be appending its first rows to it right now, and rows
+        # written to a file deleted after this scan are lost without a word.
         for _, name, size in sorted(others):
-            if total <= self.folder_bytes and size:
+            if total <= self.folder_bytes and (size or written_by_a_live_process(name)):
                 continue
             with contextlib.suppress(FileNotFoundError):  # another worker was quicker
                 os.remove(self.path.parent / name)
