@@ -71,6 +71,7 @@ BASE_FILES = {
     # Logging configured once; the access log off the event loop; peers for make bench-peers.
     f"{PKG}/logs.py", f"{PKG}/serve/access_log.py", "tests/serve/test_logs.py",
     "bench/peer_bentoml.py", "bench/peer_litserve.py", "bench/answers.py",
+    "tests/test_bench_targets.py",
     "tests/serve/test_written_values.py",
     # make collect: the data stage's collector, its sources file, its tests and schedule.
     "collect.yaml", ".github/workflows/collect.yml",

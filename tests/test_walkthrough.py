@@ -166,6 +166,20 @@ def stop_group(process: subprocess.Popen) -> str:
     return output
 
 
+def processes_with(variable: str, prefix: str) -> list[str]:
+    """The running processes whose environment sets `variable` to a value starting with
+    `prefix`: their pids and command lines (Linux; none found elsewhere)."""
+    found, wanted = [], f"{variable}={prefix}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:  # a zombie's environment reads empty; one that just exited, not at all
+            if any(item.startswith(wanted) for item in environ.read_bytes().split(b"\0")):
+                command = (environ.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                found.append(f"{environ.parent.name}: {command.decode(errors='replace')}")
+        except OSError:
+            continue
+    return found
+
+
 def wait_http(url: str, process: subprocess.Popen, timeout: float = 90) -> bytes:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -325,6 +339,9 @@ def test_make_bench_peers(shipped_project):
     assert set(report["answers_checked"].values()) == {"equal"}
     assert (shipped_project / "build" / "bench-venv" / "bin" / "bentoml").exists()
     assert importlib.util.find_spec("bentoml") is None  # not in the project's environment
+    # Every peer stopped with the processes it spawned (LitServe's and BentoML's workers):
+    # all of them carry PEER_BUNDLE in their environment.
+    assert not processes_with("PEER_BUNDLE", str(shipped_project.resolve()))
     ratios = report["ratios"]
     MEASUREMENTS["service vs LitServe ONNX, req/s at 16 connections (1 s, one round)"] = (
         f"{ratios['service / LitServe ONNX req/s, predict_c16']:.1f}x"

@@ -27,6 +27,7 @@ Python client is used and the report says so. Everything runs on 127.0.0.1, boun
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import time
@@ -135,7 +136,7 @@ def start_servers(args, metadata: dict, record: dict) -> list:
                 servers.append(
                     targets.peer(name, command, args.peers_python, args.bundle, record, batch)
                 )
-    except Exception:
+    except BaseException:  # a Ctrl-C too: the servers run in sessions of their own
         for server in servers:
             server.stop()
         raise
@@ -195,6 +196,9 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
+    # Stopped (a timeout, a CI runner): stop the servers too, as after a Ctrl-C. Each runs in a
+    # session of its own (targets.start_process), so no signal to this one reaches them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     sys.path.insert(0, str(Path.cwd() / "src"))  # this project's package, as `make` runs it
     if not (args.bundle / "metadata.json").is_file():
         print(f"No model bundle at {args.bundle}: run `make train` first.", file=sys.stderr)

@@ -9,8 +9,10 @@ peers       BentoML and LitServe on the same bundle (--peers: bench/peer_*.py, r
             Python of a separate virtual environment, build/bench-venv)
 """
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -72,23 +74,67 @@ def worker_cpu_s(pid: int) -> dict[int, float]:
         return {}
 
 
+def group_alive(group: int) -> bool:
+    """Whether a process of this process group still runs (a zombie, dead but not yet
+    reaped by whoever adopted it, does not count)."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of the group runs as another user: it runs
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: killpg's answer is all there is
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it just went
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # pgrp; state
+            return True
+    return False
+
+
+def stop_group(process: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop a server started in a session of its own (start_process) with every process it
+    spawned: its workers (uvicorn's, LitServe's, BentoML's) are children that outlive a
+    signal to the parent alone. SIGTERM to the whole group, `timeout` seconds to exit
+    cleanly (the service writes its last access lines then), SIGKILL to whatever is left."""
+    group = process.pid  # start_new_session: the server leads a group of its own
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
+    # Killed children were adopted by init (or a subreaper), which reaps them: wait for it.
+    deadline = time.monotonic() + 5
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def start_process(name, command, env, ready_url, single, batch) -> Target:
     started = time.monotonic()
     # A real file, as a container's log driver reads it: the service writes its access log.
     output = Path(tempfile.mkstemp(prefix="bench-", suffix=".log")[1])
     with output.open("w") as sink:
-        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        # A session (and process group) of its own, so that stop() reaches every process the
+        # server spawns, and a Ctrl-C meant for the benchmark reaches it through stop() alone.
+        process = subprocess.Popen(
+            command, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_group(process)
 
     try:
         wait_ready(ready_url, lambda: process.poll() is None)
-    except Exception:
+    except BaseException:  # a Ctrl-C while it starts too: it is in a session of its own
         stop()
         raise
     target = Target(name, single, batch, stop, lambda: worker_memory_mb(process.pid))
@@ -195,7 +241,7 @@ def image(tag: str, workers: int, record: dict, batch: dict) -> Target:
 
     try:
         wait_ready(f"{base}/readyz", lambda: (container.reload(), container.status)[1] != "exited")
-    except Exception:
+    except BaseException:
         stop()
         raise
     target = Target(
