@@ -232,3 +232,14 @@ def test_every_ssh_setting_an_aws_deploy_ignores_is_named(tmp_path):
     quiet = Console(record=True, width=300)
     for_instance(settings_for(tmp_path), recorded, quiet)
     assert "Ignoring" not in quiet.export_text()
+
+
+def test_make_deploy_says_what_it_ignores_before_the_build_and_the_price(tmp_path):
+    """`deploy check`, make deploy's first step: before minutes of build, and the instance."""
+    (tmp_path / ".env").write_text("DEPLOY_SSH_HOST=203.0.113.7\nDEPLOY_SSH_PORT=2222\n")
+    result = run_cli(tmp_path, "check", "--target", "aws")
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert "Ignoring DEPLOY_SSH_HOST=203.0.113.7, DEPLOY_SSH_PORT=2222" in said
+    quiet = run_cli(tmp_path, "check", "--target", "aws", DEPLOY_AWS_SSH_HOST="203.0.113.7")
+    assert quiet.returncode == 0 and "Ignoring" not in quiet.stdout

@@ -108,13 +108,7 @@ def for_instance(settings: AwsSettings, recorded: dict, console: Console) -> Aws
     DEPLOY_AWS_SSH_HOST routes elsewhere (a bastion, the tests), with DEPLOY_SSH_PORT/USER/
     KEY/KNOWN_HOSTS then applying.
     """
-    ignored = ignored_ssh_settings(settings)
-    if ignored:
-        console.print(
-            f"[yellow]Ignoring {', '.join(ignored)}[/] (the ssh target's settings): AWS reaches "
-            "its instance at the instance's address, login and key; DEPLOY_AWS_SSH_HOST routes "
-            "through another."
-        )
+    say_ignored(settings, console)
     if settings.aws_ssh_host:
         return settings.model_copy(
             update={
@@ -157,6 +151,22 @@ def ignored_ssh_settings(settings: AwsSettings) -> list[str]:
         if not used:
             ignored.append(f"{name}={value}")
     return ignored
+
+
+def say_ignored(settings: AwsSettings, console: Console) -> None:
+    ignored = ignored_ssh_settings(settings)
+    if ignored:
+        console.print(
+            f"[yellow]Ignoring {', '.join(ignored)}[/] (the ssh target's settings): AWS reaches "
+            "its instance at the instance's address, login and key; DEPLOY_AWS_SSH_HOST routes "
+            "through another."
+        )
+
+
+def check(settings: AwsSettings, console: Console) -> None:
+    """`deploy check` (make deploy's first step): what is ignored, said before the build and
+    the price, not after the instance is paid for."""
+    say_ignored(settings, console)
 
 
 def host_releases(settings: AwsSettings, console: Console) -> Releases:
