@@ -209,3 +209,37 @@ def test_only_deploy_aws_ssh_host_routes_through_another_address(aws, tmp_path):
     assert (resolved.ssh_host, resolved.ssh_port) == ("127.0.0.1", 2222)
     assert resolved.known_hosts == tmp_path / "kh" and resolved.ssh_user == "ec2-user"
     assert "Ignoring" not in console.export_text()
+
+
+def test_every_ssh_setting_an_aws_deploy_ignores_is_named(tmp_path):
+    """Not only DEPLOY_SSH_HOST: a port, login, key or known_hosts left from an SSH deploy is
+    ignored too (the instance's own are used), and said, so none is a silent surprise."""
+    from {{ cookiecutter.package_name }}.deploy.target_aws import for_instance
+
+    recorded = {"public_ip": "198.51.100.20", "ssh_user": "ec2-user", "key_file": "/k.pem"}
+    stale = {"ssh_port": 2222, "ssh_user": "ubuntu", "ssh_key": tmp_path / "id_ed25519",
+             "known_hosts": tmp_path / "known_hosts"}  # fmt: skip
+    console = Console(record=True, width=300)
+    resolved = for_instance(settings_for(tmp_path, **stale), recorded, console)
+    assert (resolved.ssh_host, resolved.ssh_port, resolved.ssh_user) == (
+        "198.51.100.20", 22, "ec2-user",
+    )  # fmt: skip
+    said = " ".join(console.export_text().split())
+    for name in ("DEPLOY_SSH_PORT=2222", "DEPLOY_SSH_USER=ubuntu", "DEPLOY_SSH_KEY=",
+                 "DEPLOY_KNOWN_HOSTS="):  # fmt: skip
+        assert name in said, said
+    assert "DEPLOY_SSH_HOST" not in said.split("(")[0]  # not set: not named
+    quiet = Console(record=True, width=300)
+    for_instance(settings_for(tmp_path), recorded, quiet)
+    assert "Ignoring" not in quiet.export_text()
+
+
+def test_make_deploy_says_what_it_ignores_before_the_build_and_the_price(tmp_path):
+    """`deploy check`, make deploy's first step: before minutes of build, and the instance."""
+    (tmp_path / ".env").write_text("DEPLOY_SSH_HOST=203.0.113.7\nDEPLOY_SSH_PORT=2222\n")
+    result = run_cli(tmp_path, "check", "--target", "aws")
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = " ".join(result.stdout.split())
+    assert "Ignoring DEPLOY_SSH_HOST=203.0.113.7, DEPLOY_SSH_PORT=2222" in said
+    quiet = run_cli(tmp_path, "check", "--target", "aws", DEPLOY_AWS_SSH_HOST="203.0.113.7")
+    assert quiet.returncode == 0 and "Ignoring" not in quiet.stdout

@@ -77,3 +77,34 @@ def test_destroy_finds_the_repository_make_push_uses(tmp_path, settings):
     assert AwsTarget(defaults, Console(quiet=True)).destroy().removed == [
         f"ECR repository {REPOSITORY}"
     ]
+
+
+def test_each_models_image_goes_to_an_ecr_repository_of_its_own(tmp_path, monkeypatch):
+    """One repository per model, named as `make docker-build` names its image: another
+    model's v1 never overwrites this project's v1, nor spends its lifecycle policy's room."""
+    from {{ cookiecutter.package_name }}.container.images import image_name
+    from {{ cookiecutter.package_name }}.deploy import ecr
+
+    from ..container.test_push import pushed_model
+
+    made: list[str] = []
+
+    class Repository:  # ECR's side as `make push` sees it (moto is no registry)
+        def __init__(self, settings, name: str) -> None:
+            made.append(name)
+            self.name = name
+
+        def ensure(self, keep: int) -> str:
+            return f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{self.name}"
+
+        def login(self) -> dict:
+            return {}
+
+    monkeypatch.setattr(ecr, "EcrRepository", Repository)
+    monkeypatch.chdir(tmp_path)
+    for model in (REPOSITORY, "second-model"):
+        engine, record = pushed_model(tmp_path, model, "ecr")
+        assert made[-1] == image_name(model)
+        assert record["repository"].endswith(f"/{image_name(model)}")
+        assert engine.pushed[0] == f"{record['repository']}:v1"
+    assert made == [REPOSITORY, f"{REPOSITORY}-second-model"]

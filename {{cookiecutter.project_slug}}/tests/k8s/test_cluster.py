@@ -67,3 +67,26 @@ def test_the_api_key_must_be_set_and_strong():
         cluster.secret_manifest(KubeSettings(_env_file=None, API_KEY="short"))
     manifest = cluster.secret_manifest(KubeSettings(_env_file=None, API_KEY="k" * 32))
     assert "kind: Secret" in manifest and "k" * 32 not in manifest  # base64, as Secrets are
+
+
+@pytest.mark.parametrize("where", ["in .env", "in the environment"])
+def test_the_pods_key_is_api_key_and_no_other(tmp_path, monkeypatch, where):
+    """K8S_API_KEY would be a second key: the pods would take it while `make predict` sends
+    API_KEY, and get 401. It is refused by name, never read."""
+    import base64
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("API_KEY", raising=False)
+    if where == "in .env":
+        (tmp_path / ".env").write_text("K8S_API_KEY=" + "k" * 32 + "\n")
+    else:
+        monkeypatch.setenv("K8S_API_KEY", "k" * 32)
+    with pytest.raises(KubeError) as refused:
+        cluster.secret_manifest(KubeSettings())
+    message = str(refused.value)
+    assert f"K8S_API_KEY ({where}) is not read" in message and "API_KEY=" in message
+    assert "k" * 32 not in message
+    monkeypatch.delenv("K8S_API_KEY", raising=False)
+    (tmp_path / ".env").write_text("API_KEY=" + "a" * 32 + "\n")
+    manifest = cluster.secret_manifest(KubeSettings())
+    assert base64.b64encode(b"a" * 32).decode() in manifest

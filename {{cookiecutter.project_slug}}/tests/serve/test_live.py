@@ -52,6 +52,50 @@ def test_make_predict_client(live_service):
     assert '"prediction"' in result.stdout
 
 
+SERVICE_KEY = "the-service-key-3c9d2e71"
+
+
+@pytest.fixture(scope="module")
+def keyed_service(bundle_dir):
+    """The real uvicorn with an API_KEY, as a deployed release runs."""
+    port = free_port()
+    env = os.environ | {"MODEL_URI": str(bundle_dir), "PORT": str(port), "API_KEY": SERVICE_KEY}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60, process=process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@pytest.mark.parametrize(
+    "sent, said",
+    [
+        ("", "none was sent: set API_KEY in .env"),
+        ("another-key-0123456789", "is not the one it runs with"),
+        (SERVICE_KEY, None),
+    ],
+    ids=["no key", "another key", "its key"],
+)
+def test_make_predict_says_which_key_a_401_wants(keyed_service, tmp_path, sent, said):
+    """A 401 says what to set: no key sent, or not the service's (one API_KEY everywhere)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve.client", "--url", keyed_service],
+        env=os.environ | {"API_KEY": sent}, cwd=tmp_path,  # no .env here: the key is `sent`
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    if said is None:
+        assert result.returncode == 0 and '"prediction"' in result.stdout, result.stderr
+        return
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert message.startswith("error: The service answered 401") and said in message
+    assert SERVICE_KEY not in message and (not sent or sent not in message)
+
+
 def test_concurrent_load_has_no_errors(live_service, bundle_dir):
     """16 clients for ~3 seconds, bounded in count and time; every answer must be a 200."""
     url, _ = live_service

@@ -4,7 +4,8 @@ Tags: the model version (`v3`) and the model version with the git commit the ima
 built from (`v3-1a2b3c4`), read from the image's own labels, never just `latest`. Where
 to: DEPLOY_REGISTRY=host[:port]/namespace (any registry you are logged in to with
 `docker login`), or, in a project with AWS deploys, `ecr` for your account's ECR (created
-if missing, logged in with boto3). The pushed digest goes to build/push.json for `make k8s`.
+if missing, logged in with boto3). Either way the repository is the image's own name
+(container/images.py), so another model's `v1` never overwrites this project's. The pushed digest goes to build/push.json for `make k8s`.
 """
 
 import json
@@ -64,10 +65,10 @@ def check_registry(registry: str) -> str:
     return registry
 
 
-def ecr_repository() -> tuple[str, dict]:
-    """ECR's repository URI and a login for it (the repository is created if missing)."""
+def ecr_repository(name: str) -> tuple[str, dict]:
+    """The URI of ECR's repository `name` (the image's) and a login for it (created if missing)."""
     try:
-        from ..deploy.ecr import REPOSITORY, EcrRepository, EcrSettings  # boto3: AWS deploys
+        from ..deploy.ecr import EcrRepository, EcrSettings  # boto3: AWS deploys
         from ..deploy.errors import DeployError
     except ImportError as error:
         raise PushError(
@@ -76,7 +77,7 @@ def ecr_repository() -> tuple[str, dict]:
         ) from error
     try:
         settings = EcrSettings()
-        ecr = EcrRepository(settings, REPOSITORY)
+        ecr = EcrRepository(settings, name)
         return ecr.ensure(settings.ecr_keep_images), ecr.login()
     except DeployError as error:
         raise PushError(str(error)) from error
@@ -105,7 +106,7 @@ def push_tags(client, image, repository: str, tags: list[str], auth: dict | None
 def push(client: docker.DockerClient, settings: PushSettings) -> dict:
     image, name, tags = local_image(client)
     if settings.registry == "ecr":
-        repository, auth = ecr_repository()
+        repository, auth = ecr_repository(name)  # the model's own, as elsewhere
     else:
         repository, auth = f"{check_registry(settings.registry)}/{name}", None
     digest = push_tags(client, image, repository, tags, auth)

@@ -53,6 +53,8 @@ def check(target: Target = None) -> None:
     def settings_only(module, settings) -> None:
         refuse_another_target(settings.target, state.load(settings.state_dir))
         check_api_key(settings)
+        if check_target := getattr(module, "check", None):  # a target's own checks
+            check_target(settings, console)
 
     on_target(target, settings_only)
 

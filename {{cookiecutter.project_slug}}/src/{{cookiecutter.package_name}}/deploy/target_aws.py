@@ -108,12 +108,7 @@ def for_instance(settings: AwsSettings, recorded: dict, console: Console) -> Aws
     DEPLOY_AWS_SSH_HOST routes elsewhere (a bastion, the tests), with DEPLOY_SSH_PORT/USER/
     KEY/KNOWN_HOSTS then applying.
     """
-    if settings.ssh_host and settings.ssh_host != settings.aws_ssh_host:
-        console.print(
-            f"[yellow]Ignoring DEPLOY_SSH_HOST={settings.ssh_host}[/] (the ssh target's host): "
-            "AWS reaches its instance at the instance's address; DEPLOY_AWS_SSH_HOST routes "
-            "through another."
-        )
+    say_ignored(settings, console)
     if settings.aws_ssh_host:
         return settings.model_copy(
             update={
@@ -131,6 +126,47 @@ def for_instance(settings: AwsSettings, recorded: dict, console: Console) -> Aws
             "known_hosts": settings.state_dir / "known_hosts",
         }
     )
+
+
+# The ssh target's connection settings, as .env names them. With DEPLOY_AWS_SSH_HOST set, all
+# but the host apply to it; without, none does.
+SSH_SETTINGS = {
+    "ssh_host": "DEPLOY_SSH_HOST",
+    "ssh_port": "DEPLOY_SSH_PORT",
+    "ssh_user": "DEPLOY_SSH_USER",
+    "ssh_key": "DEPLOY_SSH_KEY",
+    "known_hosts": "DEPLOY_KNOWN_HOSTS",
+}
+
+
+def ignored_ssh_settings(settings: AwsSettings) -> list[str]:
+    """`NAME=value` of each ssh target setting set now that this AWS deploy does not use."""
+    ignored = []
+    for field, name in SSH_SETTINGS.items():
+        value = getattr(settings, field)
+        if field == "ssh_host":
+            used = not value or value == settings.aws_ssh_host
+        else:
+            used = bool(settings.aws_ssh_host) or field not in settings.model_fields_set
+        if not used:
+            ignored.append(f"{name}={value}")
+    return ignored
+
+
+def say_ignored(settings: AwsSettings, console: Console) -> None:
+    ignored = ignored_ssh_settings(settings)
+    if ignored:
+        console.print(
+            f"[yellow]Ignoring {', '.join(ignored)}[/] (the ssh target's settings): AWS reaches "
+            "its instance at the instance's address, login and key; DEPLOY_AWS_SSH_HOST routes "
+            "through another."
+        )
+
+
+def check(settings: AwsSettings, console: Console) -> None:
+    """`deploy check` (make deploy's first step): what is ignored, said before the build and
+    the price, not after the instance is paid for."""
+    say_ignored(settings, console)
 
 
 def host_releases(settings: AwsSettings, console: Console) -> Releases:

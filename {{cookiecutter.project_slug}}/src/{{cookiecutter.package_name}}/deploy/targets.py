@@ -29,7 +29,8 @@ class Target(Protocol):
     """What every target_<name>.py module provides; `make deploy` and friends call only this.
 
     COMMANDS (optional): extra typer commands only this target has (a rented machine's
-    `extend`, for one).
+    `extend`, for one). check(settings, console) (optional): the target's own settings checks,
+    run by `deploy check` before anything is built.
     """
 
     SETTINGS: type[DeploySettings]

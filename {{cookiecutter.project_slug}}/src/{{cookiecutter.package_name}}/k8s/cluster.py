@@ -6,10 +6,12 @@ standard input: never on a command line, never in a file in the project.
 """
 
 import base64
+import os
 import subprocess
 from pathlib import Path
 
 import yaml
+from dotenv import dotenv_values
 
 from .errors import KubeError
 from .render import BUILD_DIR, kubectl
@@ -52,7 +54,22 @@ def require_cluster() -> str:
     return name
 
 
+# A key of the pods' own would be a second key: `make predict` sends API_KEY, and gets 401.
+RENAMED = "K8S_API_KEY"
+
+
+def refuse_a_second_key(env_file: Path = Path(".env")) -> None:
+    in_file = env_file.is_file() and RENAMED in dotenv_values(env_file)
+    if RENAMED in os.environ or in_file:
+        where = "in .env" if in_file else "in the environment"
+        raise KubeError(
+            f"{RENAMED} ({where}) is not read: the service has one key, API_KEY, wherever it "
+            f"runs (make serve, make predict, the pods). Rename {RENAMED}= to API_KEY=."
+        )
+
+
 def secret_manifest(settings: KubeSettings) -> str:
+    refuse_a_second_key()
     key = settings.api_key.get_secret_value() if settings.api_key else ""
     if len(key) < 16:
         raise KubeError(

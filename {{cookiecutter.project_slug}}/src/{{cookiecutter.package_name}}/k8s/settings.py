@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,5 +13,6 @@ class KubeSettings(BaseSettings):
     version: str = "1.33.0"
     overlay: Literal["cpu", "gpu"] = "cpu"
     app: str = "{{ cookiecutter.project_slug }}"
-    # The service's key, the same API_KEY `make serve` reads; stored in a Secret by k8s-apply.
-    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("API_KEY", "K8S_API_KEY"))
+    # The service's key, the same API_KEY `make serve` and `make predict` read (never a
+    # K8S_API_KEY of its own: cluster.secret_manifest refuses one); stored in a Secret by k8s-apply.
+    api_key: SecretStr | None = Field(None, validation_alias="API_KEY")

@@ -40,6 +40,20 @@ def configured_api_key() -> str | None:
     return key.get_secret_value() if key else None
 
 
+def key_hint(sent: str | None) -> str:
+    """What a 401 asks for: the service's one API_KEY, here as where it runs (never printed)."""
+    if not sent:
+        return (
+            " It needs its key and none was sent: set API_KEY in .env (or pass --api-key) to "
+            "the key it runs with (a deploy that made one wrote it to the .env it ran from)."
+        )
+    return (
+        " The key sent (--api-key, else API_KEY from the environment or .env) is not the one "
+        "it runs with: set the same API_KEY here as where it runs (changed it? deploy or "
+        "restart the service again with the new one)."
+    )
+
+
 @app.command()
 def main(
     url: Annotated[str, typer.Option(help="The running service")] = "http://127.0.0.1:8000",
@@ -52,6 +66,7 @@ def main(
     except urllib.error.HTTPError as error:
         raise ColdstartError(
             f"The service answered {error.code}: {error.read().decode()}"
+            + (key_hint(api_key) if error.code == 401 else "")
         ) from None
     except urllib.error.URLError as error:
         raise ColdstartError(
