@@ -295,10 +295,11 @@ def test_make_bench(shipped_project):
     """The benchmark runs (one quick round) and writes its figures and ratios as JSON."""
     result = run_in(
         shipped_project, "make", "bench", f"PY={sys.executable}", "BENCH_RUNS=1",
-        "BENCH_FLAGS=--quick", timeout=900,
+        "BENCH_FLAGS=--quick", "BENCH_TRAIN_FLAGS=--long-rows 20000", timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "make train: median" in result.stdout
+    assert "long: " in result.stdout and "20,000 rows, the target is for 200,000" in result.stdout
     assert "service / floor" in result.stdout and "Goals" in result.stdout
     report = json.loads((shipped_project / "reports" / "bench.json").read_text())
     assert set(report["targets"]) == {

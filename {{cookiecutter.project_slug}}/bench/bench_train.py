@@ -9,10 +9,14 @@ count too, with MLflow and outputs in a temporary folder (your registry is left 
 Peak memory is the largest resident size of the training process (and the workers it
 waited for), from the operating system's own accounting.
 
-    python bench/bench_train.py [--runs 3] [--skip-large]
+    python bench/bench_train.py [--runs 3] [--skip-large] [--long-rows 200000]
+
+--long-rows below 200,000 checks that the long file's path runs (the template's test uses
+20,000 to save a minute and a half of CI); its time is then no measure of the target.
 """
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -68,16 +72,18 @@ def timed_train(env: dict, data: Path, target: str | None) -> tuple[float, float
     return time.perf_counter() - start, usage.ru_maxrss / 1024, process.returncode, output
 
 
-def report(name: str, seconds: float, peak: float, code: int, note: str = "") -> None:
+def report(name: str, seconds: float, peak: float, code: int, note: str = "", judged=True) -> None:
     verdict = "meets" if seconds <= TARGETS[name] else "MISSES"
+    judgement = f"{verdict} the {TARGETS[name]:.0f} s target" if judged else "not judged"
     print(f"{name:>6}: {seconds:6.1f} s, peak memory {peak:,.0f} MiB, exit {code} "
-          f"({verdict} the {TARGETS[name]:.0f} s target){note}")  # fmt: skip
+          f"({judgement}){note}")  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-large", action="store_true", help="only the sample data set")
+    parser.add_argument("--long-rows", type=int, default=200_000, help="rows of the long file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-train-") as folder:
         data = Path(folder) / "sample.csv"
@@ -100,15 +106,20 @@ def main() -> int:
               f"peak memory {peak:,.0f} MiB ({verdict} the {TARGETS['sample']:.0f} s target)")  # fmt: skip
         if args.skip_large:
             return 0
-        for name, make in (("long", long_file), ("wide", wide_file)):
+        for name, make in (("long", functools.partial(long_file, rows=args.long_rows)),
+                           ("wide", wide_file)):  # fmt: skip
             path = Path(folder) / f"{name}.csv"
             seconds, peak, code, output = timed_train(env, path, make(path))
             expected = 0 if name == "long" else 2  # the wide file is refused up front
             if code != expected:
                 print(output[-3000:], file=sys.stderr)
                 return 1
-            note = "; refused: " + output.split("Data error:")[-1].strip()[:90] if code else ""
-            report(name, seconds, peak, code, note)
+            said = output.strip().splitlines()[-1:] or [""]  # the error is the last line
+            note = "; refused: " + said[0].removeprefix("error: ")[:120] if code else ""
+            full_size = name != "long" or args.long_rows == 200_000
+            if not full_size:
+                note = f": {args.long_rows:,} rows, the target is for 200,000"
+            report(name, seconds, peak, code, note, judged=full_size)
     return 0
 
 
