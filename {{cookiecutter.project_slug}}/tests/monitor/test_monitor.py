@@ -206,6 +206,7 @@ def peak_memory_mb(cwd: Path, bundle_dir: Path, log_dir: Path, **env: str) -> fl
     return int(peak.read_text()) / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+@pytest.mark.same_for_every_model
 @pytest.mark.slow
 def test_memory_follows_monitor_rows_not_the_log_size(bundle_dir, tmp_path):
     """The same rows compared from a 2,000-row log and from a 40 MB one (five files, as

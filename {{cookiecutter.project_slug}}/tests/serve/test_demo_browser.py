@@ -229,6 +229,7 @@ def test_a_changed_field_changes_the_answer(browser, live_service, bundle_dir):
     assert changed == expected and changed != first
 
 
+@pytest.mark.same_for_every_model
 def test_with_an_api_key_the_page_asks_for_it_and_says_when_it_is_wrong(
     browser, keyed_service, bundle_dir
 ):
@@ -252,6 +253,7 @@ def test_with_an_api_key_the_page_asks_for_it_and_says_when_it_is_wrong(
     assert errors == []
 
 
+@pytest.mark.same_for_every_model
 def test_the_docs_render_offline_with_swagger_ui_served_by_the_service(browser, live_service):
     from selenium.webdriver.common.by import By
 
@@ -272,6 +274,7 @@ def test_the_docs_render_offline_with_swagger_ui_served_by_the_service(browser, 
     assert console_errors(browser) == []
 
 
+@pytest.mark.same_for_every_model
 def test_on_a_phone_the_page_fits_and_the_keyboard_alone_gets_an_answer(
     browser, live_service, bundle_dir
 ):
@@ -300,6 +303,7 @@ def test_on_a_phone_the_page_fits_and_the_keyboard_alone_gets_an_answer(
     assert shown_answer(browser) == predict_over_http(url, example)
 
 
+@pytest.mark.same_for_every_model
 def test_a_date_in_another_order_of_day_month_year_goes_through_the_date_picker_both_ways(
     browser, live_service
 ):
@@ -314,6 +318,7 @@ def test_a_date_in_another_order_of_day_month_year_goes_through_the_date_picker_
     ) == ["2024-03-15", "15/03/2024", "2024-03-15", "03-05-2024", False, False, ""]
 
 
+@pytest.mark.same_for_every_model
 def test_html_in_the_model_card_is_shown_as_text_never_run(browser, bundle_dir, tmp_path):
     """Column names come from any CSV and the card's answers from model_card.yaml: the page
     shows them as text; no script runs and nothing is fetched from elsewhere."""

@@ -80,6 +80,7 @@ def keyed_service(bundle_dir):
     ],
     ids=["no key", "another key", "its key"],
 )
+@pytest.mark.same_for_every_model
 def test_make_predict_says_which_key_a_401_wants(keyed_service, tmp_path, sent, said):
     """A 401 says what to set: no key sent, or not the service's (one API_KEY everywhere)."""
     result = subprocess.run(

@@ -86,6 +86,7 @@ def test_the_service_says_what_it_serves_and_why_at_the_default_level(bundle_dir
     assert " DEBUG " not in said
 
 
+@pytest.mark.same_for_every_model
 def test_log_level_debug_shows_the_settings_but_never_the_api_key(bundle_dir, tmp_path):
     example = read_json(bundle_dir, "input_example.json")[0]
     with service(bundle_dir, tmp_path, LOG_LEVEL="debug", API_KEY=STRONG_KEY) as url:
@@ -97,6 +98,7 @@ def test_log_level_debug_shows_the_settings_but_never_the_api_key(bundle_dir, tm
     assert STRONG_KEY not in said + (tmp_path / "stdout.txt").read_text()
 
 
+@pytest.mark.same_for_every_model
 def test_log_level_warning_says_no_info_and_writes_no_access_lines(bundle_dir, tmp_path):
     example = read_json(bundle_dir, "input_example.json")[0]
     with service(bundle_dir, tmp_path, LOG_LEVEL="warning") as url:
@@ -105,6 +107,7 @@ def test_log_level_warning_says_no_info_and_writes_no_access_lines(bundle_dir, t
     assert (tmp_path / "stdout.txt").read_text().count("uvicorn.access") == 0
 
 
+@pytest.mark.same_for_every_model
 def test_every_request_gets_one_complete_access_line_even_the_last_before_shutdown(
     bundle_dir, tmp_path
 ):
@@ -136,6 +139,7 @@ def metrics_of(url: str) -> str:
         return response.read().decode()
 
 
+@pytest.mark.same_for_every_model
 def test_two_workers_both_serve_and_the_metrics_add_up(bundle_dir, tmp_path):
     example = read_json(bundle_dir, "input_example.json")[0]
     folder = tmp_path / "requests"
@@ -162,6 +166,7 @@ def test_two_workers_both_serve_and_the_metrics_add_up(bundle_dir, tmp_path):
     assert len(rows) == 2 and min(rows) > 0 and sum(rows) == 300, rows
 
 
+@pytest.mark.same_for_every_model
 def test_lines_beyond_the_queue_limit_are_dropped_counted_and_said(tmp_path, monkeypatch):
     """An output nobody reads must not grow the queue for ever: what is over the limit is
     dropped, counted in /metrics and said in the log; what was queued is written whole."""

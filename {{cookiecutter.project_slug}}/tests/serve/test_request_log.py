@@ -193,6 +193,7 @@ def window_rows_by_worker(metrics_dir: Path) -> dict[int, float]:
     return found
 
 
+@pytest.mark.same_for_every_model
 @pytest.mark.slow
 def test_a_killed_workers_drift_leaves_the_metrics_with_it(bundle_dir, tmp_path):
     require(Path("/proc/self/task").is_dir(), "this test reads /proc (Linux)")
@@ -232,6 +233,7 @@ def test_rotation_keeps_the_log_under_its_limit(bundle_dir, tmp_path):
     assert sum(f.stat().st_size for f in files) <= limit_mb * 1024 * 1024
 
 
+@pytest.mark.same_for_every_model
 @pytest.mark.slow
 def test_log_predictions_false_writes_nothing_but_drift_stays_live(bundle_dir, tmp_path):
     bundle = Bundle.load(bundle_dir)
