@@ -2,13 +2,14 @@
 
 import json
 import shutil
+import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import bake, require, run_in
+from .conftest import bake, project_env, require, run_in
 
 pytestmark = pytest.mark.slow
 
@@ -47,27 +48,49 @@ def test_generated_test_suite_passes(tmp_path, context, only):
     assert " passed" in result.stdout and " skipped" not in result.stdout
 
 
-@pytest.mark.parametrize("model", ["random_forest", "hist_gradient_boosting", "xgboost"])
-def test_fast_suite_of_other_models(tmp_path, model):
-    project = bake(
-        tmp_path,
-        task="regression" if model == "hist_gradient_boosting" else "classification",
-        model=model,
-    )
-    result = run_in(
-        project,
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "-x",
-        "-m",
-        "not slow and not same_for_every_model",
-        *WHAT_THE_MODEL_CHANGES,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+OTHER_MODELS = ["random_forest", "hist_gradient_boosting", "xgboost"]
+
+
+@pytest.fixture(scope="module")
+def other_model_suites(request, tmp_path_factory):
+    """Each other model's suite, all started at once: each is one process that keeps one
+    core busy (OpenMP at one thread), so on CI's two cores the three take about half the
+    time they took one after another. Only the models this session selected are started,
+    so a test run alone bakes and runs its own model only."""
+    selected = [
+        item.callspec.params["model"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_fast_suite_of_other_models"
+    ]
+    runs = {}
+    for model in dict.fromkeys(selected):
+        project = bake(
+            tmp_path_factory.mktemp(model),
+            task="regression" if model == "hist_gradient_boosting" else "classification",
+            model=model,
+        )
+        output = (project.parent / "suite.log").open("w+")
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                   "-m", "not slow and not same_for_every_model", *WHAT_THE_MODEL_CHANGES]  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=project, env=project_env(project), stdout=output, stderr=subprocess.STDOUT
+        )
+        runs[model] = (process, output)
+    yield runs
+    for process, output in runs.values():
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        output.close()
+
+
+@pytest.mark.parametrize("model", OTHER_MODELS)
+def test_fast_suite_of_other_models(other_model_suites, model):
+    process, output = other_model_suites[model]
+    returncode = process.wait(timeout=1800)
+    output.seek(0)
+    said = output.read()
+    assert returncode == 0, said[-9000:]
 
 
 def test_a_project_without_xgboost_refuses_model_xgboost_in_one_line(tmp_path):
@@ -168,14 +191,3 @@ def test_bad_csv_fails_with_the_fix_and_exit_code(tmp_path):
     result = make(project, "train", DATA=str(csv), TARGET="price")
     assert result.returncode != 0
     assert "Target column 'price' is not in" in result.stderr and "TARGET=" in result.stderr
-
-
-def test_make_collect_then_train_on_what_it_gathered(tmp_path):
-    """The generated test that runs `make collect` against its own server on 127.0.0.1, then
-    `make train DATA=data/collected/<name>.csv`; in a regression bake (the target collected
-    is a class either way)."""
-    project = bake(tmp_path, task="regression")
-    test = "tests/data/test_collect.py::test_make_train_trains_on_what_make_collect_gathered"
-    result = run_in(project, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "1 passed" in result.stdout

@@ -8,6 +8,9 @@ from {{ cookiecutter.package_name }}.data.load import DataError, read_csv
 
 from ..conftest import moto_server, use_fake_aws
 
+# Reading a file is the same whatever the bake's task or model.
+pytestmark = pytest.mark.same_for_every_model
+
 
 def test_messy_column_names_and_missing_markers_survive(tmp_path):
     path = tmp_path / "mine.csv"
