@@ -4,6 +4,8 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,81 +27,127 @@ WHAT_THE_MODEL_CHANGES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    "context, only",
-    [
-        ({}, []),
-        # The machinery no task or model option changes (log files, HTTP limits, the
-        # registry's repairs, collect, audit, deploy, containers, k8s) ran in the default
-        # bake: once is a test, twice only minutes. The task changes data, model, serve and
-        # monitor, so those run again.
-        (
-            {"task": "regression", "model": "linear"},
-            ["-m", "not same_for_every_model", *WHAT_THE_TASK_CHANGES],
-        ),
-    ],
-    ids=["classification-default", "regression-linear"],
-)
-def test_generated_test_suite_passes(tmp_path, context, only):
-    project = bake(tmp_path, **context)
-    pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *only]
-    result = run_in(project, sys.executable, *pytest_args)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout and " skipped" not in result.stdout
+@dataclass(frozen=True)
+class Suite:
+    """A bake and the part of its own suite that the template runs."""
+
+    context: dict
+    marks: str  # a -m expression for the whole part; "slow" and "not slow" are added to it
+    paths: tuple = ()
+    with_slow: bool = True  # other models run their fast tests only
+
+    def command(self, speed: str) -> list[str]:
+        marks = f"{speed} and ({self.marks})" if self.marks else speed
+        return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                "-m", marks, *self.paths]  # fmt: skip
 
 
-OTHER_MODELS = ["random_forest", "hist_gradient_boosting", "xgboost"]
+SUITES = {
+    "classification-default": Suite({}, ""),
+    # The machinery no task or model option changes (log files, HTTP limits, the registry's
+    # repairs, collect, audit, deploy, containers, k8s) ran in the default bake: once is a
+    # test, twice only minutes. The task changes data, model, serve and monitor: those again.
+    "regression-linear": Suite(
+        {"task": "regression", "model": "linear"},
+        "not same_for_every_model",
+        tuple(WHAT_THE_TASK_CHANGES),
+    ),
+    **{
+        model: Suite(
+            {
+                "task": "regression" if model == "hist_gradient_boosting" else "classification",
+                "model": model,
+            },
+            "not same_for_every_model",
+            tuple(WHAT_THE_MODEL_CHANGES),
+            with_slow=False,
+        )
+        for model in ("random_forest", "hist_gradient_boosting", "xgboost")
+    },
+}
+
+
+class FastParts:
+    """Every selected suite's fast part (no servers, no timing), all started at once: each
+    is one process that keeps one core busy (OpenMP at one thread), so on CI's two cores
+    they take about half the time they took one after another. The slow parts (real servers,
+    timeouts measured) run one at a time, after every fast part has finished."""
+
+    def __init__(self, projects: dict[str, Path]):
+        self.projects = projects
+        self.runs = {}
+        for name, project in projects.items():
+            output = (project.parent / "fast-part.log").open("w+")
+            process = subprocess.Popen(
+                SUITES[name].command("not slow"), cwd=project, env=project_env(project),
+                stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            self.runs[name] = (process, output)
+
+    def result(self, name: str) -> tuple[int, str]:
+        process, output = self.runs[name]
+        returncode = process.wait(timeout=1800)
+        output.seek(0)
+        return returncode, output.read()
+
+    def wait_for_all(self) -> None:
+        for process, _ in self.runs.values():
+            process.wait(timeout=1800)
+
+    def stop(self) -> None:
+        for process, output in self.runs.values():
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            output.close()
 
 
 @pytest.fixture(scope="module")
-def other_model_suites(request, tmp_path_factory):
-    """Each other model's suite, all started at once: each is one process that keeps one
-    core busy (OpenMP at one thread), so on CI's two cores the three take about half the
-    time they took one after another. Only the models this session selected are started,
-    so a test run alone bakes and runs its own model only."""
+def fast_parts(request, tmp_path_factory):
+    """Only the suites this session selected: a test run alone bakes and runs its own."""
     selected = [
-        item.callspec.params["model"]
+        item.callspec.params["suite"]
         for item in request.session.items
-        if getattr(item, "originalname", "") == "test_fast_suite_of_other_models"
+        if getattr(item, "originalname", "") == "test_generated_test_suite_passes"
     ]
-    runs = {}
-    for model in dict.fromkeys(selected):
-        project = bake(
-            tmp_path_factory.mktemp(model),
-            task="regression" if model == "hist_gradient_boosting" else "classification",
-            model=model,
-        )
-        output = (project.parent / "suite.log").open("w+")
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-                   "-m", "not slow and not same_for_every_model", *WHAT_THE_MODEL_CHANGES]  # fmt: skip
-        process = subprocess.Popen(
-            command, cwd=project, env=project_env(project), stdout=output, stderr=subprocess.STDOUT
-        )
-        runs[model] = (process, output)
-    yield runs
-    for process, output in runs.values():
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        output.close()
+    projects = {name: bake(tmp_path_factory.mktemp(name), **SUITES[name].context)
+                for name in dict.fromkeys(selected)}  # fmt: skip
+    parts = FastParts(projects)
+    yield parts
+    parts.stop()
 
 
-@pytest.mark.parametrize("model", OTHER_MODELS)
-def test_fast_suite_of_other_models(other_model_suites, model):
-    process, output = other_model_suites[model]
-    returncode = process.wait(timeout=1800)
-    output.seek(0)
-    said = output.read()
+@pytest.mark.parametrize("suite", list(SUITES))
+def test_generated_test_suite_passes(fast_parts, suite):
+    returncode, said = fast_parts.result(suite)
     assert returncode == 0, said[-9000:]
+    assert " passed" in said and " skipped" not in said
+    if SUITES[suite].with_slow:
+        fast_parts.wait_for_all()
+        project = fast_parts.projects[suite]
+        result = subprocess.run(
+            SUITES[suite].command("slow"),
+            cwd=project,
+            env=project_env(project),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+        assert " passed" in result.stdout and " skipped" not in result.stdout
 
 
 def test_a_project_without_xgboost_refuses_model_xgboost_in_one_line(tmp_path):
     project = bake(tmp_path)  # model=hist_gradient_boosting: no xgboost_model.py, no packages
     for command in (["--model", "xgboost"], []):
         result = run_in(
-            project, sys.executable, "-m", "churn_predictor.model.train", *command,
+            project,
+            sys.executable,
+            "-m",
+            "churn_predictor.model.train",
+            *command,
             env={} if command else {"MODEL": "xgboost"},
-        )  # fmt: skip
+        )
         assert result.returncode == 2, result.stdout + result.stderr
         assert "generated without XGBoost (the template's model=xgboost option" in result.stderr
         assert "Traceback" not in result.stderr
