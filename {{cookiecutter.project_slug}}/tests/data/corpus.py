@@ -218,6 +218,17 @@ def date_values(fmt: str = "%Y-%m-%d") -> list[str]:
     return list(days.strftime(fmt))
 
 
+def zoned_timestamps() -> list[str]:
+    """ISO timestamps as a scraper writes them, in the zone of each listing: "Z", "+01:00",
+    "-05:00" in one column."""
+    moments = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        rng(13).integers(0, 10**7, ROWS), "s"
+    )
+    zones = ["UTC", "Europe/Paris", "America/New_York"]
+    written = [m.tz_convert(zones[i % 3]).isoformat() for i, m in enumerate(moments)]
+    return [w.replace("+00:00", "Z") for w in written]
+
+
 def corpus() -> list[Case]:
     r = rng(5)
     spaces = r.choice(["Downtown", " downtown ", "DOWNTOWN", "Ｄｏｗｎｔｏｗｎ", "Riverside"], ROWS)
@@ -313,6 +324,8 @@ def unit_cases() -> list[Case]:
              kind="numeric"),
         Case("ISO timestamps with a zone are dates", to_csv(listings()), target="Price",
              column="Scraped at", kind="date"),
+        Case("ISO timestamps in several zones are dates",
+             to_csv(with_column("Posted", zoned_timestamps())), column="Posted", kind="date"),
         Case("Excel's empty trailing column", to_csv(listings()), target="Price",
              column="Unnamed: 8", kind="dropped"),
         Case("NUMERIC_COLUMNS on a unit column reads the units", unit_column("mixed units"),

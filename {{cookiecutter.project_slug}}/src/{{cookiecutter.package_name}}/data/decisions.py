@@ -551,7 +551,9 @@ def find_date_format(present: pd.Series) -> str | None:
     formats = [f for f in guesses if f and re.search("%[Yy]", f) and re.search("%[mbB]", f)]
     best, best_share = None, 0.0
     for candidate in sorted(formats):
-        share = pd.to_datetime(sample, format=candidate, errors="coerce").notna().mean()
+        # Read as training and serving read dates (strptime): pandas' reader refuses
+        # timestamps in several zones ("Z" beside "-05:00") with an error, not a share.
+        share = sample.map(lambda v, f=candidate: days_since_epoch(v, f)).notna().mean()
         if share > best_share:
             best, best_share = candidate, share
     return best if best_share >= DATE_SHARE else None
