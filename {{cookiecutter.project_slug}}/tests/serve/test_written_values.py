@@ -252,6 +252,28 @@ def test_a_missing_marker_is_missing_where_training_had_gaps(services, files):
         assert answers(client, [row | written])[0] == missing, (number, category)
 
 
+@pytest.mark.parametrize("lane", ["fast", "usual"])
+def test_a_blank_cell_sent_as_empty_text_is_missing_where_training_had_gaps(files, services, lane):
+    """A CSV reader gives a blank cell as "": where the column had gaps, it is missing, as
+    training read it, for a number, a category and a date alike; where it had none, "" is
+    refused, as null is."""
+    client = services["listings", "sklearn"]
+    headers = USUAL_LANE if lane == "usual" else {}
+    row = files["listings"]["typed"][0]
+    blank = answers(client, [row | {"RAM": "", "Notes": "", "CPU speed": " "}], headers)
+    assert blank == answers(client, [row | {"RAM": None, "Notes": None, "CPU speed": None}])
+    refused = client.post("/predict", json=row | {"Scraped at": ""}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == "Scraped at"
+    bundle = Bundle.load(files["listings"]["bundles"]["onnx"])
+    schema = bundle.schema.model_copy(deep=True)
+    dated = next(column for column in schema.features if column.kind == "date")
+    dated.nullable = True  # a scraped timestamp with gaps
+    record = record_model(schema, bundle.example[0])
+    missing = record.model_validate(row | {dated.name: None}).model_dump()
+    for marker in ("", "N/A", " -- "):
+        assert record.model_validate(row | {dated.name: marker}).model_dump() == missing, marker
+
+
 def test_the_docs_show_how_each_number_may_be_written(services):
     """/openapi.json declares the grammar as each field's pattern: what /docs and clients see."""
     client = services["listings", "onnx"]
