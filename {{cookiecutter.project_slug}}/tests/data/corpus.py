@@ -91,10 +91,11 @@ def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
         "unknown unit": [f"{c} cores" for c in r.choice([2, 4, 6, 8], rows)],
         "two quantities": [f"{m} MB" if m < 2000 else f"{m} MHz" for m in megabytes],
     }
-    if kind == "junk":
+    if kind in ("junk", "much junk"):  # one cell in 40, or one in 8, is a word
         values = written["mixed units"]
-        for i in range(0, rows, 40):
-            values[i] = "ask"
+        step = 40 if kind == "junk" else 8
+        for i in range(0, rows, step):
+            values[i] = ["ask", "see photos"][i // step % 2]
         return values
     return written[kind]
 
@@ -314,6 +315,11 @@ def unit_cases() -> list[Case]:
              column="measure", kind="numeric"),
         Case("inch marks are a unit", unit_column("inches"), column="measure", kind="numeric"),
         Case("units with a few junk values", unit_column("junk"), column="measure", kind="numeric"),
+        Case("units with many words stop and ask", unit_column("much junk"),
+             error="Column 'measure' is neither clearly numeric nor a category: 12.5% of its "
+                   "values are text (e.g. 'ask', 'see photos')"),
+        Case("NUMERIC_COLUMNS on units with many words reads the units", unit_column("much junk"),
+             column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
         Case("an unknown unit falls back to the other rules", unit_column("unknown unit"),
              column="measure", kind="categorical"),
         Case("units of two quantities fall back to the other rules", unit_column("two quantities"),

@@ -29,7 +29,8 @@ The rules, in order; the first that matches decides:
     column's most common unit ("728 MB", "0.73 GB" -> MB), bare numbers are read in
     it ("50" beside "50MHz": MHz), and the decision names the unit. An unknown unit
     ("4 cores"), or units of two quantities (GB and MHz), leave the column to the
-    rules below, and the decision says why it was not read as numbers.
+    rules below, and the decision says why it was not read as numbers. Where 50-95%
+    are numbers with units and the rest words ("ask seller"), the words decide as in 5.
  5. Numbers mixed with some text:
     - at most 20 distinct values ("Studio", 1, 2, 3) -> categorical;
     - at least 95% numbers -> numeric; the text becomes missing, counted, with examples;
@@ -90,7 +91,6 @@ ID_UNIQUE_SHARE = 0.9  # an ID-named column must be this unique
 FREE_TEXT_CHARACTERS, FREE_TEXT_WORDS = 30, 4
 MIN_ROWS_FOR_UNIQUENESS = 20  # "a different value on every row" means little on 5 rows
 ID_NAME = re.compile(r"(^|[\s_#-])(id|uuid|guid|key|#|no|number)$|^id[\s_-]", re.IGNORECASE)
-UNIT_SHARE = 1 - JUNK_TOLERANCE  # numbers with (or without) units on at least 95% of rows
 URL_SHARE = 0.9  # share of values that must be web addresses
 URL = r"^(https?://|www\.)\S+$"
 # A group (a storm, a customer): many distinct values, a median of GROUP_MIN_ROWS rows or
@@ -250,14 +250,19 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
     if is_number.all():
         return numbers_only(name, values, numbers, infinite, missing, options)
     if isinstance(with_units, Units):
-        return unit_numeric(name, values, missing, with_units, "numbers with units")
+        if with_units.text_share <= JUNK_TOLERANCE:
+            return unit_numeric(name, values, missing, with_units, "numbers with units")
+        # Numbers with units among words ("2.1 kg", "ask seller"): the words decide, as
+        # they do among plain numbers (numbers_and_text), instead of leaving it as text.
+        numbers = unit_numbers(values, missing, with_units)
+        infinite, is_number = numbers.abs() == float("inf"), numbers.notna()[~missing]
     if is_number.any():
         decision, cleaned = numbers_and_text(
             name, values, numbers, infinite, missing, distinct, options
         )
     else:
         decision, cleaned = text(name, values, missing, distinct, options)
-    if with_units:  # it looked like numbers with units, but was not: say why not
+    if isinstance(with_units, str):  # it looked like numbers with units, but was not: say why not
         decision.why += f"; not read as numbers with units: {with_units}"
     return decision, cleaned
 
@@ -300,6 +305,7 @@ class Units:
     converted: list[str]  # examples of values written in another unit
     bare: list[str]  # examples of numbers written without a unit
     lookup: dict  # each distinct value as written -> its number in `unit`
+    text_share: float = 0.0  # the share of values that are words, not numbers (junk)
 
 
 def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | str | None":
@@ -319,7 +325,8 @@ def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | 
     bare = numbers_in_text(counts.index.to_series().astype("string"), decimal)
     rows = counts.to_numpy()
     known = has_unit & unit.map(unit_table.quantity, na_action="ignore").notna()
-    if (rows * (has_unit | bare.notna())).sum() < UNIT_SHARE * rows.sum():
+    text_share = 1 - (rows * (has_unit | bare.notna())).sum() / rows.sum()
+    if text_share > 1 - AMBIGUOUS_FROM:
         return None  # mostly other text: not a column of measurements
     unknown = sorted(set(parts[1][has_unit & ~known]))
     if unknown:
@@ -327,7 +334,7 @@ def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | 
     quantities = sorted(set(unit[known].map(unit_table.quantity, na_action="ignore")))
     if len(quantities) > 1:
         return f"units of different quantities ({', '.join(quantities)})"
-    return column_units(counts, unit, bare, has_unit, decimal)
+    return replace(column_units(counts, unit, bare, has_unit, decimal), text_share=text_share)
 
 
 def column_units(counts, unit, bare, has_unit, decimal: str) -> Units:
@@ -343,8 +350,12 @@ def column_units(counts, unit, bare, has_unit, decimal: str) -> Units:
     return Units(main, factors, list(other[:3]), list(plain[:3]), lookup)
 
 
+def unit_numbers(values: pd.Series, missing: pd.Series, units: Units) -> pd.Series:
+    return values.astype(str).str.strip().map(units.lookup).astype("float64").mask(missing)
+
+
 def unit_numeric(name, values, missing, units: Units, why):
-    numbers = values.astype(str).str.strip().map(units.lookup).astype("float64").mask(missing)
+    numbers = unit_numbers(values, missing, units)
     infinite = numbers.abs() == float("inf")
     read = [f"unit {units.unit!r}"]
     if units.converted:
