@@ -156,12 +156,15 @@ def french_export(
     return frame.to_csv(index=False, sep=";", lineterminator="\r\n").encode(encoding)
 
 
-def storm_tracks(rows_per_storm: int = 12, storms: int = 60, seed: int = 10, runs: bool = True):
+def storm_tracks(
+    rows_per_storm: int = 12, storms: int = 60, seed: int = 10, runs: bool = True, reused: int = 1
+):
     """Storm tracks: each storm's name on consecutive rows (`runs`), or scattered over the
     file; its rows share a status (the target), so a split that puts one storm on both sides
-    lets the model recognise the storm instead of learning the weather."""
+    lets the model recognise the storm instead of learning the weather. `reused`: each name
+    is given to that many storms, years apart, as the hurricane centres' name lists are."""
     r = rng(seed)
-    names = [f"Storm {chr(65 + i % 26)}{i:03d}" for i in range(storms)]
+    names = [f"Storm {chr(65 + i % 26)}{i:03d}" for i in range(storms // reused)] * reused
     status = r.choice(["depression", "storm", "hurricane"], storms)
     wind = {"depression": 25, "storm": 45, "hurricane": 90}
     rows = [
@@ -382,6 +385,9 @@ def group_cases() -> list[Case]:
              kind="group"),
         Case("scattered names are not groups", to_csv(scattered), target="status", column="name",
              kind="dropped"),
+        Case("storm names reused years apart are groups",
+             to_csv(storm_tracks(storms=120, reused=2)), target="status", column="name",
+             kind="group"),
         Case("a repeated whole-number ID in runs is a group", to_csv(with_ids.drop(columns="name")),
              target="status", column="customer_id", kind="group"),
         Case("a listing ID scraped twice is a group, never a number",

@@ -42,7 +42,8 @@ The rules, in order; the first that matches decides:
     - at least 90% web addresses (http://, https://, www.) -> URL, left out;
     - a group: more distinct values than MAX_CATEGORIES, a median of 3 or more rows
       each, and at most 1.5 runs of consecutive rows per value on average (a storm's
-      name on its 75 rows, a customer on theirs) -> group: left out as a feature, and
+      name on its 75 rows, a customer on theirs) or runs of 3 rows or more on average
+      (a storm's name given again to a storm years later) -> group: left out as a feature, and
       every split (the test split and each cross-validation fold) keeps a group's rows
       on one side, so the score measures entities the model has not seen. The same
       values scattered over the file are no group. The first such column is the
@@ -94,7 +95,8 @@ ID_NAME = re.compile(r"(^|[\s_#-])(id|uuid|guid|key|#|no|number)$|^id[\s_-]", re
 URL_SHARE = 0.9  # share of values that must be web addresses
 URL = r"^(https?://|www\.)\S+$"
 # A group (a storm, a customer): many distinct values, a median of GROUP_MIN_ROWS rows or
-# more each, in at most GROUP_RUNS runs of consecutive rows per group on average.
+# more each, in at most GROUP_RUNS runs of consecutive rows per group on average, or in
+# runs of GROUP_MIN_ROWS rows or more on average (names reused: one per storm, years apart).
 GROUP_MIN_ROWS, GROUP_RUNS = 3, 1.5
 # An ID-named column of whole numbers this distinct (values / rows) is an identifier that
 # repeats (a listing scraped twice), never an amount: a group, or left out (repeated_id).
@@ -531,11 +533,12 @@ def group_reason(present: pd.Series, options: Options) -> str | None:
     if len(counts) <= options.max_categories or counts.median() < GROUP_MIN_ROWS:
         return None
     runs = int((present != present.shift()).sum())
-    if runs > GROUP_RUNS * len(counts):
-        return None
+    if runs > GROUP_RUNS * len(counts) and len(present) / runs < GROUP_MIN_ROWS:
+        return None  # scattered: runs of one or two rows
     return (
         f"{len(counts):,} distinct values, {counts.median():.0f} rows each (median), in runs of "
-        "consecutive rows: each identifies one entity (a customer, a storm) over several rows"
+        f"{len(present) / runs:.0f} consecutive rows on average: each identifies one entity (a "
+        "customer, a storm) over several rows"
     )
 
 
