@@ -89,6 +89,7 @@ def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
             f'{s}"' if r.random() < 0.5 else f"{s}" for s in r.choice([13, 14, 15, 17], rows)
         ],
         "unknown unit": [f"{c} cores" for c in r.choice([2, 4, 6, 8], rows)],
+        "binary units": [f"{g} GiB" if g > 4 else f"{g * 1024} MiB" for g in gigabytes],
         "two quantities": [f"{m} MB" if m < 2000 else f"{m} MHz" for m in megabytes],
     }
     if kind in ("junk", "much junk"):  # one cell in 40, or one in 8, is a word
@@ -317,6 +318,8 @@ def unit_cases() -> list[Case]:
         Case("bare numbers in a unit column are read in its unit", unit_column("bare numbers"),
              column="measure", kind="numeric"),
         Case("inch marks are a unit", unit_column("inches"), column="measure", kind="numeric"),
+        Case("binary units (GiB, MiB) are data sizes", unit_column("binary units"),
+             column="measure", kind="numeric"),
         Case("units with a few junk values", unit_column("junk"), column="measure", kind="numeric"),
         Case("units with many words stop and ask", unit_column("much junk"),
              error="Column 'measure' is neither clearly numeric nor a category: 12.5% of its "
