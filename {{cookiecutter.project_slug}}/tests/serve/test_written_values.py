@@ -208,6 +208,17 @@ def test_columns_training_left_out_are_accepted_and_ignored(files, services, lan
 
 
 @pytest.mark.parametrize("lane", ["fast", "usual"])
+def test_excels_empty_trailing_column_is_ignored_under_its_blank_header(files, services, lane):
+    """csv.DictReader names Excel's empty trailing column by its header, "": training saw it
+    (pandas calls it 'Unnamed: 8') and left it out, so it is ignored, not an unknown field."""
+    client = services["listings", "onnx"]
+    headers = USUAL_LANE if lane == "usual" else {}
+    row = files["listings"]["typed"][0]
+    assert answers(client, [row | {"": ""}], headers) == answers(client, [row], headers)
+    assert client.post("/predict", json=row | {"": None}, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("lane", ["fast", "usual"])
 def test_a_column_training_never_saw_is_still_a_422(files, services, lane):
     client = services["french", "sklearn"]
     headers = USUAL_LANE if lane == "usual" else {}

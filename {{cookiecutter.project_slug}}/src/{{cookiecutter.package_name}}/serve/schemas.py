@@ -15,12 +15,21 @@ training ranges, example row or training dates, which stay behind the key on /mo
 """
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+)
 from pydantic_core import core_schema
 
 from ..bundle import Feature, Schema
@@ -246,6 +255,11 @@ def describe_column(
     return kind, f"A date written as {column.date_format}{example}.", extra
 
 
+# pandas' name for a column with a blank header (Excel's empty trailing column); a client
+# reading the file with csv.DictReader sends it under its header as written: "".
+BLANK_HEADER = re.compile(r"Unnamed: [0-9]+")
+
+
 def ignored_fields(schema: Schema, reveal_training: bool) -> dict[str, Any]:
     """The columns training left out (and the target): accepted, whatever they hold, and
     ignored, so a row sent as the file writes it is answered. Listed in /docs as such."""
@@ -255,7 +269,9 @@ def ignored_fields(schema: Schema, reveal_training: bool) -> dict[str, Any]:
         reason = f" ({why})" if reveal_training else ""
         described = f"Accepted and ignored: training left this column out{reason}."
         extra = {"x-ignored": True}
-        fields[f"ignored_{index}"] = (Any, Field(None, alias=name, description=described,
+        names = AliasChoices(name, "") if BLANK_HEADER.fullmatch(name) else None
+        fields[f"ignored_{index}"] = (Any, Field(None, alias=name, validation_alias=names,
+                                                 description=described,
                                                  json_schema_extra=extra))  # fmt: skip
     return fields
 
