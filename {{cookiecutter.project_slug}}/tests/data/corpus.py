@@ -92,6 +92,11 @@ def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
         "binary units": [f"{g} GiB" if g > 4 else f"{g * 1024} MiB" for g in gigabytes],
         "two quantities": [f"{m} MB" if m < 2000 else f"{m} MHz" for m in megabytes],
     }
+    if kind == "a few of another quantity":  # one cell in 40 holds the next column's value
+        values = written["bare numbers"]
+        for i in range(0, rows, 40):
+            values[i] = f"{gigabytes[i]} GB"
+        return values
     if kind in ("junk", "much junk"):  # one cell in 40, or one in 8, is a word
         values = written["mixed units"]
         step = 40 if kind == "junk" else 8
@@ -326,6 +331,8 @@ def unit_cases() -> list[Case]:
                    "values are text (e.g. 'ask', 'see photos')"),
         Case("NUMERIC_COLUMNS on units with many words reads the units", unit_column("much junk"),
              column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
+        Case("a few values in another quantity are junk", unit_column("a few of another quantity"),
+             column="measure", kind="numeric"),
         Case("an unknown unit falls back to the other rules", unit_column("unknown unit"),
              column="measure", kind="categorical"),
         Case("units of two quantities fall back to the other rules", unit_column("two quantities"),

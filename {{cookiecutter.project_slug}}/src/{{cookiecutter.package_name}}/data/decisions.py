@@ -28,8 +28,9 @@ The rules, in order; the first that matches decides:
     space), or a bare number -> numeric. Units of one quantity are converted to the
     column's most common unit ("728 MB", "0.73 GB" -> MB), bare numbers are read in
     it ("50" beside "50MHz": MHz), and the decision names the unit. An unknown unit
-    ("4 cores"), or units of two quantities (GB and MHz), leave the column to the
-    rules below, and the decision says why it was not read as numbers. Where 50-95%
+    ("4 cores"), or units of two quantities (GB and MHz), on more than 5% of the values
+    leave the column to the rules below, and the decision says why it was not read as
+    numbers; on fewer ("8 GB" in a column of MHz) they are made missing, as words are. Where 50-95%
     are numbers with units and the rest words ("ask seller"), the words decide as in 5.
  5. Numbers mixed with some text:
     - at most 20 distinct values ("Studio", 1, 2, 3) -> categorical;
@@ -326,16 +327,22 @@ def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | 
         return None
     bare = numbers_in_text(counts.index.to_series().astype("string"), decimal)
     rows = counts.to_numpy()
-    known = has_unit & unit.map(unit_table.quantity, na_action="ignore").notna()
-    text_share = 1 - (rows * (has_unit | bare.notna())).sum() / rows.sum()
-    if text_share > 1 - AMBIGUOUS_FROM:
+    quantity = unit.map(unit_table.quantity, na_action="ignore")
+    if (rows * (has_unit | bare.notna())).sum() < AMBIGUOUS_FROM * rows.sum():
         return None  # mostly other text: not a column of measurements
-    unknown = sorted(set(parts[1][has_unit & ~known]))
-    if unknown:
-        return f"unknown unit(s) {', '.join(map(repr, unknown[:3]))}"
-    quantities = sorted(set(unit[known].map(unit_table.quantity, na_action="ignore")))
-    if len(quantities) > 1:
-        return f"units of different quantities ({', '.join(quantities)})"
+    # The main quantity is the one on most rows; a few (at most 5%) values in an unknown unit
+    # or another quantity ("8 GB" in a column of MHz: a scraper's shifted cell) are junk.
+    main = pd.Series(rows, index=quantity.to_numpy())[has_unit.to_numpy()].groupby(level=0).sum()
+    other = has_unit & (quantity != main.idxmax()) if len(main) else has_unit
+    if (rows * other).sum() > JUNK_TOLERANCE * rows.sum():
+        unknown = sorted(set(parts[1][has_unit & quantity.isna()]))
+        if unknown:
+            return f"unknown unit(s) {', '.join(map(repr, unknown[:3]))}"
+        return f"units of different quantities ({', '.join(sorted(main.index))})"
+    has_unit &= ~other
+    if not has_unit.any():
+        return None  # numbers, and a few words: the rules below read them
+    text_share = 1 - (rows * (has_unit | bare.notna())).sum() / rows.sum()
     return replace(column_units(counts, unit, bare, has_unit, decimal), text_share=text_share)
 
 
