@@ -89,12 +89,19 @@ def with_units(kind: str, rows: int = ROWS, seed: int = 7) -> list[str]:
             f'{s}"' if r.random() < 0.5 else f"{s}" for s in r.choice([13, 14, 15, 17], rows)
         ],
         "unknown unit": [f"{c} cores" for c in r.choice([2, 4, 6, 8], rows)],
+        "binary units": [f"{g} GiB" if g > 4 else f"{g * 1024} MiB" for g in gigabytes],
         "two quantities": [f"{m} MB" if m < 2000 else f"{m} MHz" for m in megabytes],
     }
-    if kind == "junk":
-        values = written["mixed units"]
+    if kind == "a few of another quantity":  # one cell in 40 holds the next column's value
+        values = written["bare numbers"]
         for i in range(0, rows, 40):
-            values[i] = "ask"
+            values[i] = f"{gigabytes[i]} GB"
+        return values
+    if kind in ("junk", "much junk"):  # one cell in 40, or one in 8, is a word
+        values = written["mixed units"]
+        step = 40 if kind == "junk" else 8
+        for i in range(0, rows, step):
+            values[i] = ["ask", "see photos"][i // step % 2]
         return values
     return written[kind]
 
@@ -155,12 +162,15 @@ def french_export(
     return frame.to_csv(index=False, sep=";", lineterminator="\r\n").encode(encoding)
 
 
-def storm_tracks(rows_per_storm: int = 12, storms: int = 60, seed: int = 10, runs: bool = True):
+def storm_tracks(
+    rows_per_storm: int = 12, storms: int = 60, seed: int = 10, runs: bool = True, reused: int = 1
+):
     """Storm tracks: each storm's name on consecutive rows (`runs`), or scattered over the
     file; its rows share a status (the target), so a split that puts one storm on both sides
-    lets the model recognise the storm instead of learning the weather."""
+    lets the model recognise the storm instead of learning the weather. `reused`: each name
+    is given to that many storms, years apart, as the hurricane centres' name lists are."""
     r = rng(seed)
-    names = [f"Storm {chr(65 + i % 26)}{i:03d}" for i in range(storms)]
+    names = [f"Storm {chr(65 + i % 26)}{i:03d}" for i in range(storms // reused)] * reused
     status = r.choice(["depression", "storm", "hurricane"], storms)
     wind = {"depression": 25, "storm": 45, "hurricane": 90}
     rows = [
@@ -216,6 +226,17 @@ def mostly_numbers(junk_every: int) -> list[str]:
 def date_values(fmt: str = "%Y-%m-%d") -> list[str]:
     days = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng(4).integers(0, 700, ROWS), "D")
     return list(days.strftime(fmt))
+
+
+def zoned_timestamps() -> list[str]:
+    """ISO timestamps as a scraper writes them, in the zone of each listing: "Z", "+01:00",
+    "-05:00" in one column."""
+    moments = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(
+        rng(13).integers(0, 10**7, ROWS), "s"
+    )
+    zones = ["UTC", "Europe/Paris", "America/New_York"]
+    written = [m.tz_convert(zones[i % 3]).isoformat() for i, m in enumerate(moments)]
+    return [w.replace("+00:00", "Z") for w in written]
 
 
 def corpus() -> list[Case]:
@@ -302,7 +323,16 @@ def unit_cases() -> list[Case]:
         Case("bare numbers in a unit column are read in its unit", unit_column("bare numbers"),
              column="measure", kind="numeric"),
         Case("inch marks are a unit", unit_column("inches"), column="measure", kind="numeric"),
+        Case("binary units (GiB, MiB) are data sizes", unit_column("binary units"),
+             column="measure", kind="numeric"),
         Case("units with a few junk values", unit_column("junk"), column="measure", kind="numeric"),
+        Case("units with many words stop and ask", unit_column("much junk"),
+             error="Column 'measure' is neither clearly numeric nor a category: 12.5% of its "
+                   "values are text (e.g. 'ask', 'see photos')"),
+        Case("NUMERIC_COLUMNS on units with many words reads the units", unit_column("much junk"),
+             column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
+        Case("a few values in another quantity are junk", unit_column("a few of another quantity"),
+             column="measure", kind="numeric"),
         Case("an unknown unit falls back to the other rules", unit_column("unknown unit"),
              column="measure", kind="categorical"),
         Case("units of two quantities fall back to the other rules", unit_column("two quantities"),
@@ -313,6 +343,8 @@ def unit_cases() -> list[Case]:
              kind="numeric"),
         Case("ISO timestamps with a zone are dates", to_csv(listings()), target="Price",
              column="Scraped at", kind="date"),
+        Case("ISO timestamps in several zones are dates",
+             to_csv(with_column("Posted", zoned_timestamps())), column="Posted", kind="date"),
         Case("Excel's empty trailing column", to_csv(listings()), target="Price",
              column="Unnamed: 8", kind="dropped"),
         Case("NUMERIC_COLUMNS on a unit column reads the units", unit_column("mixed units"),
@@ -363,6 +395,9 @@ def group_cases() -> list[Case]:
              kind="group"),
         Case("scattered names are not groups", to_csv(scattered), target="status", column="name",
              kind="dropped"),
+        Case("storm names reused years apart are groups",
+             to_csv(storm_tracks(storms=120, reused=2)), target="status", column="name",
+             kind="group"),
         Case("a repeated whole-number ID in runs is a group", to_csv(with_ids.drop(columns="name")),
              target="status", column="customer_id", kind="group"),
         Case("a listing ID scraped twice is a group, never a number",

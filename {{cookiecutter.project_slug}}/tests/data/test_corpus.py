@@ -147,6 +147,26 @@ def test_units_are_converted_to_the_columns_most_common_unit(tmp_path):
     assert prepared.cleaning.duplicates_dropped == len(raw) // 51
 
 
+def test_binary_units_are_converted_as_their_powers_of_two(tmp_path):
+    case = next(c for c in CASES if c.name == "binary units (GiB, MiB) are data sizes")
+    _, prepared = decided(case, tmp_path)
+    measure = next(c for c in prepared.schema["features"] if c["name"] == "measure")
+    assert measure["unit"] == "GiB" and measure["unit_factors"]["mib"] == 1 / 1024
+    assert prepared.features["measure"].isin([4, 8, 16, 32]).all()  # '4096 MiB' is 4 GiB
+    assert measure["unit_factors"]["gb"] == pytest.approx(1e9 / 2**30)
+
+
+def test_a_grouped_split_is_part_of_the_models_identity(tmp_path):
+    """A score on storms the model never saw and one on storms it trained on are not
+    comparable: with GROUP_COLUMN=none the same columns get another fingerprint (and name),
+    so the flattered score never replaces the grouped champion at the gate."""
+    by_name = {c.name: c for c in CASES}
+    _, grouped = decided(by_name["storm names in runs are groups"], tmp_path)
+    _, ungrouped = decided(by_name["GROUP_COLUMN=none turns detection off"], tmp_path)
+    assert grouped.schema["features"] == ungrouped.schema["features"]
+    assert grouped.schema["fingerprint"] != ungrouped.schema["fingerprint"]
+
+
 def test_target_spellings_become_one_class(tmp_path):
     case = next(c for c in CASES if c.name == "a cp1252 export with decimal commas")
     _, prepared = decided(case, tmp_path)

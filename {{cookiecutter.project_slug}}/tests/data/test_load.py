@@ -31,6 +31,32 @@ def test_excel_unicode_text_export_is_read(tmp_path):
     assert list(frame.columns) == ["Région", "price"] and frame["price"].tolist() == [12, 15]
 
 
+def test_a_semicolon_file_keeps_its_dates_and_short_decimals(tmp_path):
+    """A German export: "12.03.2019" is a date and "1.5" no number of a decimal-comma file
+    (the service refuses it too); pandas' thousands="." read them as 12032019 and 15."""
+    path = tmp_path / "export.csv"
+    path.write_bytes(
+        "Datum;Betrag;Code;Preis\r\n12.03.2019;1.234,5;1.5;2.000\r\n"
+        "13.04.2020;0,31;2.25;3.500\r\n".encode("cp1252")
+    )
+    frame = read_csv(str(path))
+    assert frame["Datum"].tolist() == ["12.03.2019", "13.04.2020"]
+    assert frame["Betrag"].tolist() == [1234.5, 0.31] and frame["Preis"].tolist() == [2000, 3500]
+    assert frame["Code"].tolist() == ["1.5", "2.25"]
+    assert frame.attrs["csv"]["decimal"] == "," and frame.attrs["csv"]["thousands"] == "."
+
+
+def test_a_semicolon_file_with_decimal_points_is_read_with_them(tmp_path):
+    """Semicolons, but numbers written "3.14" (an English spreadsheet, or a database export):
+    the decimal mark is the one the file's numbers show, not a 314 from a thousands dot."""
+    path = tmp_path / "export.csv"
+    path.write_text("weight;price;kind\n3.14;1,250.50;a\n2.5;980;b\n10.125;2.000;a\n")
+    frame = read_csv(str(path))
+    assert frame["weight"].tolist() == [3.14, 2.5, 10.125]
+    assert frame.attrs["csv"]["decimal"] == "." and frame.attrs["csv"]["thousands"] == ","
+    assert frame["price"].tolist() == [1250.5, 980, 2]
+
+
 def test_a_workbook_renamed_to_csv_is_named_for_what_it_is(tmp_path):
     path = tmp_path / "prices.csv"
     with zipfile.ZipFile(path, "w") as workbook:  # an .xlsx is a zip of XML files

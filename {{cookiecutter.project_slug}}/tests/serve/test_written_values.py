@@ -208,6 +208,17 @@ def test_columns_training_left_out_are_accepted_and_ignored(files, services, lan
 
 
 @pytest.mark.parametrize("lane", ["fast", "usual"])
+def test_excels_empty_trailing_column_is_ignored_under_its_blank_header(files, services, lane):
+    """csv.DictReader names Excel's empty trailing column by its header, "": training saw it
+    (pandas calls it 'Unnamed: 8') and left it out, so it is ignored, not an unknown field."""
+    client = services["listings", "onnx"]
+    headers = USUAL_LANE if lane == "usual" else {}
+    row = files["listings"]["typed"][0]
+    assert answers(client, [row | {"": ""}], headers) == answers(client, [row], headers)
+    assert client.post("/predict", json=row | {"": None}, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("lane", ["fast", "usual"])
 def test_a_column_training_never_saw_is_still_a_422(files, services, lane):
     client = services["french", "sklearn"]
     headers = USUAL_LANE if lane == "usual" else {}
@@ -250,6 +261,28 @@ def test_a_missing_marker_is_missing_where_training_had_gaps(services, files):
     for number, category in (("N/A", "N/A"), ("--", " -- "), ("inf", "null"), ("", "#N/A")):
         written = {"RAM": number, "CPU speed": number, "Notes": category}
         assert answers(client, [row | written])[0] == missing, (number, category)
+
+
+@pytest.mark.parametrize("lane", ["fast", "usual"])
+def test_a_blank_cell_sent_as_empty_text_is_missing_where_training_had_gaps(files, services, lane):
+    """A CSV reader gives a blank cell as "": where the column had gaps, it is missing, as
+    training read it, for a number, a category and a date alike; where it had none, "" is
+    refused, as null is."""
+    client = services["listings", "sklearn"]
+    headers = USUAL_LANE if lane == "usual" else {}
+    row = files["listings"]["typed"][0]
+    blank = answers(client, [row | {"RAM": "", "Notes": "", "CPU speed": " "}], headers)
+    assert blank == answers(client, [row | {"RAM": None, "Notes": None, "CPU speed": None}])
+    refused = client.post("/predict", json=row | {"Scraped at": ""}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["loc"][-1] == "Scraped at"
+    bundle = Bundle.load(files["listings"]["bundles"]["onnx"])
+    schema = bundle.schema.model_copy(deep=True)
+    dated = next(column for column in schema.features if column.kind == "date")
+    dated.nullable = True  # a scraped timestamp with gaps
+    record = record_model(schema, bundle.example[0])
+    missing = record.model_validate(row | {dated.name: None}).model_dump()
+    for marker in ("", "N/A", " -- "):
+        assert record.model_validate(row | {dated.name: marker}).model_dump() == missing, marker
 
 
 def test_the_docs_show_how_each_number_may_be_written(services):

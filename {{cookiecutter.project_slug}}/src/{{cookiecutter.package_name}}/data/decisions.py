@@ -28,8 +28,10 @@ The rules, in order; the first that matches decides:
     space), or a bare number -> numeric. Units of one quantity are converted to the
     column's most common unit ("728 MB", "0.73 GB" -> MB), bare numbers are read in
     it ("50" beside "50MHz": MHz), and the decision names the unit. An unknown unit
-    ("4 cores"), or units of two quantities (GB and MHz), leave the column to the
-    rules below, and the decision says why it was not read as numbers.
+    ("4 cores"), or units of two quantities (GB and MHz), on more than 5% of the values
+    leave the column to the rules below, and the decision says why it was not read as
+    numbers; on fewer ("8 GB" in a column of MHz) they are made missing, as words are. Where 50-95%
+    are numbers with units and the rest words ("ask seller"), the words decide as in 5.
  5. Numbers mixed with some text:
     - at most 20 distinct values ("Studio", 1, 2, 3) -> categorical;
     - at least 95% numbers -> numeric; the text becomes missing, counted, with examples;
@@ -41,7 +43,8 @@ The rules, in order; the first that matches decides:
     - at least 90% web addresses (http://, https://, www.) -> URL, left out;
     - a group: more distinct values than MAX_CATEGORIES, a median of 3 or more rows
       each, and at most 1.5 runs of consecutive rows per value on average (a storm's
-      name on its 75 rows, a customer on theirs) -> group: left out as a feature, and
+      name on its 75 rows, a customer on theirs) or runs of 3 rows or more on average
+      (a storm's name given again to a storm years later) -> group: left out as a feature, and
       every split (the test split and each cross-validation fold) keeps a group's rows
       on one side, so the score measures entities the model has not seen. The same
       values scattered over the file are no group. The first such column is the
@@ -90,11 +93,11 @@ ID_UNIQUE_SHARE = 0.9  # an ID-named column must be this unique
 FREE_TEXT_CHARACTERS, FREE_TEXT_WORDS = 30, 4
 MIN_ROWS_FOR_UNIQUENESS = 20  # "a different value on every row" means little on 5 rows
 ID_NAME = re.compile(r"(^|[\s_#-])(id|uuid|guid|key|#|no|number)$|^id[\s_-]", re.IGNORECASE)
-UNIT_SHARE = 1 - JUNK_TOLERANCE  # numbers with (or without) units on at least 95% of rows
 URL_SHARE = 0.9  # share of values that must be web addresses
 URL = r"^(https?://|www\.)\S+$"
 # A group (a storm, a customer): many distinct values, a median of GROUP_MIN_ROWS rows or
-# more each, in at most GROUP_RUNS runs of consecutive rows per group on average.
+# more each, in at most GROUP_RUNS runs of consecutive rows per group on average, or in
+# runs of GROUP_MIN_ROWS rows or more on average (names reused: one per storm, years apart).
 GROUP_MIN_ROWS, GROUP_RUNS = 3, 1.5
 # An ID-named column of whole numbers this distinct (values / rows) is an identifier that
 # repeats (a listing scraped twice), never an amount: a group, or left out (repeated_id).
@@ -250,14 +253,19 @@ def decide_column(name: str, values: pd.Series, options: Options) -> tuple[Decis
     if is_number.all():
         return numbers_only(name, values, numbers, infinite, missing, options)
     if isinstance(with_units, Units):
-        return unit_numeric(name, values, missing, with_units, "numbers with units")
+        if with_units.text_share <= JUNK_TOLERANCE:
+            return unit_numeric(name, values, missing, with_units, "numbers with units")
+        # Numbers with units among words ("2.1 kg", "ask seller"): the words decide, as
+        # they do among plain numbers (numbers_and_text), instead of leaving it as text.
+        numbers = unit_numbers(values, missing, with_units)
+        infinite, is_number = numbers.abs() == float("inf"), numbers.notna()[~missing]
     if is_number.any():
         decision, cleaned = numbers_and_text(
             name, values, numbers, infinite, missing, distinct, options
         )
     else:
         decision, cleaned = text(name, values, missing, distinct, options)
-    if with_units:  # it looked like numbers with units, but was not: say why not
+    if isinstance(with_units, str):  # it looked like numbers with units, but was not: say why not
         decision.why += f"; not read as numbers with units: {with_units}"
     return decision, cleaned
 
@@ -300,6 +308,7 @@ class Units:
     converted: list[str]  # examples of values written in another unit
     bare: list[str]  # examples of numbers written without a unit
     lookup: dict  # each distinct value as written -> its number in `unit`
+    text_share: float = 0.0  # the share of values that are words, not numbers (junk)
 
 
 def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | str | None":
@@ -318,16 +327,23 @@ def read_units(values: pd.Series, missing: pd.Series, decimal: str) -> "Units | 
         return None
     bare = numbers_in_text(counts.index.to_series().astype("string"), decimal)
     rows = counts.to_numpy()
-    known = has_unit & unit.map(unit_table.quantity, na_action="ignore").notna()
-    if (rows * (has_unit | bare.notna())).sum() < UNIT_SHARE * rows.sum():
+    quantity = unit.map(unit_table.quantity, na_action="ignore")
+    if (rows * (has_unit | bare.notna())).sum() < AMBIGUOUS_FROM * rows.sum():
         return None  # mostly other text: not a column of measurements
-    unknown = sorted(set(parts[1][has_unit & ~known]))
-    if unknown:
-        return f"unknown unit(s) {', '.join(map(repr, unknown[:3]))}"
-    quantities = sorted(set(unit[known].map(unit_table.quantity, na_action="ignore")))
-    if len(quantities) > 1:
-        return f"units of different quantities ({', '.join(quantities)})"
-    return column_units(counts, unit, bare, has_unit, decimal)
+    # The main quantity is the one on most rows; a few (at most 5%) values in an unknown unit
+    # or another quantity ("8 GB" in a column of MHz: a scraper's shifted cell) are junk.
+    main = pd.Series(rows, index=quantity.to_numpy())[has_unit.to_numpy()].groupby(level=0).sum()
+    other = has_unit & (quantity != main.idxmax()) if len(main) else has_unit
+    if (rows * other).sum() > JUNK_TOLERANCE * rows.sum():
+        unknown = sorted(set(parts[1][has_unit & quantity.isna()]))
+        if unknown:
+            return f"unknown unit(s) {', '.join(map(repr, unknown[:3]))}"
+        return f"units of different quantities ({', '.join(sorted(main.index))})"
+    has_unit &= ~other
+    if not has_unit.any():
+        return None  # numbers, and a few words: the rules below read them
+    text_share = 1 - (rows * (has_unit | bare.notna())).sum() / rows.sum()
+    return replace(column_units(counts, unit, bare, has_unit, decimal), text_share=text_share)
 
 
 def column_units(counts, unit, bare, has_unit, decimal: str) -> Units:
@@ -343,8 +359,12 @@ def column_units(counts, unit, bare, has_unit, decimal: str) -> Units:
     return Units(main, factors, list(other[:3]), list(plain[:3]), lookup)
 
 
+def unit_numbers(values: pd.Series, missing: pd.Series, units: Units) -> pd.Series:
+    return values.astype(str).str.strip().map(units.lookup).astype("float64").mask(missing)
+
+
 def unit_numeric(name, values, missing, units: Units, why):
-    numbers = values.astype(str).str.strip().map(units.lookup).astype("float64").mask(missing)
+    numbers = unit_numbers(values, missing, units)
     infinite = numbers.abs() == float("inf")
     read = [f"unit {units.unit!r}"]
     if units.converted:
@@ -520,11 +540,12 @@ def group_reason(present: pd.Series, options: Options) -> str | None:
     if len(counts) <= options.max_categories or counts.median() < GROUP_MIN_ROWS:
         return None
     runs = int((present != present.shift()).sum())
-    if runs > GROUP_RUNS * len(counts):
-        return None
+    if runs > GROUP_RUNS * len(counts) and len(present) / runs < GROUP_MIN_ROWS:
+        return None  # scattered: runs of one or two rows
     return (
         f"{len(counts):,} distinct values, {counts.median():.0f} rows each (median), in runs of "
-        "consecutive rows: each identifies one entity (a customer, a storm) over several rows"
+        f"{len(present) / runs:.0f} consecutive rows on average: each identifies one entity (a "
+        "customer, a storm) over several rows"
     )
 
 
@@ -551,7 +572,9 @@ def find_date_format(present: pd.Series) -> str | None:
     formats = [f for f in guesses if f and re.search("%[Yy]", f) and re.search("%[mbB]", f)]
     best, best_share = None, 0.0
     for candidate in sorted(formats):
-        share = pd.to_datetime(sample, format=candidate, errors="coerce").notna().mean()
+        # Read as training and serving read dates (strptime): pandas' reader refuses
+        # timestamps in several zones ("Z" beside "-05:00") with an error, not a share.
+        share = sample.map(lambda v, f=candidate: days_since_epoch(v, f)).notna().mean()
         if share > best_share:
             best, best_share = candidate, share
     return best if best_share >= DATE_SHARE else None

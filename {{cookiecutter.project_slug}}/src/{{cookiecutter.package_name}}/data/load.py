@@ -4,12 +4,14 @@ import codecs
 import csv
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import charset_normalizer
 import pandas as pd
 
+from ..values import SPACE, as_float, digits
 from .errors import DataError
 
 # Strings that people type for "no value"; pandas already knows most of them.
@@ -37,7 +39,8 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
 
     The encoding (detect_encoding) and the delimiter (comma, semicolon, tab, pipe) are
     detected; a semicolon file is read with decimal commas ("3,5") and dot thousands
-    ("45.627,67"), as spreadsheets in many countries write it. `encoding` (CSV_ENCODING)
+    ("45.627,67"), as spreadsheets in many countries write it, unless its numbers show
+    decimal points and never a decimal comma (decimal_mark). `encoding` (CSV_ENCODING)
     only decides where detection guesses. How the file was read, and how sure the
     encoding is, are kept in `frame.attrs["csv"]` for the report and schema.json.
     """
@@ -45,13 +48,14 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     text, detected = _decode(raw, location, encoding)
     delimiter = _sniff_delimiter(text)
     _check_header(text, delimiter, location)
-    decimal_comma = delimiter == ";"
+    semicolon = delimiter == ";"
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
-            decimal="," if decimal_comma else ".",
-            thousands="." if decimal_comma else None,
+            # A semicolon file's cells as text, its numbers read by our grammar below:
+            # pandas' thousands="." read "12.03.2019" as 12032019 and "1.5" as 15.
+            dtype=str if semicolon else None,
             na_values=EXTRA_MISSING_MARKERS,
             skipinitialspace=True,
         )
@@ -61,10 +65,13 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
         ) from error
     if frame.empty:
         raise DataError(f"Data file '{location}' has a header but no rows. Add data rows.")
+    decimal = decimal_mark(frame) if semicolon else "."
+    if semicolon:
+        frame = plain_numbers(frame, decimal)
     frame.attrs["csv"] = {
         "delimiter": DELIMITER_NAMES[delimiter],
-        "decimal": "," if decimal_comma else ".",
-        "thousands": "." if decimal_comma else ",",
+        "decimal": decimal,
+        "thousands": "." if decimal == "," else ",",
         "encoding": detected.name,
         "encoding_confidence": detected.confidence,
         "encoding_why": detected.why,
@@ -72,6 +79,39 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     # Text columns as plain Python objects: what scikit-learn's encoders expect.
     text_columns = frame.columns[~frame.dtypes.map(pd.api.types.is_numeric_dtype)]
     return frame.astype({column: object for column in text_columns})
+
+
+def plain_number(decimal: str) -> re.Pattern:
+    """A number as the file writes it, nothing around it: "45.627,67", "-0,31", "2.000"
+    (decimal ","); the grammar the service reads a request with (values.digits)."""
+    return re.compile(f"{SPACE}*([-+]?)({digits(decimal)}){SPACE}*")
+
+
+def decimal_mark(frame: pd.DataFrame) -> str:
+    """A semicolon file's decimal mark: "," (Excel in most of Europe), unless some cell is
+    a number only with a decimal point ("3.14") and none only with a decimal comma."""
+    comma, point = plain_number(","), plain_number(".")
+    cells = {v for column in frame.columns for v in frame[column].dropna().unique()}
+    only_point = any(point.fullmatch(v) and not comma.fullmatch(v) for v in cells)
+    only_comma = any(comma.fullmatch(v) and not point.fullmatch(v) for v in cells)
+    return "." if only_point and not only_comma else ","
+
+
+def plain_numbers(frame: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """Columns whose every value is a plain number in the file's way ("45.627,67") as
+    numbers; any other column stays text, for the column decisions (data/decisions.py)."""
+    pattern = plain_number(decimal)
+    for column in frame.columns:
+        read = {}
+        for value in frame[column].dropna().unique():
+            match = pattern.fullmatch(value)
+            if match is None:
+                break
+            read[value] = as_float(match[1], match[2], decimal)
+        else:
+            if read:
+                frame[column] = frame[column].map(read).astype("float64")
+    return frame
 
 
 def _read_bytes(location: str) -> bytes:

@@ -80,5 +80,7 @@ def build_schema(
         "task": task,
         "features": [(c["name"], c["kind"]) for c in columns],
     }
+    if cleaning.group_column:  # scored on unseen groups: never compared with a score on seen ones
+        identity["group"] = cleaning.group_column
     schema["fingerprint"] = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:12]
     return schema

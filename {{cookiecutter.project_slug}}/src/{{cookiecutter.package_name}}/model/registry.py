@@ -83,7 +83,8 @@ def compare_with_champion(current, score: float, metric: str, fingerprint: str):
     if current.tags.get("schema_fingerprint") != fingerprint:
         return False, (
             f"its schema differs from champion v{current.version}'s: a model with other columns "
-            "never replaces it. Leave MODEL_NAME empty to register under a name of its own"
+            "(or a split by another group) never replaces it. Leave MODEL_NAME empty to register "
+            "under a name of its own"
         )
     best = float(current.tags.get(metric, "-inf"))
     new, old = shown(score, best)

@@ -15,12 +15,21 @@ training ranges, example row or training dates, which stay behind the key on /mo
 """
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+)
 from pydantic_core import core_schema
 
 from ..bundle import Feature, Schema
@@ -56,13 +65,23 @@ Text = Annotated[str, Field(strict=True, min_length=1, max_length=200), AfterVal
 CATEGORY_NUMBER_LIMIT = 1e15
 CategoryNumber = Annotated[float, Field(gt=-CATEGORY_NUMBER_LIMIT, lt=CATEGORY_NUMBER_LIMIT)]
 CategoryInput = Text | CategoryNumber | bool
+# A blank cell as a CSV reader gives it: missing where the column had gaps.
+Blank = Literal[""]
+
+
+def missing_as_none(value: Any) -> Any:
+    """In a column that had gaps, "N/A", "--", a blank "" and the other missing markers are
+    missing, as training read them (a CSV reader sends a blank cell as "")."""
+    if isinstance(value, str) and value.strip().lower() in MISSING_MARKERS:
+        return None
+    return value
 
 
 def as_training_text(categories: list[str], nullable: bool = False) -> Callable[[Any], Any]:
     """2, 2.0 and "2" are one category: a number becomes the category it equals in training
     ("2", or "2.0" if the file wrote that), else its plain text; true becomes "True". In a
-    column that had gaps, "N/A", "--" and the other missing markers are missing, as in
-    training (a blank "" stays refused: send null)."""
+    column that had gaps, "N/A", "--", "" and the other missing markers are missing, as in
+    training (missing_as_none)."""
     by_number = {}
     for category in categories:
         try:
@@ -82,9 +101,7 @@ def as_training_text(categories: list[str], nullable: bool = False) -> Callable[
                     f"is not a number between -{limit} and {limit}: send such a category as text"
                 )
             return by_number.get(float(value), category_text(value))
-        if nullable and isinstance(value, str) and value.strip().lower() in MISSING_MARKERS:
-            return None if value.strip() else value
-        return value
+        return missing_as_none(value) if nullable else value
 
     return coerce
 
@@ -94,7 +111,7 @@ def category_type(column: Feature) -> Any:
         coerce = as_training_text(column.categories)
         return Annotated[Text, BeforeValidator(coerce, json_schema_input_type=CategoryInput)]
     coerce = as_training_text(column.categories, nullable=True)
-    accepted = CategoryInput | None
+    accepted = CategoryInput | Blank | None
     # null first: it is matched in Rust, without calling `coerce` (only text may be "N/A").
     return None | Annotated[Text | None, BeforeValidator(coerce, json_schema_input_type=accepted)]
 
@@ -229,8 +246,18 @@ def describe_column(
     # Other formats (15/03/2024, Mar 2024) have no JSON Schema name: the description says it.
     declared = {"format": "date"} if column.date_format == ISO_DATE else {}
     extra = {"x-date-format": column.date_format} | declared
-    kind = date_type(column) | None if column.nullable else date_type(column)
+    kind = date_type(column)
+    if column.nullable:  # "N/A" or a blank "" is missing, as null is
+        kind = Annotated[
+            kind | None,
+            BeforeValidator(missing_as_none, json_schema_input_type=Text | Blank | None),
+        ]
     return kind, f"A date written as {column.date_format}{example}.", extra
+
+
+# pandas' name for a column with a blank header (Excel's empty trailing column); a client
+# reading the file with csv.DictReader sends it under its header as written: "".
+BLANK_HEADER = re.compile(r"Unnamed: [0-9]+")
 
 
 def ignored_fields(schema: Schema, reveal_training: bool) -> dict[str, Any]:
@@ -242,7 +269,9 @@ def ignored_fields(schema: Schema, reveal_training: bool) -> dict[str, Any]:
         reason = f" ({why})" if reveal_training else ""
         described = f"Accepted and ignored: training left this column out{reason}."
         extra = {"x-ignored": True}
-        fields[f"ignored_{index}"] = (Any, Field(None, alias=name, description=described,
+        names = AliasChoices(name, "") if BLANK_HEADER.fullmatch(name) else None
+        fields[f"ignored_{index}"] = (Any, Field(None, alias=name, validation_alias=names,
+                                                 description=described,
                                                  json_schema_extra=extra))  # fmt: skip
     return fields
 
