@@ -73,6 +73,9 @@ def test_destroy_removes_the_recorded_app_after_deploy_app_was_renamed(aws, tmp_
     assert counts(aws.ec2) == [0, 0, 0, 0, 0]
     assert not (tmp_path / ".deploy" / "state.json").exists()
     assert not (tmp_path / ".deploy" / "learner-app.pem").exists()
+    # What went from this machine is said too: the key and the record.
+    for local in ("learner-app.pem", "state.json"):
+        assert f"/{local} (on this machine)" in result.stdout
 
 
 def host_down() -> dict[str, str]:

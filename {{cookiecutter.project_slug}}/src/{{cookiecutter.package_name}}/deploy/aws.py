@@ -49,6 +49,7 @@ class Teardown:
     removed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
+    local: list[str] = field(default_factory=list)  # files on this machine: the key, the record
 
 
 class AwsTarget:
@@ -380,6 +381,8 @@ class AwsTarget:
         recorded_region = state.load(self.settings.state_dir).get("region", self.region)
         # Only when nothing is left where the deploy went may the local record and key go.
         if not result.left and recorded_region == self.region:
-            self.key_file.unlink(missing_ok=True)
-            state.forget(self.settings.state_dir)
+            for local in (self.key_file, state.state_file(self.settings.state_dir)):
+                if local.exists():
+                    local.unlink()
+                    result.local.append(str(local))
         return result

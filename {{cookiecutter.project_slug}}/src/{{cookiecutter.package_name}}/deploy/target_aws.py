@@ -276,6 +276,8 @@ def destroy(settings: AwsSettings, console: Console, delete_logs: bool = False) 
         console.print(f"  removed {item}")
     for item in result.failed:
         console.print(f"  [red]could not remove[/] {item}")
+    for path in result.local:
+        console.print(f"  removed {path} (on this machine)")
     if result.left:
         console.print(
             f"[red]Still there in {aws.region}:[/] {', '.join(result.left)}. They may cost money. "

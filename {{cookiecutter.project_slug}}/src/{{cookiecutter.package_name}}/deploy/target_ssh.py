@@ -116,11 +116,13 @@ def destroy(settings: DeploySettings, console: Console, delete_logs: bool = Fals
         console.print(f"  removed {item}")
     for item in kept:
         console.print(f"  kept {item}")
+    if state.load(settings.state_dir).get("target") == "ssh":
+        state.forget(settings.state_dir)
+        record = state.state_file(settings.state_dir)
+        console.print(f"  removed {record} (the deploy's record, on this machine)")
     console.print(
         f"[green]Destroyed:[/] {len(removed)} resource(s) removed."
         if removed
         else "Nothing to remove."
     )
-    if state.load(settings.state_dir).get("target") == "ssh":
-        state.forget(settings.state_dir)
     return True
