@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -167,10 +168,28 @@ def test_the_readme_deploy_section_runs_on_the_practice_vm_then_stop_leaves_noth
     logs = make(project, docker_engine, "logs")
     assert logs.returncode == 0 and "Application startup complete" in logs.stdout, logs.stderr
 
+    # As on a rented VM: the key is a mounted file, never in the container's settings.
+    inspected = vm_engine(docker_engine, "inspect", SLUG)
+    assert API_KEY not in inspected, "the API key shows in docker inspect"
+    shell = subprocess.run(
+        ["make", "ssh", f"PY={sys.executable}"], input="docker ps --format '{{.Names}}'\n",
+        cwd=project, env=environment(project, docker_engine),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shell.returncode == 0 and SLUG in shell.stdout.split(), shell.stderr
+
     with tunnel(project, docker_engine) as local:
         predict = make(project, docker_engine, "predict", PORT=str(local))
         assert predict.returncode == 0, predict.stdout + predict.stderr
         assert json.loads(predict.stdout.split("Answer:", 1)[1])["model_version"] == "1"
+        example = json.loads((project / "models" / SLUG / "input_example.json").read_text())[0]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{local}/predict", data=json.dumps(example).encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with pytest.raises(urllib.error.HTTPError) as without_key:
+            urllib.request.urlopen(request, timeout=10)
+        assert without_key.value.code == 401, "the deployed service answered without the key"
 
     monitor = make(project, docker_engine, "monitor")
     assert "Fetched 1 log file(s) from 127.0.0.1" in " ".join(monitor.stdout.split()), (
