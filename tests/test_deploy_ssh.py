@@ -18,6 +18,7 @@ especially, refuses while .deploy/state.json records this one).
 import contextlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -357,6 +358,37 @@ def test_unknown_host_key_is_refused(shipped_project, deploy_env, tmp_path):
     result = make(shipped_project, deploy_env, "status", DEPLOY_KNOWN_HOSTS=str(empty))
     assert result.returncode != 0
     assert "host key" in result.stderr and "ssh-keyscan" in result.stderr
+
+
+def test_make_deploy_model_uri_ships_that_models_image(
+    shipped_project, deploy_env, docker_engine, vm, tmp_path
+):
+    """`make deploy MODEL_URI=<another bundle>` builds that model's own image and ships it."""
+    other = tmp_path / "second-model"
+    shutil.copytree((shipped_project / "models" / "churn-predictor").resolve(), other)
+    metadata = json.loads((other / "metadata.json").read_text())
+    (other / "metadata.json").write_text(json.dumps(metadata | {"name": "second-model"}))
+    client = docker_engine.client()
+    try:
+        result = make(shipped_project, deploy_env, "deploy", MODEL_URI=str(other))
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        out = " ".join(result.stdout.split())
+        assert f"Model: second-model v1 (MODEL_URI={other})" in out
+        assert "Shipping churn-predictor-second-model:latest: model second-model v1" in out
+        built = client.images.get("churn-predictor-second-model:latest")
+        live = vm.client().containers.get("churn-predictor")
+        assert live.attrs["Image"] == built.id and live.status == "running"
+        assert live.labels["io.coldstart.model.name"] == "second-model"
+        record = json.loads((shipped_project / ".deploy" / "state.json").read_text())
+        assert record["image"] == "churn-predictor-second-model:latest"
+    finally:
+        # The other tests ship this project's own model: build/image.json names it again.
+        env = {"DOCKER_HOST": docker_engine.url}
+        rebuilt = run_in(shipped_project, "make", "docker-build", f"PY={sys.executable}", env=env)
+        assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr[-3000:]
+        for tag in ("churn-predictor-second-model:v1", "churn-predictor-second-model:latest"):
+            with contextlib.suppress(NotFound):
+                client.images.remove(tag)
 
 
 def test_destroy_says_what_it_removes_and_keeps_the_request_log_unless_asked(
