@@ -107,7 +107,8 @@ def test_aws_deploy_ignores_a_stale_ssh_host_then_plain_destroy_from_another_reg
         assert not key_file.exists()
     finally:
         # On real AWS the containers die with the instance; here they run on the test VM.
-        make(shipped_project, aws_env, "destroy", DEPLOY_TARGET="ssh", DEPLOY_SSH_HOST=vm.address)
+        make(shipped_project, aws_env, "destroy", DEPLOY_TARGET="ssh", DEPLOY_SSH_HOST=vm.address,
+             DESTROY_LOGS="1")  # fmt: skip
 
 
 def test_make_extend_without_an_instance_is_a_clear_error(shipped_project, aws_env, tmp_path):

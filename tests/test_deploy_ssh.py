@@ -451,6 +451,8 @@ def test_destroy_on_the_build_machine_leaves_images_and_containers_it_did_not_ma
             all=True, filters={"label": f"io.coldstart.app={app}"}
         ):
             container.remove(force=True)
+        # The host's request log folder, which destroy keeps unless asked: this test's app only.
+        shutil.rmtree(Path.home() / ".coldstart" / app, ignore_errors=True)
 
 
 def test_an_ssh_deploy_is_recorded_and_later_commands_go_where_it_went(
