@@ -1,17 +1,22 @@
 """Build the baked project's image with a real Docker engine, run it, and look inside."""
 
 import json
+import os
 import shutil
 import socket
+import stat
 import sys
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import yaml
 
 from .conftest import MEASUREMENTS, run_in
 from .harness.sshd import free_port
+from .test_deploy_ssh import watching_ps
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +179,69 @@ def test_make_docker_run_drops_every_capability_and_limits_memory_and_processes(
         )
     finally:
         container.remove(force=True)
+
+
+def test_make_docker_run_passes_api_key_as_a_read_only_file_only_its_user_reads(
+    project, image, docker_engine
+):
+    """API_KEY reaches the container as a deploy's release gets it: a file mounted read-only,
+    never an environment variable (`docker inspect`), a command line (`ps`) or a log."""
+    key, port = "docker-run-key-6c2f9e1d4a", free_port()
+    env = {"DOCKER_HOST": docker_engine.url, "API_KEY": key}
+    with watching_ps(key) as leaks:
+        result = run_in(project, "make", "docker-run", f"PY={sys.executable}", f"PORT={port}",
+                        env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    container = docker_engine.client().containers.get("churn-predictor")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/readyz", timeout=3):
+                    break
+            except OSError:
+                container.reload()
+                assert time.monotonic() < deadline and container.status != "exited", (
+                    container.logs().decode()[-3000:]
+                )
+                time.sleep(1)
+        assert predict_status(project, url, None) == 401, "never open with API_KEY set"
+        assert predict_status(project, url, "a-wrong-key-but-long-enough") == 401
+        assert predict_status(project, url, key) == 200
+        answer = run_in(project, "make", "predict", f"PY={sys.executable}", f"PORT={port}",
+                        env=env)  # fmt: skip
+        assert answer.returncode == 0 and "Answer:" in answer.stdout, answer.stderr[-2000:]
+        container.reload()
+        (mount,) = [
+            m for m in container.attrs["Mounts"] if m["Destination"] == "/run/secrets/api_key"
+        ]
+        assert mount["RW"] is False and mount["Type"] == "bind"
+        secret = Path(mount["Source"])
+        info = secret.stat()
+        if os.geteuid() == 0:  # handed to the image's user: no one else in the container reads it
+            assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (10001, 0o400)
+        else:
+            assert stat.S_IMODE(info.st_mode) == 0o640
+        assert stat.S_IMODE(secret.parent.stat().st_mode) == 0o700
+        assert key not in json.dumps(container.attrs), "docker inspect shows the key"
+        assert key not in container.logs().decode() + result.stdout + result.stderr
+        assert leaks == [], "the API key showed up in ps"
+    finally:
+        container.remove(force=True)
+
+
+def predict_status(project, url: str, key: str | None) -> int:
+    example = json.loads(
+        (project / "models" / "churn-predictor" / "input_example.json").read_text()
+    )[0]
+    headers = {"Content-Type": "application/json"} | ({"X-API-Key": key} if key else {})
+    request = urllib.request.Request(f"{url}/predict", json.dumps(example).encode(), headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def test_a_taken_port_is_one_line_and_leaves_no_container(project, image, docker_engine):

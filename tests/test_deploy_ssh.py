@@ -7,11 +7,18 @@ key (a new release; the old key gets 401), ship a second release and a broken
 one, roll back, status and logs, a host whose Docker is down, an unknown host
 key, destroy. `ps` never shows the key (the VM shares this machine's process
 table: one `ps` sees both sides).
+
+Every test stands alone (`pytest tests/test_deploy_ssh.py::<test>`): what it needs on the
+host (a live release, a rotated key, a previous release) comes from a fixture that reuses
+what is live when it is already right, so the whole file does not deploy twice for nothing.
+The module leaves nothing live nor recorded behind (another module's deploy, an AWS one
+especially, refuses while .deploy/state.json records this one).
 """
 
 import contextlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -23,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from docker.errors import NotFound
 
 from .conftest import MEASUREMENTS, project_env, run_in
 from .harness.sshd import free_port, start_sshd
@@ -33,19 +41,42 @@ SECRETS = Path.home() / ".coldstart" / "churn-predictor"  # the VM's deploy user
 
 
 @pytest.fixture(scope="module")
-def deploy_env(vm, docker_engine):
-    return vm.env() | {
+def deploy_env(vm, docker_engine, shipped_project):
+    env = vm.env() | {
         "DOCKER_HOST": docker_engine.url,  # where the image is built: here, not on the VM
         "DEPLOY_REMOTE_PORT": str(free_port()),
         "DEPLOY_HEALTH_TIMEOUT": "90",
         "API_KEY": FIRST_KEY,  # the service's one key, wherever it runs
     }
+    yield env
+    # Nothing of this module stays live or recorded: the next deploy test starts clean.
+    result = make(shipped_project, env, "destroy", DESTROY_LOGS="1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def make(project, env, *targets: str, **extra_env: str):
     return run_in(
         project, "make", *targets, f"PY={sys.executable}", "DEPLOY_TARGET=ssh", env=env | extra_env
     )
+
+
+def deployed(project, env, **extra_env: str):
+    """What `make deploy` runs after its build (the session built the image): for fixtures.
+    The deploy itself is a no-op when this image is live with these settings."""
+    result = run_in(
+        project, sys.executable, "-m", "churn_predictor.deploy", "deploy", "--target", "ssh",
+        env=env | extra_env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result
+
+
+def on_the_vm(vm, name: str):
+    """The container `name` on the VM's engine, or None."""
+    try:
+        return vm.client().containers.get(name)
+    except NotFound:
+        return None
 
 
 @contextlib.contextmanager
@@ -133,8 +164,19 @@ def refused(address: str, port: int) -> bool:
         return sock.connect_ex((address, port)) != 0
 
 
-def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(shipped_project, deploy_env, vm):
-    assert vm.client().images.list() == [], "the VM's engine starts empty (no base image)"
+@pytest.fixture
+def empty_host(shipped_project, deploy_env, vm):
+    """The VM as a fresh machine: whatever an earlier deploy left there is destroyed first."""
+    client = vm.client()
+    if client.containers.list(all=True) or client.images.list() or SECRETS.exists():
+        result = make(shipped_project, deploy_env, "destroy", DESTROY_LOGS="1")
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert client.images.list() == [], "the VM's engine starts empty (no base image)"
+
+
+def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(
+    shipped_project, deploy_env, vm, empty_host
+):
     started = time.monotonic()
     with watching_ps(FIRST_KEY) as leaks:
         result = make(shipped_project, deploy_env, "deploy")
@@ -162,9 +204,35 @@ def test_deploy_to_an_empty_host_then_predict_through_the_tunnel(shipped_project
 @pytest.fixture
 def live_release(shipped_project, deploy_env):
     """The built image live on the VM with deploy_env's settings (deployed now, if it was not)."""
-    result = make(shipped_project, deploy_env, "deploy")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return result
+    return deployed(shipped_project, deploy_env)
+
+
+@pytest.fixture
+def rotated_release(shipped_project, deploy_env):
+    """The built image live with the second key (deployed now, if it was not)."""
+    return deployed(shipped_project, deploy_env, API_KEY=SECOND_KEY)
+
+
+@pytest.fixture
+def running_release(shipped_project, deploy_env, vm):
+    """A release running on the VM, whichever: the one live, else one deployed now."""
+    live = on_the_vm(vm, "churn-predictor")
+    if live is None or live.status != "running":
+        deployed(shipped_project, deploy_env)
+
+
+@pytest.fixture
+def two_releases(shipped_project, deploy_env, vm):
+    """A live release and a previous one on the VM: those there, else two deployed now."""
+    live = on_the_vm(vm, "churn-predictor")
+    if (
+        live is None
+        or live.status != "running"
+        or on_the_vm(vm, "churn-predictor-previous") is None
+    ):
+        deployed(shipped_project, deploy_env)  # a no-op if this one was live
+        if on_the_vm(vm, "churn-predictor-previous") is None:
+            deployed(shipped_project, deploy_env, API_KEY=SECOND_KEY)  # another release
 
 
 def test_same_image_and_settings_is_a_no_op(shipped_project, deploy_env, live_release):
@@ -202,7 +270,9 @@ def test_monitor_fetches_no_link_planted_in_the_host_log_folder(
     assert not any("PRIVATE KEY" in p.read_text() for p in fetched.iterdir())
 
 
-def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(shipped_project, deploy_env, vm):
+def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(
+    shipped_project, deploy_env, live_release
+):
     env = deploy_env | {"API_KEY": SECOND_KEY}
     with watching_ps(SECOND_KEY) as leaks:
         result = make(shipped_project, env, "deploy")
@@ -215,7 +285,9 @@ def test_rotating_the_api_key_redeploys_and_the_old_key_gets_401(shipped_project
     assert len(list(SECRETS.glob("*.key"))) == 2
 
 
-def test_second_release_broken_release_and_rollback(shipped_project, deploy_env, docker_engine, vm):
+def test_second_release_broken_release_and_rollback(
+    shipped_project, deploy_env, docker_engine, vm, rotated_release
+):
     env = deploy_env | {"API_KEY": SECOND_KEY}
     second = derived_image(
         docker_engine, shipped_project, "churn-predictor:second",
@@ -250,7 +322,7 @@ def test_second_release_broken_release_and_rollback(shipped_project, deploy_env,
         assert predict(shipped_project, url, SECOND_KEY)[1]["prediction"] in ("yes", "no")
 
 
-def test_status_and_logs(shipped_project, deploy_env):
+def test_status_and_logs(shipped_project, deploy_env, two_releases):
     status = make(shipped_project, deploy_env, "status")
     assert status.returncode == 0 and "churn-predictor-previous" in status.stdout
     assert "healthy" in status.stdout
@@ -269,7 +341,7 @@ def test_status_says_when_docker_on_the_host_is_down(shipped_project, tmp_path):
     assert "Nothing deployed" not in result.stdout
 
 
-def test_make_ssh_lands_on_the_vm(shipped_project, deploy_env, vm):
+def test_make_ssh_lands_on_the_vm(shipped_project, deploy_env, vm, running_release):
     shell = subprocess.run(
         ["make", "ssh", f"PY={sys.executable}", "DEPLOY_TARGET=ssh"],
         input="docker ps --format '{{.Names}}'; ip -4 -o addr show\n",
@@ -286,6 +358,37 @@ def test_unknown_host_key_is_refused(shipped_project, deploy_env, tmp_path):
     result = make(shipped_project, deploy_env, "status", DEPLOY_KNOWN_HOSTS=str(empty))
     assert result.returncode != 0
     assert "host key" in result.stderr and "ssh-keyscan" in result.stderr
+
+
+def test_make_deploy_model_uri_ships_that_models_image(
+    shipped_project, deploy_env, docker_engine, vm, tmp_path
+):
+    """`make deploy MODEL_URI=<another bundle>` builds that model's own image and ships it."""
+    other = tmp_path / "second-model"
+    shutil.copytree((shipped_project / "models" / "churn-predictor").resolve(), other)
+    metadata = json.loads((other / "metadata.json").read_text())
+    (other / "metadata.json").write_text(json.dumps(metadata | {"name": "second-model"}))
+    client = docker_engine.client()
+    try:
+        result = make(shipped_project, deploy_env, "deploy", MODEL_URI=str(other))
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        out = " ".join(result.stdout.split())
+        assert f"Model: second-model v1 (MODEL_URI={other})" in out
+        assert "Shipping churn-predictor-second-model:latest: model second-model v1" in out
+        built = client.images.get("churn-predictor-second-model:latest")
+        live = vm.client().containers.get("churn-predictor")
+        assert live.attrs["Image"] == built.id and live.status == "running"
+        assert live.labels["io.coldstart.model.name"] == "second-model"
+        record = json.loads((shipped_project / ".deploy" / "state.json").read_text())
+        assert record["image"] == "churn-predictor-second-model:latest"
+    finally:
+        # The other tests ship this project's own model: build/image.json names it again.
+        env = {"DOCKER_HOST": docker_engine.url}
+        rebuilt = run_in(shipped_project, "make", "docker-build", f"PY={sys.executable}", env=env)
+        assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr[-3000:]
+        for tag in ("churn-predictor-second-model:v1", "churn-predictor-second-model:latest"):
+            with contextlib.suppress(NotFound):
+                client.images.remove(tag)
 
 
 def test_destroy_says_what_it_removes_and_keeps_the_request_log_unless_asked(
@@ -348,6 +451,8 @@ def test_destroy_on_the_build_machine_leaves_images_and_containers_it_did_not_ma
             all=True, filters={"label": f"io.coldstart.app={app}"}
         ):
             container.remove(force=True)
+        # The host's request log folder, which destroy keeps unless asked: this test's app only.
+        shutil.rmtree(Path.home() / ".coldstart" / app, ignore_errors=True)
 
 
 def test_an_ssh_deploy_is_recorded_and_later_commands_go_where_it_went(

@@ -24,6 +24,7 @@ from ..serve.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
 from .errors import ContainerError
 from .images import PROJECT_IMAGE, image_name, last_built, record_build
+from .key_file import CONTAINER_KEY_FILE, KEY_FILE, key_options
 from .limits import ContainerLimits
 from .requirements import write_requirements
 
@@ -121,17 +122,34 @@ def build(client: docker.DockerClient, base_image: str | None = None) -> str:
 def run(client: docker.DockerClient, image: str, port: int, name: str | None = None):
     """Start the service, published on 127.0.0.1 only: not reachable from other machines.
 
-    Read-only, no capabilities, capped memory and processes (container/limits.py). Created,
-    then started: a start Docker refuses (the port is taken) leaves no container behind.
+    Read-only, no capabilities, capped memory and processes (container/limits.py); API_KEY,
+    when set, as a file mounted read-only (container/key_file.py). Created, then started: a
+    start Docker refuses (the port is taken) leaves no container behind.
     """
-    container = client.containers.create(
-        image,
-        name=name,
-        ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
-        read_only=True,
-        tmpfs={"/tmp": "size=64m"},
-        **checked_limits().sdk_options(),
-    )
+    options = checked_limits().sdk_options()
+    key = ServeSettings().api_key
+    if key is not None:
+        user = client.images.get(image).attrs["Config"].get("User") or ""
+        options |= key_options(key.get_secret_value(), user)
+    try:
+        container = client.containers.create(
+            image,
+            name=name,
+            ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
+            read_only=True,
+            tmpfs={"/tmp": "size=64m"},
+            **options,
+        )
+    except APIError as error:
+        problem = str(error.explanation or error)
+        hint = (
+            f": the engine must see {KEY_FILE.resolve()} (a Docker engine on this computer)"
+            if key is not None and "bind source path" in problem
+            else ""
+        )
+        raise ContainerError(
+            f"Docker could not create a container of {image} ({problem}){hint}"
+        ) from None
     try:
         container.start()
     except APIError as error:
@@ -140,7 +158,27 @@ def run(client: docker.DockerClient, image: str, port: int, name: str | None = N
         busy = "port is already allocated" in problem or "address already in use" in problem
         hint = f": 127.0.0.1:{port} is taken; free it, or pass PORT=" if busy else ""
         raise ContainerError(f"Docker could not start {image} ({problem}){hint}") from None
+    if key is not None:
+        check_key_readable(container)
     return container
+
+
+def check_key_readable(container) -> None:
+    """The service must read its key: one that cannot would fail to start, or worse."""
+    try:
+        readable = (
+            container.exec_run(["python", "-c", f"open({CONTAINER_KEY_FILE!r}).read()"]).exit_code
+            == 0
+        )
+    except APIError:  # it exited already
+        readable = False
+    if not readable:
+        logs = container.logs().decode(errors="replace")[-2000:]
+        container.remove(force=True)
+        raise ContainerError(
+            f"The service's user cannot read its API key file {KEY_FILE} (mounted at "
+            f"{CONTAINER_KEY_FILE}); the container was removed. Its log:\n{logs}"
+        )
 
 
 def checked_limits() -> ContainerLimits:
@@ -171,9 +209,11 @@ def smoke(client: docker.DockerClient, port: int) -> None:
         with urllib.request.urlopen(f"{base}/readyz", timeout=10) as response:
             print("readyz:", response.read().decode())
         example = Bundle.load(BUNDLE).example[0]
-        request = urllib.request.Request(
-            f"{base}/predict", json.dumps(example).encode(), {"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        key = ServeSettings().api_key
+        if key is not None:  # the container runs with it, as `make docker-run`'s does
+            headers["X-API-Key"] = key.get_secret_value()
+        request = urllib.request.Request(f"{base}/predict", json.dumps(example).encode(), headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             print("predict:", response.read().decode())
         user = container.exec_run("id -u").output.decode().strip()

@@ -35,6 +35,7 @@ from docker.errors import DockerException, ImageNotFound
 from rich.console import Console
 from rich.table import Table
 
+from ..container.key_file import CONTAINER_KEY_FILE
 from ..container.limits import ContainerLimits
 from .errors import DeployError
 from .settings import DeploySettings
@@ -45,8 +46,6 @@ RELEASE_LABEL = "io.coldstart.release"
 SECRETS_DIR = ".coldstart"  # in the deploy user's home on the host
 # The container's request log volume (LOG_DIR in the image), kept on the host between releases.
 CONTAINER_LOG_DIR = "/app/logs"
-# Where the service reads its API_KEY from a file (serve/settings.py: SECRETS_DIR/api_key).
-CONTAINER_KEY_FILE = "/run/secrets/api_key"
 # Run inside the container with its own Python (the host needs no curl). Exit 0: ready;
 # 1: not yet; 2: the model failed to load, which waiting will not fix.
 READY_CHECK = """
