@@ -411,6 +411,7 @@ def test_destroy_says_what_it_removes_and_keeps_the_request_log_unless_asked(
     assert left == [] and vm.client().images.list() == [], "every image it shipped is gone"
     assert list(SECRETS.glob("*.key")) == [] and (SECRETS / "requests" / "requests.jsonl").is_file()
     assert not (shipped_project / ".deploy" / "state.json").exists()
+    assert "state.json (the deploy's record, on this machine)" in out
 
     asked = make(shipped_project, deploy_env, "destroy", DESTROY_LOGS="1")
     assert asked.returncode == 0, asked.stderr[-3000:]
