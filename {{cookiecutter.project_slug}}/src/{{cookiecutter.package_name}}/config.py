@@ -6,9 +6,11 @@ name in capitals (for example `CV_FOLDS=3 make train`). The command line
 """
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from dotenv import dotenv_values
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
@@ -94,6 +96,14 @@ class Settings(BaseSettings):
 
 class SettingsProblem(BadInput, ValueError):
     """A value in .env or the environment that cannot be used (said in one line, exit 2)."""
+
+
+def where_set(name: str, env_file: Path = Path(".env")) -> str | None:
+    """Where a setting is given: "in .env", "in the environment", or None. For names no longer
+    read, which pydantic-settings would ignore without a word (they are refused instead)."""
+    if env_file.is_file() and name in dotenv_values(env_file):
+        return "in .env"
+    return "in the environment" if name in os.environ else None
 
 
 def settings_class(name: str) -> type[BaseSettings] | None:

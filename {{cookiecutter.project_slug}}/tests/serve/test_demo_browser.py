@@ -9,16 +9,14 @@ The screenshot is kept in the test's temporary folder: the run prints where.
 import json
 import os
 import shutil
-import subprocess
-import sys
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from ..conftest import copy_of, free_port, read_json, require, require_tool, stop, wait_for
+from ..conftest import copy_of, read_json, require, require_tool
+from .conftest import service
 
 pytestmark = pytest.mark.slow
 
@@ -64,34 +62,6 @@ def browser(browser_tools, monkeypatch):
     driver.set_page_load_timeout(WAIT_S)
     yield driver
     driver.quit()
-
-
-@contextmanager
-def service(bundle: Path, **env: str):
-    """`python -m <package>.serve` on 127.0.0.1 for this bundle, stopped by PID."""
-    port = free_port()
-    env = (
-        os.environ
-        | {
-            "MODEL_URI": str(bundle),
-            "PORT": str(port),
-            "HOST": "127.0.0.1",
-            "LOG_LEVEL": "warning",
-        }
-        | env
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/readyz", timeout=60, process=process)
-        yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
 from ..conftest import free_port, read_json, require, stop, wait_for
+from .conftest import service
 
 pytestmark = pytest.mark.slow
 
@@ -58,17 +59,8 @@ SERVICE_KEY = "the-service-key-3c9d2e71"
 @pytest.fixture(scope="module")
 def keyed_service(bundle_dir):
     """The real uvicorn with an API_KEY, as a deployed release runs."""
-    port = free_port()
-    env = os.environ | {"MODEL_URI": str(bundle_dir), "PORT": str(port), "API_KEY": SERVICE_KEY}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60, process=process)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with service(bundle_dir, API_KEY=SERVICE_KEY) as url:
+        yield url
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,14 @@ without one makes a strong one and appends it to .env (git-ignored, mode 600), s
 `make tunnel` + `make predict` send it with no further step. The key is never printed.
 """
 
-import os
 import secrets
 from pathlib import Path
 from typing import TypeVar
 
-from dotenv import dotenv_values
 from pydantic import SecretStr
 from rich.console import Console
 
+from ..config import where_set
 from .errors import BadSetting
 from .settings import DeploySettings
 from .state import replace_atomically
@@ -28,9 +27,8 @@ MIN_LENGTH = 16  # the service's own minimum
 
 def refuse_renamed_setting(env_file: Path = ENV_FILE) -> None:
     """DEPLOY_API_KEY was the deploy's own key, apart from the service's: it is not read now."""
-    in_file = env_file.is_file() and RENAMED in dotenv_values(env_file)
-    if RENAMED in os.environ or in_file:
-        where = "in .env" if in_file else "in the environment"
+    where = where_set(RENAMED, env_file)
+    if where:
         raise BadSetting(
             f"{RENAMED} ({where}) is no longer read: the service has one key, API_KEY, wherever "
             f"it runs. Rename {RENAMED}= to API_KEY= and deploy again."

@@ -6,13 +6,12 @@ standard input: never on a command line, never in a file in the project.
 """
 
 import base64
-import os
 import subprocess
 from pathlib import Path
 
 import yaml
-from dotenv import dotenv_values
 
+from ..config import where_set
 from .errors import KubeError
 from .render import BUILD_DIR, kubectl
 from .settings import KubeSettings
@@ -59,9 +58,8 @@ RENAMED = "K8S_API_KEY"
 
 
 def refuse_a_second_key(env_file: Path = Path(".env")) -> None:
-    in_file = env_file.is_file() and RENAMED in dotenv_values(env_file)
-    if RENAMED in os.environ or in_file:
-        where = "in .env" if in_file else "in the environment"
+    where = where_set(RENAMED, env_file)
+    if where:
         raise KubeError(
             f"{RENAMED} ({where}) is not read: the service has one key, API_KEY, wherever it "
             f"runs (make serve, make predict, the pods). Rename {RENAMED}= to API_KEY=."
