@@ -86,7 +86,7 @@ def remove_kubernetes_files() -> None:
 def remove_xgboost_files() -> None:
     """model=xgboost alone brings XGBoost's step and its tests (and, in pyproject, its packages)."""
     if MODEL != "xgboost":
-        for path in (SRC / "xgboost_model.py", Path("tests/model/test_xgboost.py")):
+        for path in (SRC / "contract" / "xgboost_model.py", Path("tests/model/test_xgboost.py")):
             remove(path)
 
 

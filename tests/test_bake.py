@@ -24,9 +24,9 @@ BASE_FILES = {
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
     "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",
-    f"{PKG}/__init__.py", f"{PKG}/bundle.py", f"{PKG}/config.py", f"{PKG}/onnx_inputs.py",
-    f"{PKG}/transformers.py", f"{PKG}/values.py", f"{PKG}/tree_checks.py",
-    "tests/test_tree_checks.py",
+    f"{PKG}/__init__.py", f"{PKG}/contract/bundle.py", f"{PKG}/config.py", f"{PKG}/contract/onnx_inputs.py",
+    f"{PKG}/contract/transformers.py", f"{PKG}/contract/values.py", f"{PKG}/contract/tree_checks.py",
+    "tests/contract/test_tree_checks.py",
     f"{PKG}/container/__init__.py", f"{PKG}/container/__main__.py",
     f"{PKG}/container/requirements.py", f"{PKG}/container/limits.py", "tests/container/test_build.py",
     f"{PKG}/container/images.py", f"{PKG}/container/key_file.py", "tests/container/test_key_file.py",
@@ -36,28 +36,28 @@ BASE_FILES = {
     f"{PKG}/deploy/state.py", f"{PKG}/deploy/targets.py",
     "tests/deploy/test_releases.py", "tests/deploy/test_settings.py", "tests/deploy/test_ssh.py",
     "tests/deploy/test_targets.py", "tests/deploy/test_state.py", "tests/deploy/test_fetch_log.py",
-    f"{PKG}/drift_rules.py", f"{PKG}/model/reference.py", f"{PKG}/serve/request_log.py",
-    f"{PKG}/serve/drift.py", f"{PKG}/monitor/__init__.py", f"{PKG}/monitor/__main__.py",
+    f"{PKG}/contract/drift_rules.py", f"{PKG}/model/reference.py", f"{PKG}/serve/internals/request_log.py",
+    f"{PKG}/serve/internals/drift.py", f"{PKG}/monitor/__init__.py", f"{PKG}/monitor/__main__.py",
     f"{PKG}/monitor/errors.py", f"{PKG}/monitor/settings.py", f"{PKG}/monitor/read_log.py",
     f"{PKG}/monitor/compare.py", f"{PKG}/monitor/plots.py", f"{PKG}/monitor/report.py",
     f"{PKG}/monitor/run.py", f"{PKG}/monitor/evidently_report.py",
     f"{PKG}/monitor/drift_demo.py", f"{PKG}/monitor/fetch.py",
     "monitoring/prometheus.yml", "monitoring/alerts.yml", "monitoring/grafana-dashboard.json",
     "tests/model/test_reference.py", "tests/serve/test_request_log.py",
-    f"{PKG}/serve/log_files.py", "tests/serve/test_request_log_disk.py",
+    f"{PKG}/serve/internals/log_files.py", "tests/serve/test_request_log_disk.py",
     "tests/monitor/test_monitor.py", "tests/monitor/test_read_log.py",
     "tests/test_monitoring_config.py",
     f"{PKG}/data/__init__.py", f"{PKG}/data/load.py", f"{PKG}/data/prepare.py",
     f"{PKG}/data/report.py", f"{PKG}/data/sample.py", f"{PKG}/data/schema.py",
     f"{PKG}/data/decisions.py", f"{PKG}/data/units.py",
-    f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/export.py",
+    f"{PKG}/model/__init__.py", f"{PKG}/model/evaluate.py", f"{PKG}/model/onnx/export.py",
     f"{PKG}/model/pipeline.py", f"{PKG}/model/plots.py", f"{PKG}/model/registry.py",
     f"{PKG}/model/train.py", f"{PKG}/model/errors.py", f"{PKG}/model/card.py",
     "tests/model/test_card.py",
     f"{PKG}/serve/__init__.py", f"{PKG}/serve/errors.py", f"{PKG}/serve/__main__.py", f"{PKG}/serve/app.py",
-    f"{PKG}/serve/client.py", f"{PKG}/serve/limits.py", f"{PKG}/serve/metrics.py",
-    f"{PKG}/serve/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
-    f"{PKG}/serve/fast_lane.py",
+    f"{PKG}/serve/client.py", f"{PKG}/serve/internals/limits.py", f"{PKG}/serve/internals/metrics.py",
+    f"{PKG}/serve/internals/model_source.py", f"{PKG}/serve/predictor.py", f"{PKG}/serve/schemas.py",
+    f"{PKG}/serve/internals/fast_lane.py",
     f"{PKG}/serve/settings.py",
     "tests/conftest.py",
     "tests/data/test_load.py", "tests/data/test_prepare.py", "tests/data/test_report.py",
@@ -65,12 +65,12 @@ BASE_FILES = {
     "tests/data/test_readme.py", "tests/serve/test_messy_data.py",
     "tests/model/test_mlflow_server.py", "tests/model/test_pipeline.py",
     "tests/model/test_registry.py", "tests/model/test_train.py", "tests/model/test_evaluate.py",
-    "tests/test_bundle.py", "tests/test_clean.py", "tests/test_audit.py", f"{PKG}/audit.py",
+    "tests/contract/test_bundle.py", "tests/test_clean.py", "tests/test_audit.py", f"{PKG}/audit.py",
     "tests/serve/conftest.py", "tests/serve/test_app.py", "tests/serve/test_bad_input.py",
     "tests/serve/test_live.py", "tests/serve/test_bad_bundle.py", "tests/serve/test_fast_lane.py",
-    "tests/serve/test_predictor.py", "tests/test_onnx_inputs.py",
+    "tests/serve/test_predictor.py", "tests/contract/test_onnx_inputs.py",
     # Logging configured once; the access log off the event loop; peers for make bench-peers.
-    f"{PKG}/logs.py", f"{PKG}/serve/access_log.py", "tests/serve/test_logs.py",
+    f"{PKG}/logs.py", f"{PKG}/serve/internals/access_log.py", "tests/serve/test_logs.py",
     "bench/peer_bentoml.py", "bench/peer_litserve.py", "bench/answers.py",
     "tests/test_bench_targets.py",
     "tests/serve/test_written_values.py",
@@ -89,6 +89,10 @@ BASE_FILES = {
     # One way to fail (errors.py, cli.py), one map of settings, one `make help`.
     f"{PKG}/errors.py", f"{PKG}/cli.py", f"{PKG}/container/errors.py", f"{PKG}/data/errors.py",
     "tests/test_cli.py", "tests/test_settings_map.py",
+    # The front door: one contract; the serving and ONNX machinery behind their own doors.
+    f"{PKG}/contract/__init__.py", f"{PKG}/serve/internals/__init__.py",
+    f"{PKG}/serve/internals/answers.py", f"{PKG}/serve/internals/process.py",
+    f"{PKG}/model/onnx/__init__.py", f"{PKG}/model/onnx/converters.py", "tests/test_layout.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).
 KUBERNETES_FILES = {
@@ -111,7 +115,7 @@ SSH_TARGET_FILES |= {
     "practice-vm/Dockerfile", "practice-vm/entrypoint.sh", "practice-vm/sshd.conf",
 }  # fmt: skip
 # model=xgboost: XGBoost's pipeline step and its tests.
-XGBOOST_FILES = {f"{PKG}/xgboost_model.py", "tests/model/test_xgboost.py"}
+XGBOOST_FILES = {f"{PKG}/contract/xgboost_model.py", "tests/model/test_xgboost.py"}
 AWS_TARGET_FILES = {
     f"{PKG}/deploy/target_aws.py", f"{PKG}/deploy/aws.py", f"{PKG}/deploy/aws_settings.py",
     f"{PKG}/deploy/cost_guard.py", f"{PKG}/deploy/pricing.py",
@@ -351,3 +355,35 @@ def test_dockerfile_passes_hadolint(default_project):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "# syntax=" not in (default_project / "Dockerfile").read_text()
+
+
+def template_readme_tree() -> dict[str, set[str]]:
+    """The template README's tree of src/: folder (relative to the package) -> modules named."""
+    lines = (TEMPLATE / "README.md").read_text().split("├── src/churn_predictor/", 1)[1]
+    named: dict[str, set[str]] = {}
+    folder = ""
+    for line in lines.splitlines()[1:]:
+        if not line.startswith("│  "):
+            break  # the tree has left src/
+        entry = re.match(r"│   [├└]── (\S+)", line)
+        if entry:
+            folder = "" if entry.group(1) == "(top" else entry.group(1).rstrip("/")
+            named.setdefault(folder, set())
+        named[folder] |= set(re.findall(r"\b([a-z_]+\.py)\b", line))
+    return named
+
+
+def test_template_readme_tree_is_the_file_set_of_a_bake_with_every_option(tmp_path):
+    project = bake(tmp_path, model="xgboost", deploy_target="both", kubernetes="yes")
+    package = project / "src" / "churn_predictor"
+    folders = {
+        str(path.parent.relative_to(package)).replace(".", "")
+        for path in package.rglob("__init__.py")
+    }
+    tree = template_readme_tree()
+    assert set(tree) == folders, "the tree's folders under src/ are not the bake's packages"
+    for folder, modules in tree.items():
+        missing = sorted(name for name in modules if not (package / folder / name).is_file())
+        assert missing == [], f"src/churn_predictor/{folder}: no such modules"
+    top = {path.name for path in package.glob("*.py")} - {"__init__.py"}
+    assert top == tree[""], "the top-level modules named are not the bake's"

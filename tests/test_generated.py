@@ -17,12 +17,12 @@ pytestmark = pytest.mark.slow
 
 # A baked project's tests where the task option changes what happens.
 WHAT_THE_TASK_CHANGES = [
-    "tests/data", "tests/model", "tests/serve", "tests/monitor", "tests/test_bundle.py",
-    "tests/test_onnx_inputs.py",
+    "tests/data", "tests/model", "tests/serve", "tests/monitor", "tests/contract/test_bundle.py",
+    "tests/contract/test_onnx_inputs.py",
 ]  # fmt: skip
 # Where the model option does: training, export, the bundle, serving it, the image's contents.
 WHAT_THE_MODEL_CHANGES = [
-    "tests/model", "tests/serve", "tests/test_bundle.py", "tests/test_onnx_inputs.py",
+    "tests/model", "tests/serve", "tests/contract/test_bundle.py", "tests/contract/test_onnx_inputs.py",
     "tests/container/test_build.py",
 ]  # fmt: skip
 

@@ -47,8 +47,8 @@ TWO_WORKERS = "coldstart WORKERS=2"
 
 def in_process(bundle: Path, quick: bool) -> dict:
     """Predictor on one and 100 rows, against onnxruntime's `run` alone on the same inputs."""
-    from {{ cookiecutter.package_name }}.bundle import Bundle
-    from {{ cookiecutter.package_name }}.onnx_inputs import as_rows
+    from {{ cookiecutter.package_name }}.contract.bundle import Bundle
+    from {{ cookiecutter.package_name }}.contract.onnx_inputs import as_rows
     from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 
     predictor = Predictor(Bundle.load(bundle))

@@ -15,8 +15,8 @@ import os
 import bentoml
 import numpy as np
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
-from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.onnx_inputs import onnx_feed
 
 BUNDLE = Bundle.load(os.environ["PEER_BUNDLE"])
 SCHEMA = BUNDLE.schema

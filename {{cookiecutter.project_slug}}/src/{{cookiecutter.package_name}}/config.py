@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     def model_this_project_has(cls, model: str) -> str:
         """xgboost needs the code and packages that the template's model=xgboost option adds."""
         if model == "xgboost":
-            if importlib.util.find_spec(f"{__package__}.xgboost_model") is None:
+            if importlib.util.find_spec(f"{__package__}.contract.xgboost_model") is None:
                 raise ValueError(
                     "this project was generated without XGBoost (the template's model=xgboost "
                     "option adds it); use hist_gradient_boosting, random_forest or linear"

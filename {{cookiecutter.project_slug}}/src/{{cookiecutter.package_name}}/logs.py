@@ -6,7 +6,7 @@
 every worker configures itself the same way); `configure(level)` applies it, for the
 command-line tools and for what `make serve` says before uvicorn starts. Messages go to
 stderr; the access log (one line per request) to stdout, as uvicorn does, written off the
-event loop (serve/access_log.py).
+event loop (serve/internals/access_log.py).
 """
 
 import logging.config
@@ -25,7 +25,7 @@ def log_config(level: str = "info") -> dict:
         "disable_existing_loggers": False,
         "formatters": {
             "plain": {"format": FORMAT, "datefmt": DATE_FORMAT},
-            # serve/access_log.py formats its lines itself (time and level included).
+            # serve/internals/access_log.py formats its lines itself (time and level included).
             "as_is": {"format": "%(message)s"},
         },
         "handlers": {

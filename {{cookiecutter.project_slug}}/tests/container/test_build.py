@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import {{ cookiecutter.package_name }}
-from {{ cookiecutter.package_name }}.bundle import UntrustedBundle
 from {{ cookiecutter.package_name }}.container.__main__ import BUNDLE, stage_bundle
 from {{ cookiecutter.package_name }}.container.limits import ContainerLimits
+from {{ cookiecutter.package_name }}.contract.bundle import UntrustedBundle
 
 from ..conftest import copy_of
 

@@ -10,8 +10,8 @@ import mlflow
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.bundle import CARD_FILE
 from {{ cookiecutter.package_name }}.config import SettingsProblem
+from {{ cookiecutter.package_name }}.contract.bundle import CARD_FILE
 from {{ cookiecutter.package_name }}.data.sample import TARGET
 from {{ cookiecutter.package_name }}.model.card import NOTES, SECTIONS, CardFacts, model_card, read_notes
 

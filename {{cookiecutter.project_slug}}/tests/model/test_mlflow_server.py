@@ -6,9 +6,9 @@ import sys
 import pytest
 from mlflow.tracking import MlflowClient
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
 from {{ cookiecutter.package_name }}.model.train import train
-from {{ cookiecutter.package_name }}.serve.model_source import resolve_bundle
+from {{ cookiecutter.package_name }}.serve.internals.model_source import resolve_bundle
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 
 from ..conftest import free_port, make_settings, stop, wait_for

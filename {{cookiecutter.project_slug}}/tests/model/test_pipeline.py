@@ -3,13 +3,13 @@
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.onnx_inputs import onnx_feed
+from {{ cookiecutter.package_name }}.contract.transformers import QuantileClipper
 from {{ cookiecutter.package_name }}.data.prepare import prepare
 from {{ cookiecutter.package_name }}.data.sample import TARGET
 from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
-from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
-from {{ cookiecutter.package_name }}.transformers import QuantileClipper
 
 from ..conftest import read_json
 
@@ -89,8 +89,8 @@ def test_an_export_that_cannot_hold_the_whole_pipeline_says_why(sample_frame):
     scikit-learn serves that part."""
     from sklearn.gaussian_process import GaussianProcessClassifier  # skl2onnx cannot convert it
 
-    from {{ cookiecutter.package_name }}.bundle import Schema
-    from {{ cookiecutter.package_name }}.model.export import to_onnx_bundle
+    from {{ cookiecutter.package_name }}.contract.bundle import Schema
+    from {{ cookiecutter.package_name }}.model.onnx.export import to_onnx_bundle
 
     prepared = prepare(sample_frame.head(300), TARGET)
     pipeline = make_pipeline(prepared.schema, "linear", seed=0)

@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 
-from {{ cookiecutter.package_name }}.bundle import REFERENCE_FILE, Bundle
-from {{ cookiecutter.package_name }}.drift_rules import Distribution, psi
+from {{ cookiecutter.package_name }}.contract.bundle import REFERENCE_FILE, Bundle
+from {{ cookiecutter.package_name }}.contract.drift_rules import Distribution, psi
 
 from ..conftest import copy_of, read_json
 

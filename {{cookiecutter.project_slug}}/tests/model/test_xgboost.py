@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.bundle import PIPELINE_FILE, Bundle, UntrustedBundle
 from {{ cookiecutter.package_name }}.container.requirements import top_level
-from {{ cookiecutter.package_name }}.data.prepare import prepare
-from {{ cookiecutter.package_name }}.data.sample import TARGET
-from {{ cookiecutter.package_name }}.serve.predictor import Predictor
-from {{ cookiecutter.package_name }}.xgboost_model import (
+from {{ cookiecutter.package_name }}.contract.bundle import PIPELINE_FILE, Bundle, UntrustedBundle
+from {{ cookiecutter.package_name }}.contract.xgboost_model import (
     XGBoostClassifier,
     XGBoostRegressor,
     device_choice,
 )
+from {{ cookiecutter.package_name }}.data.prepare import prepare
+from {{ cookiecutter.package_name }}.data.sample import TARGET
+from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 
 from ..conftest import copy_of, free_port, read_json, stop, wait_for
 
@@ -100,9 +100,9 @@ def test_the_image_leaves_xgboost_out_unless_scikit_learn_serves():
 
 
 def test_regression_with_xgboost_says_its_device_exports_and_agrees(tmp_path, capsys):
-    from {{ cookiecutter.package_name }}.bundle import Schema
+    from {{ cookiecutter.package_name }}.contract.bundle import Schema
     from {{ cookiecutter.package_name }}.model.evaluate import hold_out_split
-    from {{ cookiecutter.package_name }}.model.export import to_onnx_bundle
+    from {{ cookiecutter.package_name }}.model.onnx.export import to_onnx_bundle
     from {{ cookiecutter.package_name }}.model.train import fit_and_evaluate
 
     from ..conftest import make_settings
@@ -131,10 +131,10 @@ def test_the_onnx_graph_answers_the_class_names_for_any_classes(labels):
     """Two or more classes, numbers or text: the graph's labels are the pipeline's."""
     import onnxruntime
 
-    from {{ cookiecutter.package_name }}.bundle import Schema
-    from {{ cookiecutter.package_name }}.model.export import to_onnx_bundle
+    from {{ cookiecutter.package_name }}.contract.bundle import Schema
+    from {{ cookiecutter.package_name }}.contract.onnx_inputs import onnx_feed
+    from {{ cookiecutter.package_name }}.model.onnx.export import to_onnx_bundle
     from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
-    from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=900), "z": rng.normal(size=900)})

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.bundle import REFERENCE_FILE, Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import REFERENCE_FILE, Bundle
 from {{ cookiecutter.package_name }}.monitor.drift_demo import feature_rows, records
+from {{ cookiecutter.package_name }}.serve.internals.request_log import RequestLog
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor, as_rows
-from {{ cookiecutter.package_name }}.serve.request_log import RequestLog
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
 from ..conftest import copy_of

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.bundle import ONNX_FILE, PIPELINE_FILE, Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import ONNX_FILE, PIPELINE_FILE, Bundle
 from {{ cookiecutter.package_name }}.serve.app import create_app
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 

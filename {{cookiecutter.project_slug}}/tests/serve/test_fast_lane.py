@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from {{ cookiecutter.package_name }}.serve.app import create_app
-from {{ cookiecutter.package_name }}.serve.fast_lane import is_plain_json
+from {{ cookiecutter.package_name }}.serve.internals.fast_lane import is_plain_json
 
 from ..conftest import read_json
 from .test_app import API_KEY, settings_for

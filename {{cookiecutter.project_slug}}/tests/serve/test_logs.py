@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from {{ cookiecutter.package_name }}.serve import access_log
+from {{ cookiecutter.package_name }}.serve.internals import access_log
 
 from ..conftest import free_port, read_json, stop, wait_for
 
@@ -94,7 +94,9 @@ def test_log_level_debug_shows_the_settings_but_never_the_api_key(bundle_dir, tm
     said = (tmp_path / "stderr.txt").read_text()
     assert re.search(r" DEBUG \S+serve\.main: Settings: .*'log_level': 'debug'", said)
     assert f" DEBUG {PACKAGE}.serve.predictor: ONNX (pipeline) and scikit-learn agree" in said
-    assert f" DEBUG {PACKAGE}.serve.request_log: Request log: 1 rows came, 1 logged" in said
+    assert (
+        f" DEBUG {PACKAGE}.serve.internals.request_log: Request log: 1 rows came, 1 logged" in said
+    )
     assert STRONG_KEY not in said + (tmp_path / "stdout.txt").read_text()
 
 

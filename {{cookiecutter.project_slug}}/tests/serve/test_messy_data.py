@@ -108,13 +108,13 @@ def test_numbers_written_as_the_file_writes_them_get_the_typed_answer(client):
 
 
 def test_scikit_learn_and_onnx_normalise_alike(spreadsheet, client):
-    """Both serving paths: the pipeline's own steps, and values.py before the ONNX graph."""
+    """Both serving paths: the pipeline's own steps, and contract/values.py before the ONNX graph."""
     import numpy as np
     import onnxruntime
     import pandas as pd
 
-    from {{ cookiecutter.package_name }}.bundle import Bundle
-    from {{ cookiecutter.package_name }}.onnx_inputs import onnx_feed
+    from {{ cookiecutter.package_name }}.contract.bundle import Bundle
+    from {{ cookiecutter.package_name }}.contract.onnx_inputs import onnx_feed
 
     _, summary = spreadsheet
     bundle = Bundle.load(summary["bundle_dir"])

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
 
-from ..test_onnx_inputs import unlikely_rows
+from ..contract.test_onnx_inputs import unlikely_rows
 
 
 def blank(row: tuple, position: int) -> tuple:

@@ -23,15 +23,15 @@ from pathlib import Path
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
 from {{ cookiecutter.package_name }}.monitor.drift_demo import (
     default_columns,
     feature_rows,
     records,
     shifted,
 )
-from {{ cookiecutter.package_name }}.serve import request_log
-from {{ cookiecutter.package_name }}.serve.request_log import RowBudget, sample_rows
+from {{ cookiecutter.package_name }}.serve.internals import request_log
+from {{ cookiecutter.package_name }}.serve.internals.request_log import RowBudget, sample_rows
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
 from ..conftest import free_port, require, stop, wait_for

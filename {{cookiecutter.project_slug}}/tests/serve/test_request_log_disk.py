@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
 from {{ cookiecutter.package_name }}.monitor.drift_demo import feature_rows, records
 from {{ cookiecutter.package_name }}.monitor.read_log import read_log
-from {{ cookiecutter.package_name }}.serve.log_files import LogFiles
+from {{ cookiecutter.package_name }}.serve.internals.log_files import LogFiles
 
 from ..conftest import require
 from .test_live import eventually, worker_pids

@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from {{ cookiecutter.package_name }}.bundle import ONNX_FILE, Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import ONNX_FILE, Bundle
 from {{ cookiecutter.package_name }}.data.decisions import Options, decide_columns
 from {{ cookiecutter.package_name }}.data.load import read_csv
 from {{ cookiecutter.package_name }}.model.train import train
-from {{ cookiecutter.package_name }}.serve.app import create_app, row_reader
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.internals.answers import row_reader
 from {{ cookiecutter.package_name }}.serve.schemas import record_model
 from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 

@@ -19,8 +19,8 @@ import typer
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
 from .. import cli
-from ..bundle import Bundle, UntrustedBundle
-from ..serve.model_source import resolve_bundle
+from ..contract.bundle import Bundle, UntrustedBundle
+from ..serve.internals.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
 from .errors import ContainerError
 from .images import PROJECT_IMAGE, image_name, last_built, record_build

@@ -73,7 +73,7 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from ..values import (
+from ..contract.values import (
     MISSING_MARKERS,
     category_text,
     days_since_epoch,

@@ -11,7 +11,7 @@ from pathlib import Path
 import charset_normalizer
 import pandas as pd
 
-from ..values import SPACE, as_float, digits
+from ..contract.values import SPACE, as_float, digits
 from .errors import DataError
 
 # Strings that people type for "no value"; pandas already knows most of them.

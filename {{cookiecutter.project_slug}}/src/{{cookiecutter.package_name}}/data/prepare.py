@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from ..values import category_text
+from ..contract.values import category_text
 from .decisions import Options, check_target, check_width, decide_columns, decide_target
 from .load import DataError
 from .schema import Cleaning, build_schema

@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ..transformers import CategoryNormaliser, DateFeatures, QuantileClipper
+from ..contract.transformers import CategoryNormaliser, DateFeatures, QuantileClipper
 
 
 def make_estimator(model: str, task: str, seed: int):
@@ -38,8 +38,10 @@ def make_estimator(model: str, task: str, seed: int):
         return cls(n_estimators=150, min_samples_leaf=3, n_jobs=1, random_state=seed)
     if model == "linear":
         return LogisticRegression(max_iter=1000) if classification else Ridge(alpha=1.0)
-    if model == "xgboost":  # config.py has refused it where the project has no xgboost_model.py
-        from ..xgboost_model import make_xgboost
+    if (
+        model == "xgboost"
+    ):  # config.py has refused it where the project has no contract/xgboost_model.py
+        from ..contract.xgboost_model import make_xgboost
 
         return make_xgboost(task, seed)
     raise ValueError(

@@ -8,9 +8,9 @@ A few kilobytes: bins and shares, never rows (no personal data leaves training).
 import numpy as np
 import pandas as pd
 
-from ..bundle import Feature, Schema
-from ..drift_rules import Distribution, Reference, prediction_value
-from ..values import category_text, days_since_epoch, is_missing, normalise_category
+from ..contract.bundle import Feature, Schema
+from ..contract.drift_rules import Distribution, Reference, prediction_value
+from ..contract.values import category_text, days_since_epoch, is_missing, normalise_category
 
 # Ten quantile bins: enough to see a shift, few enough to fill with a few hundred requests.
 BINS = 10
@@ -33,7 +33,7 @@ def numeric_distribution(values: pd.Series) -> Distribution:
 
 def categorical_distribution(values: pd.Series, normalise: bool = False) -> Distribution:
     """Category shares as the model sees them: normalised like the pipeline's
-    CategoryNormaliser where the schema says so (values.py, the one rule)."""
+    CategoryNormaliser where the schema says so (contract/values.py, the one rule)."""
     rule = normalise_category if normalise else category_text
     texts = values.map(lambda v: None if is_missing(v) else rule(v)).dropna()
     missing = 1 - len(texts) / max(len(values), 1)

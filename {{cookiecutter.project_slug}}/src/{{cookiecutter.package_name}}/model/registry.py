@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from ..bundle import exported_version, publish, trusted_types_of
+from ..contract.bundle import exported_version, publish, trusted_types_of
 from .errors import TrackingStoreError
 
 CHAMPION = "champion"

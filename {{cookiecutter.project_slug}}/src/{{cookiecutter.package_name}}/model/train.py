@@ -26,14 +26,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__, cli
-from ..bundle import Metadata, Schema, publish, staging_folder, trusted_types_of, write_bundle
 from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task, load_settings
+from ..contract.bundle import (
+    Metadata,
+    Schema,
+    publish,
+    staging_folder,
+    trusted_types_of,
+    write_bundle,
+)
 from ..data.prepare import Prepared, load_and_prepare
 from ..data.report import decisions_table, read_as, write_report
 from .card import CardFacts, model_card, read_notes
 from .errors import BaselineNotBeaten, ModelsFolderError, TrackingStoreError
 from .evaluate import PRIMARY_METRIC, cross_validated, held_out, hold_out_split
-from .export import to_onnx_bundle
+from .onnx.export import to_onnx_bundle
 from .pipeline import device_of, make_baseline, make_pipeline
 from .plots import evaluation_plots
 from .reference import build_reference, served_answers

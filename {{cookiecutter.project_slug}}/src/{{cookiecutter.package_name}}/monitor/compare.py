@@ -6,7 +6,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chisquare
 
-from ..drift_rules import EPSILON, PREDICTION, Distribution, Reference, prediction_value, psi
+from ..contract.drift_rules import (
+    EPSILON,
+    PREDICTION,
+    Distribution,
+    Reference,
+    prediction_value,
+    psi,
+)
 from .settings import MonitorSettings
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import typer
 
 from .. import cli
-from ..bundle import Bundle
+from ..contract.bundle import Bundle
 from ..data.sample import make_sample
 from ..serve.client import call, configured_api_key
 from ..serve.settings import ServeSettings

@@ -10,7 +10,7 @@ matplotlib.use("Agg")  # draw to files; no screen needed (cron, CI, servers)
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..drift_rules import as_number
+from ..contract.drift_rules import as_number
 from .compare import ColumnDrift
 
 # The log, cut into this many equal runs of rows, for the plot over time.

@@ -1,4 +1,4 @@
-"""Read the request log (serve/request_log.py): every requests*.jsonl* file, oldest first.
+"""Read the request log (serve/internals/request_log.py): every requests*.jsonl* file, oldest first.
 
 A line that is not what the service writes (a disk filled mid-line, a hand edit, another
 program's output, a value of the wrong type, JSON nested 100,000 deep) is skipped and
@@ -47,7 +47,7 @@ class Answer(TypedDict):
 
 
 class Line(TypedDict):
-    """One line as serve/request_log.py writes it (anything else in it is ignored)."""
+    """One line as serve/internals/request_log.py writes it (anything else in it is ignored)."""
 
     time: Annotated[AwareDatetime, Strict()]
     model_version: NotRequired[StrictStr | Whole]

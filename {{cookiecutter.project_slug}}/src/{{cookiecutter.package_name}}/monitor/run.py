@@ -6,10 +6,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..bundle import Bundle, BundleError
 from ..config import load
-from ..drift_rules import prediction_value
-from ..serve.model_source import resolve_bundle
+from ..contract.bundle import Bundle, BundleError
+from ..contract.drift_rules import prediction_value
+from ..serve.internals.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
 from .compare import ColumnDrift, compare
 from .errors import MonitorError

@@ -19,7 +19,7 @@ log = logging.getLogger(f"{__package__}.main")
 
 def announce(settings) -> None:
     """Say which model this will serve, before the slow part starts."""
-    from ..bundle import Bundle, BundleError
+    from ..contract.bundle import Bundle, BundleError
 
     try:
         metadata = Bundle.load(settings.model_uri).metadata
@@ -30,7 +30,7 @@ def announce(settings) -> None:
 
 def connection_limits(settings) -> dict:
     """uvicorn's options that keep a slow or idle client from holding a connection for ever."""
-    from .limits import HeaderDeadlineProtocol
+    from .internals.limits import HeaderDeadlineProtocol
 
     return {
         "http": partial(HeaderDeadlineProtocol, header_timeout_s=settings.header_timeout_s),

@@ -1,8 +1,9 @@
 """The prediction service: `create_app()` builds it, uvicorn runs it (`make serve`).
 
-`build_api()` makes the FastAPI app (every route, error answer, metric and the docs);
-`create_app()` puts the fast lane (fast_lane.py) in front of it for the plain, valid
-prediction request.
+`build_api()` makes the FastAPI app: every route, error answer and the docs.
+`create_app()` hands it to the serving machinery (internals/: metrics, body limits and a
+fast lane for the plain, valid prediction request), which makes it faster and safer and
+never changes an answer; skip it on a first reading.
 
 POST /predict         one record            GET /livez    is the process up?
 POST /predict/batch   a list of records     GET /readyz   can it predict? (a real prediction)
@@ -21,73 +22,39 @@ gives the contract only: field names, types, date formats, and the demo page's f
 which hold no data (the page asks for the key and reads /model and /model-card with it).
 """
 
-import gc
 import logging
 import secrets
 from contextlib import asynccontextmanager
-from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
-from ..bundle import CARD_FILE, Bundle, BundleError
+from ..contract.bundle import CARD_FILE, Bundle, BundleError
+from . import internals
 from .demo import add_demo_page
 from .errors import ERROR_RESPONSES, validation_error
-from .fast_lane import FastLane, Lane
-from .limits import BodySizeLimitMiddleware
-from .metrics import (
-    MODEL_INFO,
-    PREDICTIONS,
-    MetricsMiddleware,
-    mark_this_process_dead,
-    metrics_payload,
-)
-from .model_source import resolve_bundle
+from .internals.answers import answerers
+from .internals.fast_lane import Lane
+from .internals.metrics import MODEL_INFO, mark_this_process_dead, metrics_payload
+from .internals.model_source import resolve_bundle
+from .internals.process import freeze_what_is_loaded, limit_threads_to_one
+from .internals.request_log import RequestLog
 from .predictor import Predictor
-from .request_log import RequestLog
 from .schemas import batch_model, record_model, response_models
 from .settings import ServeSettings
 
 log = logging.getLogger(__name__)
-
-# Up to this many rows (well under a millisecond) a batch is predicted on the event loop:
-# handing it to a thread would cost more than the prediction.
-INLINE_BATCH_ROWS = 200
 
 
 class MarkdownResponse(PlainTextResponse):
     """The model card as it is written (/docs says so: text/markdown, not JSON)."""
 
     media_type = "text/markdown"
-
-
-def row_of(record) -> tuple:
-    """A validated record's values in the schema's column order (its fields are declared in
-    that order), without building a dict keyed by column name first."""
-    return tuple(record.__dict__.values())
-
-
-def row_reader(features: int, fields: int):
-    """row_of, or, where the record also holds ignored columns (declared after the features),
-    its first `features` values."""
-    if fields == features:
-        return row_of
-    return lambda record: tuple(record.__dict__.values())[:features]
-
-
-def limit_threads_to_one() -> None:
-    """Where scikit-learn serves, cap its OpenMP and BLAS pools at one thread per worker."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # a lean ONNX-only image: onnxruntime is set to one thread already
-        return
-    threadpool_limits(1)
 
 
 def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
@@ -106,16 +73,10 @@ def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
 
 
 def create_app(settings: ServeSettings | None = None) -> ASGIApp:
-    """What uvicorn serves: the FastAPI app, behind the fast lane when a model is loaded."""
+    """What uvicorn serves: the FastAPI app, inside the serving machinery (internals/)."""
     settings = settings or ServeSettings()
     api, lanes = build_api(settings)
-    if lanes is None:
-        return api
-    key = settings.api_key.get_secret_value().encode() if settings.api_key else None
-    return FastLane(
-        api, lanes, api_key=key, max_body_bytes=settings.max_body_bytes,
-        body_timeout_s=settings.body_timeout_s,
-    )  # fmt: skip
+    return internals.wrap(api, settings, lanes)
 
 
 def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]:
@@ -124,20 +85,14 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
     request_log = RequestLog(settings, loaded) if loaded is not None else None
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        # Tree models open an OpenMP pool per predict call; under concurrent requests
-        # that thrashes two cores. One thread per worker; scale with WORKERS instead.
+    async def lifespan(app: FastAPI):  # runs once per worker: before the first request
         limit_threads_to_one()
         app.state.predictor, app.state.load_error = None, problem
-        if loaded is not None:
+        if loaded is not None and request_log is not None:
             load_predictor(app, loaded)
             request_log.start()
-        # Everything loaded so far (libraries, the model) lives as long as the process: move
-        # it out of the garbage collector's sight, so its full passes stay short (fewer
-        # latency spikes under load). Collect first: frozen garbage would never be freed.
-        gc.collect()
-        gc.freeze()
-        yield
+        freeze_what_is_loaded()
+        yield  # ... the worker serves until it is told to stop ...
         if request_log is not None:
             request_log.stop()
         mark_this_process_dead()
@@ -164,17 +119,10 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
         add_demo_page(app)
     guarded = api_key_guard(settings)
     lanes = None
-    if loaded is not None:
+    if loaded is not None and request_log is not None:
         lanes = add_model_routes(app, loaded, settings, guarded, request_log)
     else:
         add_unavailable_routes(app, guarded)
-    # The last added middleware runs first: metrics, then the size limit.
-    app.add_middleware(
-        BodySizeLimitMiddleware,
-        max_bytes=settings.max_body_bytes,
-        body_timeout_s=settings.body_timeout_s,
-    )
-    app.add_middleware(MetricsMiddleware, paths={route.path for route in app.routes})
     return app, lanes
 
 
@@ -194,19 +142,19 @@ def load_predictor(app: FastAPI, loaded: Bundle) -> None:
         # No run id: /metrics is public, the run id is /model's (behind API_KEY when set).
         MODEL_INFO.labels(metadata.name, metadata.version, predictor.mode).set(1)
         log.info(
-            "Serving %s v%s (%s: %s) from %s", metadata.name, metadata.version, predictor.mode,
-            predictor.why, loaded.directory,
-        )  # fmt: skip
+            "Serving %s v%s (%s: %s) from %s",
+            *(metadata.name, metadata.version, predictor.mode, predictor.why, loaded.directory),
+        )
 
 
-def api_key_guard(settings: ServeSettings) -> list:
+def api_key_guard(settings: ServeSettings) -> list[Any]:
     """The dependency that checks X-API-Key; none at all (nor in the docs) when no key is set."""
     if settings.api_key is None:
         return []
     expected = settings.api_key.get_secret_value().encode()
     header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The service's API_KEY")
 
-    # async: FastAPI runs a plain `def` dependency in a thread, a hop that costs more than this.
+    # async def: it runs on the event loop (FastAPI runs a plain `def` in a thread).
     async def require_api_key(key: Annotated[str | None, Security(header)]) -> None:
         # compare_digest takes the same time wherever the strings differ: no timing leak.
         # latin-1 gives back the header's bytes (Starlette decoded them so): the fast lane
@@ -219,7 +167,7 @@ def api_key_guard(settings: ServeSettings) -> list:
     return [Depends(require_api_key)]
 
 
-async def ready_predictor(request: Request) -> Predictor:  # async: no thread hop (see above)
+async def ready_predictor(request: Request) -> Predictor:  # async def, as above
     predictor = request.app.state.predictor
     if predictor is None:
         raise HTTPException(503, f"Model not ready: {request.app.state.load_error}")
@@ -259,68 +207,43 @@ def add_health_routes(app: FastAPI) -> None:
         return Response(content, media_type=media_type)
 
 
-async def answer_one(
-    predictor: Predictor, record, request_log: RequestLog, counted, row_of=row_of
-) -> dict:
-    # One row takes well under 1 ms: cheaper to run here than to hop to a thread.
-    row = row_of(record)
-    result = predictor.predict_rows([row])[0]
-    counted.inc()
-    request_log.record([row], [dict(result)])  # a copy: model_version is added below
-    result["model_version"] = predictor.version
-    return result
-
-
-async def answer_batch(
-    predictor: Predictor, batch, request_log: RequestLog, counted, row_of=row_of
-) -> dict:
-    rows = [row_of(record) for record in batch.records]
-    if len(rows) <= INLINE_BATCH_ROWS:
-        results = predictor.predict_rows(rows)
-    else:
-        # Large batches take longer: run them off the event loop so health checks stay quick.
-        results = await run_in_threadpool(predictor.predict_rows, rows)
-    counted.inc(len(rows))
-    request_log.record(rows, results)
-    return {"predictions": results, "model_version": predictor.version}
-
-
 def add_model_routes(
-    app: FastAPI, loaded: Bundle, settings: ServeSettings, guarded, request_log: RequestLog
-) -> dict:
-    """The model's routes; returns their fast lanes (see fast_lane.py), path -> Lane."""
+    app: FastAPI,
+    loaded: Bundle,
+    settings: ServeSettings,
+    guarded: list[Any],
+    request_log: RequestLog,
+) -> dict[str, Lane]:
+    """The model's routes; returns the same answers for the fast lane, path -> Lane."""
     Ready = Annotated[Predictor, Depends(ready_predictor)]
     # With a key, the public schema keeps to the contract: no categories, ranges or example.
     Record = record_model(loaded.schema, loaded.example[0], reveal_training=not guarded)
-    rows = row_reader(len(loaded.schema.features), len(Record.model_fields))
-    # `.labels()` takes a lock and builds a key on every call: look each series up once.
-    one = partial(
-        answer_one, request_log=request_log, counted=PREDICTIONS.labels("/predict"), row_of=rows
-    )
-    batch_of = partial(
-        answer_batch, request_log=request_log, counted=PREDICTIONS.labels("/predict/batch"),
-        row_of=rows,
-    )  # fmt: skip
+    one, batch_of = answerers(Record, len(loaded.schema.features), request_log)
     Batch = batch_model(Record, settings.max_batch_size)
     Prediction, BatchPrediction = response_models(loaded.schema.task)
     answers = ERROR_RESPONSES | (
         {401: {"description": "Missing or wrong X-API-Key"}} if guarded else {}
     )
 
-    # Both routes return a ready JSONResponse: that skips validating our own answer against
-    # the response model (built to match it; tests check) and FastAPI's generic encoder.
+    # response_model documents the answer in /docs; the answer is built to match it.
     @app.post(
-        "/predict", response_model=Prediction, dependencies=guarded, tags=["predict"],
+        "/predict",
+        response_model=Prediction,
+        dependencies=guarded,
+        tags=["predict"],
         responses=answers,
-    )  # fmt: skip
-    async def predict(record: Record, predictor: Ready):
+    )
+    async def predict(record: Record, predictor: Ready):  # type: ignore[valid-type]
         return JSONResponse(await one(predictor, record))
 
     @app.post(
-        "/predict/batch", response_model=BatchPrediction, dependencies=guarded,
-        tags=["predict"], responses=answers,
-    )  # fmt: skip
-    async def predict_batch(batch: Batch, predictor: Ready):
+        "/predict/batch",
+        response_model=BatchPrediction,
+        dependencies=guarded,
+        tags=["predict"],
+        responses=answers,
+    )
+    async def predict_batch(batch: Batch, predictor: Ready):  # type: ignore[valid-type]
         return JSONResponse(await batch_of(predictor, batch))
 
     # Categories, ranges and the run id: behind the key too, when there is one.
@@ -336,9 +259,12 @@ def add_model_routes(
 
     # The card tells the run id and the data's dates: behind the key, as /model is.
     @app.get(
-        "/model-card", dependencies=guarded, tags=["model"], response_class=MarkdownResponse,
+        "/model-card",
+        dependencies=guarded,
+        tags=["model"],
+        response_class=MarkdownResponse,
         responses=answers | {404: {"description": "The bundle has no model card"}},
-    )  # fmt: skip
+    )
     async def model_card_text():
         if card is None:
             raise HTTPException(
@@ -349,7 +275,7 @@ def add_model_routes(
     return {"/predict": Lane(Record, one), "/predict/batch": Lane(Batch, batch_of)}
 
 
-def add_unavailable_routes(app: FastAPI, guarded) -> None:
+def add_unavailable_routes(app: FastAPI, guarded: list[Any]) -> None:
     """Without a bundle there is no request schema: the model routes answer 503 and say why."""
 
     async def unavailable(request: Request):

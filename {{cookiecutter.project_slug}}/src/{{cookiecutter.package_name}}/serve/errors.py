@@ -3,7 +3,7 @@
 400  the body is not valid JSON            415  the body is not sent as application/json
 413  the body is larger than MAX_BODY_BYTES 422  a field breaks the schema (each one named)
 503  no model is loaded (see /readyz)       401  missing or wrong X-API-Key (when API_KEY is set)
-408  the body did not arrive within BODY_TIMEOUT_S (serve/limits.py)
+408  the body did not arrive within BODY_TIMEOUT_S (serve/internals/limits.py)
 """
 
 import json

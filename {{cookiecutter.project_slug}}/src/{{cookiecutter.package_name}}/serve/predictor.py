@@ -22,8 +22,8 @@ import numpy as np
 if TYPE_CHECKING:  # pandas is imported only where scikit-learn serves
     import pandas as pd
 
-from ..bundle import Bundle, BundleError, UntrustedBundle
-from ..onnx_inputs import OnnxScorer, agrees, as_rows
+from ..contract.bundle import Bundle, BundleError, UntrustedBundle
+from ..contract.onnx_inputs import OnnxScorer, agrees, as_rows
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,8 @@ from pydantic import (
 )
 from pydantic_core import core_schema
 
-from ..bundle import Feature, Schema
-from ..values import (
+from ..contract.bundle import Feature, Schema
+from ..contract.values import (
     MISSING_MARKERS,
     category_text,
     date_reader,

@@ -46,7 +46,7 @@ class ServeSettings(BaseSettings):
     api_key: SecretStr | None = None
     max_batch_size: int = Field(1000, ge=1)
     max_body_bytes: int = Field(1_000_000, ge=1024)
-    # A connection may not hold the service for ever (serve/limits.py). Idle between requests:
+    # A connection may not hold the service for ever (serve/internals/limits.py). Idle between requests:
     keep_alive_timeout_s: float = Field(5, gt=0, le=3600, allow_inf_nan=False)
     # From the connection opening (or the last answer on it) to a request's complete headers:
     header_timeout_s: float = Field(10, gt=0, le=3600, allow_inf_nan=False)
@@ -55,7 +55,7 @@ class ServeSettings(BaseSettings):
     # Connections (or running requests) per worker; beyond that uvicorn answers 503.
     limit_concurrency: int = Field(1000, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
-    # The request log (serve/request_log.py): inputs and answers as JSON lines, for
+    # The request log (serve/internals/request_log.py): inputs and answers as JSON lines, for
     # `make monitor`. It holds what callers send: see the README before logging personal data.
     log_predictions: bool = True
     log_sample_rate: float = Field(1.0, ge=0, le=1)

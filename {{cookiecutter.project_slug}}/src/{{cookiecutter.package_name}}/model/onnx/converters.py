@@ -1,24 +1,16 @@
-"""Convert the fitted pipeline to ONNX, for fast serving, and check the copy is faithful.
+"""ONNX converters for this project's own pipeline steps, which skl2onnx does not know.
 
-onnxruntime runs the preprocessing of one row in ~0.1 ms where pandas and
-scikit-learn take ~7 ms. Four pipeline steps have no converter in skl2onnx, so
-we register small ones here. Two of them lean on onnx_inputs.py: it normalises
-category text and reads dates (days since 1970) before the graph, with the same
-functions (values.py) that the scikit-learn steps use. Normally the whole pipeline
-converts and serving runs only ONNX (scope "pipeline"). If only the preprocessing
-converts ("preprocessing"), serving runs it and hands
-the model a numpy array; if nothing converts (or the copy disagrees with
-scikit-learn on the test rows), the bundle has no ONNX file and serving uses
-scikit-learn: slower, never wrong.
+Four steps have no converter in skl2onnx (the quantile clipper, the missing-value
+indicator's text form, the category normaliser, the date features), so `register()` adds
+small ones. Two lean on contract/onnx_inputs.py: it normalises category text and reads
+dates (days since 1970) before the graph, with the same functions (contract/values.py)
+that the scikit-learn steps use. Every export is checked against scikit-learn
+(model/onnx/export.py), so a wrong converter can never be served.
 """
 
-import copy
-import logging
-
 import numpy as np
-import pandas as pd
 from onnx import TensorProto
-from skl2onnx import to_onnx, update_registered_converter
+from skl2onnx import update_registered_converter
 from skl2onnx.algebra.onnx_ops import (
     OnnxAdd,
     OnnxCast,
@@ -38,13 +30,8 @@ from skl2onnx.algebra.onnx_ops import (
 from skl2onnx.common import tree_ensemble
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.impute import MissingIndicator
-from sklearn.pipeline import Pipeline
 
-from ..bundle import OnnxScope, Schema
-from ..onnx_inputs import AGREEMENT_TOLERANCE, agrees, onnx_scores
-from ..transformers import CategoryNormaliser, DateFeatures, QuantileClipper
-
-log = logging.getLogger(__name__)
+from ...contract.transformers import CategoryNormaliser, DateFeatures, QuantileClipper
 
 
 def _same_width_shape(operator):
@@ -166,93 +153,21 @@ def _leaf_flags_as_integers() -> None:
         flag = int(nodes_missing_value_tracks_true)
         return original(*args, nodes_missing_value_tracks_true=flag, **kwargs)
 
-    add_node.casts_flags = True
+    setattr(add_node, "casts_flags", True)  # noqa: B010  (a mark on a function: no type has it)
     tree_ensemble.add_node = add_node
 
 
-_leaf_flags_as_integers()
-update_registered_converter(
-    QuantileClipper, "ColdstartQuantileClipper", _same_width_shape, _clipper_converter
-)
-update_registered_converter(
-    MissingIndicator, "ColdstartMissingIndicator", _indicator_shape, _indicator_converter
-)
-update_registered_converter(
-    CategoryNormaliser, "ColdstartCategoryNormaliser", _normaliser_shape, _normaliser_converter,
-    parser=_normaliser_parser,
-)  # fmt: skip
-update_registered_converter(DateFeatures, "ColdstartDateFeatures", _date_shape, _date_converter)
-
-
-# Both domains named: onnxmltools' XGBoost converter would otherwise ask for a newer
-# 'ai.onnx.ml' than skl2onnx pairs with opset 17 (3, what the other models use).
-OPSETS = {"": 17, "ai.onnx.ml": 3}
-
-
-def _initial_types(schema: Schema) -> list:
-    """Numbers and dates (as days since 1970, see onnx_inputs.py) are floats; categories text."""
-    return [
-        (
-            c.name,
-            StringTensorType([None, 1]) if c.kind == "categorical" else FloatTensorType([None, 1]),
-        )
-        for c in schema.features
-    ]
-
-
-def _convertible_copy(pipeline: Pipeline) -> Pipeline:
-    """ONNX has no float NaN in string tensors: serving sends "" for a missing category instead."""
-    converted = copy.deepcopy(pipeline)
-    categorical = converted.named_steps["preprocess"].named_transformers_.get("categorical")
-    if categorical is not None and categorical != "drop":
-        categorical.named_steps["impute"].missing_values = ""
-    return converted
-
-
-def to_onnx_bundle(
-    pipeline: Pipeline, schema: Schema, check_rows: pd.DataFrame
-) -> tuple[bytes | None, OnnxScope | None, list[str]]:
-    """(onnx bytes, its scope, why larger parts were not used) for the largest part that
-    converts and agrees with scikit-learn."""
-    register = getattr(pipeline.named_steps["model"], "register_onnx_converters", None)
-    if register is not None:  # a model step that brings its own converter (xgboost_model.py)
-        register()
-    candidate = _convertible_copy(pipeline)
-    attempts: list[tuple[OnnxScope, object]] = [
-        ("pipeline", candidate),
-        ("preprocessing", candidate.named_steps["preprocess"]),
-    ]
-    notes: list[str] = []
-    for scope, model in attempts:
-        # zipmap=False: class probabilities as a plain matrix, not a list of dicts.
-        classifier = scope == "pipeline" and schema.task == "classification"
-        options = {id(candidate.named_steps["model"]): {"zipmap": False}} if classifier else None
-        try:
-            onnx_model = to_onnx(
-                model, initial_types=_initial_types(schema), options=options, target_opset=OPSETS
-            )
-        except Exception as error:  # skl2onnx raises many types; any of them means "not this part"
-            log.info("ONNX export of the %s failed: %s", scope, str(error).splitlines()[0])
-            notes.append(f"the {scope} did not convert ({str(error).splitlines()[0][:120]})")
-            continue
-        payload = onnx_model.SerializeToString()
-        if export_agrees(payload, scope, pipeline, schema, check_rows):
-            return payload, scope, notes
-        log.warning("ONNX %s export disagrees with scikit-learn; not using it.", scope)
-        notes.append(
-            f"the {scope}'s ONNX copy disagreed with scikit-learn beyond {AGREEMENT_TOLERANCE}"
-        )
-    return None, None, notes
-
-
-def export_agrees(
-    payload: bytes, scope: OnnxScope, pipeline: Pipeline, schema: Schema, rows: pd.DataFrame
-) -> bool:
-    """Does serving through this ONNX graph predict what the pipeline predicts, on these rows?"""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(payload, providers=["CPUExecutionProvider"])
-    served = onnx_scores(session, scope, pipeline.named_steps["model"], schema, rows)
-    classification = schema.task == "classification"
-    expected = pipeline.predict_proba(rows) if classification else pipeline.predict(rows)
-    return agrees(served, expected, schema.task)
+def register() -> None:
+    """Teach skl2onnx this project's steps (idempotent: a second call changes nothing)."""
+    _leaf_flags_as_integers()
+    update_registered_converter(
+        QuantileClipper, "ColdstartQuantileClipper", _same_width_shape, _clipper_converter
+    )
+    update_registered_converter(
+        MissingIndicator, "ColdstartMissingIndicator", _indicator_shape, _indicator_converter
+    )
+    update_registered_converter(
+        CategoryNormaliser, "ColdstartCategoryNormaliser", _normaliser_shape, _normaliser_converter,
+        parser=_normaliser_parser,
+    )  # fmt: skip
+    update_registered_converter(DateFeatures, "ColdstartDateFeatures", _date_shape, _date_converter)

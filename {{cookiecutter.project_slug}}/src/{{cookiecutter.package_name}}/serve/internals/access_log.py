@@ -10,7 +10,7 @@ handlers of the "uvicorn.access" logger (logs.py) as one record: one write, not 
 request. Nothing is lost: the lines are written in order, the last ones at exit. Only if
 the output cannot keep up (a pipe nobody reads) are more than QUEUE_LIMIT lines dropped,
 counted in access_log_dropped_lines_total and said in the log itself.
-Installed by serve/limits.py's protocol; measured by `make bench` (the defaults).
+Installed by serve/internals/limits.py's protocol; measured by `make bench` (the defaults).
 """
 
 import atexit

@@ -10,14 +10,20 @@ import shutil
 import subprocess
 import sys
 import warnings
+import zipfile
 
+import numpy as np
+import pandas as pd
 import pytest
 import skops.io
+from fastapi.testclient import TestClient
 
-from {{ cookiecutter.package_name }}.bundle import (
+from {{ cookiecutter.package_name }}.contract.bundle import (
     ALLOWED_TYPES,
     DATA_TYPES,
     METADATA_FILE,
+    MOVED_MODULES,
+    ONNX_FILE,
     PIPELINE_FILE,
     Bundle,
     BundleError,
@@ -26,8 +32,10 @@ from {{ cookiecutter.package_name }}.bundle import (
     is_what_it_claims,
     publish,
 )
+from {{ cookiecutter.package_name }}.serve.app import create_app
+from {{ cookiecutter.package_name }}.serve.settings import ServeSettings
 
-from .conftest import copy_of, crafted_model_file, read_json, require
+from ..conftest import copy_of, crafted_model_file, read_json, require
 
 TRUSTED_LIBRARIES = ("numpy.", "scipy.", "sklearn.")
 
@@ -243,3 +251,71 @@ def test_a_crash_during_publish_leaves_the_old_bundle_whole(bundle_dir, tmp_path
         publish(staged, link)
     assert Bundle.load(link).metadata.version == before
     assert Bundle.load(link).load_pipeline() is not None
+
+
+def as_trained_before_the_move(bundle) -> list[str]:
+    """Rewrite a bundle as `make train` wrote it when the pipeline's steps lived at the
+    package's top (`<package>.transformers`): every module name the files record.
+    Returns the old names now in pipeline.skops."""
+    old_of = {new: old for old, new in MOVED_MODULES.items()}
+    path = bundle / PIPELINE_FILE
+    with zipfile.ZipFile(path) as original:
+        members = {name: original.read(name) for name in original.namelist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for name, data in members.items():
+            if name.endswith(".json"):
+                text = data.decode()
+                for new, old in old_of.items():
+                    text = text.replace(f'"{new}"', f'"{old}"')
+                data = text.encode()
+            rewritten.writestr(name, data)
+    metadata = read_json(bundle, METADATA_FILE)
+    metadata["trusted_types"] = [
+        name.replace(f"{name.rpartition('.')[0]}.", f"{old_of[name.rpartition('.')[0]]}.")
+        if name.rpartition(".")[0] in old_of
+        else name
+        for name in metadata["trusted_types"]
+    ]
+    (bundle / METADATA_FILE).write_text(json.dumps(metadata))
+    return [
+        name
+        for name in skops.io.get_untrusted_types(file=path)
+        if name.rpartition(".")[0] in MOVED_MODULES
+    ]
+
+
+def test_a_bundle_trained_before_the_contract_move_still_loads_and_serves(bundle_dir, tmp_path):
+    """A bundle records its steps' module paths; one trained before contract/transformers.py moved into
+    contract/ loads as the same classes and serves the answers it always gave."""
+    bundle = copy_of(bundle_dir, tmp_path)
+    old_names = as_trained_before_the_move(bundle)
+    assert old_names, "the rewritten file should name the old module paths (else nothing is tested)"
+
+    pipeline = Bundle.load(bundle).load_pipeline()
+    expected = Bundle.load(bundle_dir).load_pipeline()
+    frame = pd.DataFrame(Bundle.load(bundle_dir).example)
+    assert {type(step).__module__ for _, step in pipeline.steps} == {
+        type(step).__module__ for _, step in expected.steps
+    }
+    np.testing.assert_array_equal(pipeline.predict(frame), expected.predict(frame))
+
+    (bundle / ONNX_FILE).unlink(missing_ok=True)  # serve from that very pipeline file
+    settings = ServeSettings(_env_file=None, model_uri=str(bundle))
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["status"] == "ready"
+        answer = client.post("/predict", json=Bundle.load(bundle).example[0])
+        assert answer.status_code == 200, answer.text
+
+
+def test_an_old_module_name_widens_nothing(bundle_dir, tmp_path, malicious):
+    """The old names map onto the same allow-list: a crafted file under an old name is refused."""
+    path, marker = malicious
+    bundle = copy_of(bundle_dir, tmp_path)
+    shutil.copy(path, bundle / PIPELINE_FILE)
+    metadata = read_json(bundle, METADATA_FILE)
+    old_module = next(iter(MOVED_MODULES))
+    metadata["trusted_types"] = [f"{old_module}.os.system"]
+    (bundle / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(BundleError, match="never trust"):
+        Bundle.load(bundle).load_pipeline()
+    assert not marker.exists()

@@ -1,8 +1,8 @@
 """Value rules that training and serving must apply identically, in plain Python.
 
 Serving may run without pandas or scikit-learn (the ONNX-only image), so these
-functions use only the standard library. The pipeline's steps (transformers.py)
-and the ONNX inputs (onnx_inputs.py) both call them: a request is normalised
+functions use only the standard library. The pipeline's steps (contract/transformers.py)
+and the ONNX inputs (contract/onnx_inputs.py) both call them: a request is normalised
 exactly as the training rows were. Numbers written as text ("1,234", "$1,499.00",
 "45%", "27.602,23", "0.73 GB") are read by one grammar (`number_grammar`): training
 reads the file's cells with it (data/decisions.py), and the service checks and reads a

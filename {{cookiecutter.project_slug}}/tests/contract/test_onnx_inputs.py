@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from {{ cookiecutter.package_name }}.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.bundle import Bundle
+from {{ cookiecutter.package_name }}.contract.onnx_inputs import MISSING_CATEGORY, as_rows
+from {{ cookiecutter.package_name }}.contract.values import days_since_epoch, normalise_category
 from {{ cookiecutter.package_name }}.monitor.drift_demo import feature_rows, records
-from {{ cookiecutter.package_name }}.onnx_inputs import MISSING_CATEGORY, as_rows
 from {{ cookiecutter.package_name }}.serve.predictor import Predictor
-from {{ cookiecutter.package_name }}.values import days_since_epoch, normalise_category
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@
       schema.json          columns, types, categories, ranges, target and task
       input_example.json   one real row: used by /readyz, the API docs and `make predict`
       metadata.json        model name, version, run id, metrics, trusted types, commit
-      reference.json       training distributions, for drift monitoring (drift_rules.py)
+      reference.json       training distributions, for drift monitoring (contract/drift_rules.py)
       model_card.md        what it predicts, the data, how well, its limits (model/card.py)
 
 `Bundle.load(folder)` reads and validates the three JSON files once, into typed
@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..errors import ColdstartError
 from .drift_rules import Reference
-from .errors import ColdstartError
 from .tree_checks import TamperedModel, check_trees
 
 PIPELINE_FILE = "pipeline.skops"
@@ -61,7 +62,7 @@ PIPELINE_STEP_TYPES = frozenset(
     for name in ("CategoryNormaliser", "DateFeatures", "QuantileClipper")
 )
 # XGBoost's steps, where the project has them (generated with model=xgboost): their state is
-# plain data and the booster as JSON text, checked before xgboost reads it (xgboost_model.py).
+# plain data and the booster as JSON text, checked before xgboost reads it (contract/xgboost_model.py).
 if importlib.util.find_spec(f"{__package__}.xgboost_model") is not None:
     PIPELINE_STEP_TYPES |= {
         f"{__package__}.xgboost_model.{name}" for name in ("XGBoostClassifier", "XGBoostRegressor")
@@ -75,6 +76,28 @@ DATA_TYPES = frozenset(
     }
 )
 ALLOWED_TYPES = PIPELINE_STEP_TYPES | DATA_TYPES
+
+# Where the pipeline steps' modules lived before they moved into contract/: a bundle
+# trained then records its types under these names (in pipeline.skops and metadata.json).
+# Such a name is read as its new one, the same class: never a wider list.
+PACKAGE = __package__.rpartition(".")[0]
+MOVED_MODULES = {
+    f"{PACKAGE}.{name}": f"{__package__}.{name}" for name in ("transformers", "xgboost_model")
+}
+
+
+def current_name(type_name: str) -> str:
+    """A type's name as this layout spells it (the same name, unless its module moved)."""
+    module, _, attribute = type_name.rpartition(".")
+    return f"{MOVED_MODULES[module]}.{attribute}" if module in MOVED_MODULES else type_name
+
+
+def alias_moved_modules(type_names: list[str]) -> None:
+    """Let skops import a moved module under its old name, for the types it is asked for."""
+    for name in type_names:
+        module = name.rpartition(".")[0]
+        if module in MOVED_MODULES:
+            sys.modules.setdefault(module, importlib.import_module(MOVED_MODULES[module]))
 
 
 class BundleError(ColdstartError, RuntimeError):
@@ -266,16 +289,19 @@ class Bundle:
             asked = skops.io.get_untrusted_types(file=path)
         except Exception as error:  # not a zip, no schema inside: skops raises many types
             raise BundleError(f"{path} is not a readable skops file ({error}).") from None
-        refused = sorted(set(asked) - ALLOWED_TYPES)
+        refused = sorted({current_name(name) for name in asked} - ALLOWED_TYPES)
         if refused:
             raise UntrustedBundle(
                 f"{path} asks to load types that are not on this project's allow-list: "
                 f"{', '.join(refused)}. Refused: a model file must never run code. "
                 "Use a bundle that this project's `make train` exported."
             )
+        alias_moved_modules(asked)
         try:
             pipeline = skops.io.load(path, trusted=sorted(asked))
-        except TamperedModel as problem:  # a step's own check, as it loaded (xgboost_model.py)
+        except (
+            TamperedModel
+        ) as problem:  # a step's own check, as it loaded (contract/xgboost_model.py)
             raise UntrustedBundle(
                 f"{path}: {problem}. Refused: the model file was tampered with. Use a bundle "
                 "that this project's `make train` exported."
@@ -315,8 +341,9 @@ def is_what_it_claims(name: str) -> bool:
 def checked_trusted_types(names: list[str], source: str) -> list[str]:
     """The given type names, if each is on the allow-list and is what it claims; else refuse."""
     # Membership first: a name off the list is never imported (importing runs module code).
-    refused = [name for name in names if name not in ALLOWED_TYPES]
-    refused += [name for name in names if name in ALLOWED_TYPES and not is_what_it_claims(name)]
+    current = [current_name(name) for name in names]
+    refused = [name for name in current if name not in ALLOWED_TYPES]
+    refused += [name for name in current if name in ALLOWED_TYPES and not is_what_it_claims(name)]
     if refused:
         raise UntrustedBundle(
             f"{source} lists types we never trust: {', '.join(refused)}. A model file may hold "

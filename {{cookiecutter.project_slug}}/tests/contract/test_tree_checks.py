@@ -18,10 +18,10 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
-from {{ cookiecutter.package_name }}.bundle import ONNX_FILE, PIPELINE_FILE, Bundle, UntrustedBundle
-from {{ cookiecutter.package_name }}.tree_checks import check_trees
+from {{ cookiecutter.package_name }}.contract.bundle import ONNX_FILE, PIPELINE_FILE, Bundle, UntrustedBundle
+from {{ cookiecutter.package_name }}.contract.tree_checks import check_trees
 
-from .conftest import copy_of, free_port, stop, wait_for
+from ..conftest import copy_of, free_port, stop, wait_for
 
 RNG = np.random.default_rng(0)
 X, Y = RNG.random((200, 4)), RNG.random(200)

@@ -6,7 +6,7 @@
                                                     categories training never saw
     model_drift_window_rows                         rows in the window (PSI needs a few hundred)
 
-Runs on the request log's background thread, never on the request path (serve/request_log.py).
+Runs on the request log's background thread, never on the request path (serve/internals/request_log.py).
 """
 
 from collections import deque
@@ -14,7 +14,7 @@ from collections import deque
 import numpy as np
 from prometheus_client import Counter, Gauge
 
-from ..drift_rules import PREDICTION, Reference, prediction_value, psi
+from ...contract.drift_rules import PREDICTION, Reference, prediction_value, psi
 
 # With several workers each process has its own window: the worst one is what to look at.
 # "livemax": the worst of the running workers. A killed worker's window leaves with it

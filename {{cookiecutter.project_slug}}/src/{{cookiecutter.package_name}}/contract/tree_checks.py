@@ -4,7 +4,7 @@ scikit-learn's tree code (compiled, for speed) follows a tree's node arrays with
 them: a crafted file whose child or feature indices point outside the arrays crashes the
 whole process (a segmentation fault: no 503, a container restarting for ever), and a child
 that points back up the tree loops for ever. skops leaves both tree types off its own
-trusted list for that reason. Tree models need them, so the bundle trusts them (bundle.py,
+trusted list for that reason. Tree models need them, so the bundle trusts them (contract/bundle.py,
 DATA_TYPES) only after these checks: every child comes after its parent and inside the node
 array (so every path from the root ends at a leaf), every split reads a real column, and the
 arrays are the size the tree says. A tree that fails is a tampered bundle.

@@ -5,8 +5,8 @@
 
 A request only appends a tuple to a bounded queue (when full, the rows are dropped and
 counted: serving never waits for a disk). One background thread drains it ten times a
-second, writes the lines (serve/log_files.py: LOG_MAX_MB for the whole LOG_DIR folder,
-every worker and earlier run together) and feeds the live drift window (serve/drift.py).
+second, writes the lines (serve/internals/log_files.py: LOG_MAX_MB for the whole LOG_DIR folder,
+every worker and earlier run together) and feeds the live drift window (serve/internals/drift.py).
 LOG_PREDICTIONS=false writes nothing to disk; the drift metrics still work, in memory.
 A write that fails (a full disk) loses that drain's rows, counted in
 request_log_lost_rows_total, and is said in one line, once; the next drain tries again.
@@ -31,10 +31,10 @@ from pathlib import Path
 
 from prometheus_client import Counter
 
-from ..bundle import Bundle
+from ...contract.bundle import Bundle
+from ..settings import ServeSettings
 from .drift import LiveDrift
 from .log_files import BACKUPS, LogFiles, LostRows, own_file
-from .settings import ServeSettings
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 10_000  # requests waiting to be written; more are dropped and counted

@@ -9,13 +9,13 @@ The device is "cuda" when this process sees a GPU and this xgboost is built with
 
 The model file. XGBoost's own estimators pickle their booster as an opaque buffer that
 xgboost's compiled code unpacks, and its trees are followed without bounds checks (like
-scikit-learn's, see tree_checks.py). So these steps keep the booster out of skops: their
+scikit-learn's, see contract/tree_checks.py). So these steps keep the booster out of skops: their
 state holds it as xgboost's JSON model text, a plain string, and skops rebuilds nothing of
 xgboost's. Before xgboost parses the text, `check_booster` reads it with Python's own json
 and checks it: one tree per entry, every node reached exactly once from the root, every child
 inside the node arrays, every split on a real column and numerical (our pipelines one-hot
 encode), the objective one that this project fits, the width the pipeline's. A text that
-fails is a tampered bundle (bundle.py refuses all of it).
+fails is a tampered bundle (contract/bundle.py refuses all of it).
 """
 
 import json

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ..bundle import BundleError
+from ...contract.bundle import BundleError
 
 REMOTE_SCHEMES = ("models:/", "runs:/")
 

@@ -2,7 +2,7 @@
 
 Training builds the pipeline with these classes and serving loads it back, so
 both sides import this file (and nothing else of each other). Each step is
-small enough to have an ONNX converter (model/export.py).
+small enough to have an ONNX converter (model/onnx/export.py).
 """
 
 import numpy as np
