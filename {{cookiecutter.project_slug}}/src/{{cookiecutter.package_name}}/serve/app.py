@@ -221,9 +221,9 @@ def add_model_routes(
     one, batch_of = answerers(Record, len(loaded.schema.features), request_log)
     Batch = batch_model(Record, settings.max_batch_size)
     Prediction, BatchPrediction = response_models(loaded.schema.task)
-    answers = ERROR_RESPONSES | (
-        {401: {"description": "Missing or wrong X-API-Key"}} if guarded else {}
-    )
+    answers = dict(ERROR_RESPONSES)
+    if guarded:
+        answers[401] = {"description": "Missing or wrong X-API-Key"}
 
     # response_model documents the answer in /docs; the answer is built to match it.
     @app.post(
@@ -263,7 +263,7 @@ def add_model_routes(
         dependencies=guarded,
         tags=["model"],
         response_class=MarkdownResponse,
-        responses=answers | {404: {"description": "The bundle has no model card"}},
+        responses={**answers, 404: {"description": "The bundle has no model card"}},
     )
     async def model_card_text():
         if card is None:

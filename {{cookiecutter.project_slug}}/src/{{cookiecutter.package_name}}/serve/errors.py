@@ -8,6 +8,7 @@
 
 import json
 import math
+from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 # What an error echoes of the input: enough to find it, never the whole (maybe huge) body.
 EXCERPT_CHARS = 200
 
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not valid JSON"},
     408: {"description": "The body did not arrive within BODY_TIMEOUT_S"},
     413: {"description": "The body is larger than MAX_BODY_BYTES"},
@@ -60,8 +61,11 @@ def is_json(request: Request) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """422 for a field that breaks the schema; 400 and 415 for a body that is not JSON at all."""
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    """422 for a field that breaks the schema; 400 and 415 for a body that is not JSON at all.
+
+    Registered for RequestValidationError only (Starlette types every handler for Exception)."""
+    assert isinstance(error, RequestValidationError)
     if not is_json(request):  # also no Content-Type at all: FastAPI then reads plain text
         return JSONResponse(
             {"detail": "Send the body as JSON with the header Content-Type: application/json."},
