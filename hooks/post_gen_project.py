@@ -48,6 +48,7 @@ REMOVE_FOR = {
     ("deploy_target", "none"): [DEPLOY, Path("tests/deploy"), SRC / "monitor" / "fetch.py"],
 }
 REMOVE_FOR[("deploy_target", "none")].append(Path("practice-vm"))  # make practice-vm's image
+REMOVE_FOR[("deploy_target", "none")].append(Path("docs/deploy.md"))  # the README links it from step 6
 
 
 def remove(path: Path) -> None:
@@ -70,6 +71,7 @@ def kubernetes_files() -> list[Path]:
     """What `kubernetes=no` removes: make push, the manifests, and (AWS) the ECR repository code."""
     files = [Path("k8s"), SRC / "k8s", SRC / "container" / "push.py", Path("tests/k8s")]
     files.append(Path("tests/container/test_push.py"))
+    files.append(Path("docs/kubernetes.md"))  # the README links it from "Scale past one machine"
     if DEPLOY_TARGET in ("aws", "both"):
         files += [SRC / "deploy" / "ecr.py", Path("tests/deploy/test_ecr.py")]
     return files

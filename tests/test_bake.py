@@ -1,5 +1,6 @@
 """Bake the option matrix; check each project's exact file set, rendering, lint and packaging."""
 
+import importlib.util
 import itertools
 import json
 import re
@@ -21,6 +22,10 @@ BASE_FILES = {
     ".dockerignore", ".env.example", ".gitignore", ".pre-commit-config.yaml", "Dockerfile",
     "LICENSE", "Makefile",
     "README.md", "pyproject.toml", "model_card.yaml",
+    # The README is the path; docs/ the reference it links, one concern a page.
+    "docs/data.md", "docs/collect.md", "docs/training.md", "docs/serving.md",
+    "docs/container.md", "docs/deploy.md", "docs/monitoring.md", "docs/benchmarks.md",
+    "docs/checks.md", "docs/updating.md", "docs/troubleshooting.md", "tests/test_docs.py",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
     "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",
@@ -105,6 +110,7 @@ KUBERNETES_FILES = {
     f"{PKG}/k8s/errors.py", f"{PKG}/k8s/measure.py", f"{PKG}/k8s/render.py",
     f"{PKG}/k8s/settings.py",
     "tests/k8s/test_cluster.py", "tests/k8s/test_manifests.py", "tests/container/test_push.py",
+    "docs/kubernetes.md",
     f"{PKG}/deploy/ecr.py", "tests/deploy/test_ecr.py",
 }  # fmt: skip
 
@@ -147,6 +153,7 @@ def expected_files(
         files -= {f"src/{package}/deploy/ecr.py", "tests/deploy/test_ecr.py"}
     if deploy_target == "none":
         files = {f for f in files if "/deploy/" not in f}
+        files.remove("docs/deploy.md")
         files.remove(f"src/{package}/monitor/fetch.py")
     if license == "none":
         files.remove("LICENSE")
@@ -232,6 +239,9 @@ def test_bake(tmp_path, context):
     readme = (project / "README.md").read_text()
     assert ("\npush: " in makefile) == ("\nk8s: " in makefile) == kubernetes
     assert ("Scale past one machine" in readme) == ("make k8s" in readme) == kubernetes
+    assert ("docs/kubernetes.md" in readme) == kubernetes
+    assert ("docs/deploy.md" in readme) == (context.get("deploy_target", "ssh") != "none")
+    assert_links_resolve(project)
     assert ("kubernetes-validate" in (project / "pyproject.toml").read_text()) == kubernetes
     assert ("K8S_" in (project / ".env.example").read_text()) == kubernetes
     config = (project / "src" / package / "config.py").read_text()
@@ -239,6 +249,17 @@ def test_bake(tmp_path, context):
     xgboost = context.get("model") == "xgboost"  # its packages come with its bake alone
     assert ("xgboost-cpu" in (project / "pyproject.toml").read_text()) == xgboost
     assert ("onnxmltools" in (project / "pyproject.toml").read_text()) == xgboost
+
+
+def assert_links_resolve(project: Path) -> None:
+    """The bake's own tests/test_docs.py, run on this bake: every README and docs/ link resolves
+    and every doc is linked (the generated suite itself runs only in some bakes)."""
+    spec = importlib.util.spec_from_file_location("bake_test_docs", project / "tests/test_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in dir(module):
+        if name.startswith("test_"):
+            getattr(module, name)()
 
 
 def test_default_bake_names(default_project):

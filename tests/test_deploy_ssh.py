@@ -509,6 +509,7 @@ def test_an_ssh_project_carries_nothing_of_aws(baker):
     deploy_section = readme[readme.index("## 6. Deploy") :].split("\n## ", 1)[0]
     texts = {
         "README deploy section": deploy_section,
+        "docs/deploy.md": (project / "docs" / "deploy.md").read_text(),
         "Makefile": (project / "Makefile").read_text(),
         ".env.example": (project / ".env.example").read_text(),
         "pyproject deploy group": (project / "pyproject.toml")

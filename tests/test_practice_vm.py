@@ -1,4 +1,5 @@
-"""`make practice-vm`: the README's deploy section, command by command, on the practice VM.
+"""`make practice-vm`: the deploy section (README step 6, docs/deploy.md), command by command,
+on the practice VM.
 
 The practice VM is a container on the tests' Docker engine with its own sshd and its
 own empty engine (Docker in Docker), made from the generated project's practice-vm/.

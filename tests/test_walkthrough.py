@@ -1,4 +1,5 @@
-"""The learner's path: every command the generated README names exists, and a test runs it."""
+"""The learner's path: every command the generated README and its docs/ name exists, and a
+test runs it."""
 
 import importlib
 import importlib.util
@@ -19,7 +20,7 @@ import yaml
 from .conftest import MEASUREMENTS, TEMPLATE, bake, project_env, require, run_in
 from .harness.sshd import free_port
 
-# Each `make` command the generated README names -> the test that runs it for real.
+# Each `make` command the generated README (or a docs/ page) names -> the test that runs it.
 EXERCISED = {
     "setup": "test_walkthrough::test_make_setup_then_its_fast_tests",
     "help": "test_bake::test_make_help_lists_every_target",
@@ -77,7 +78,13 @@ def makefile_targets(project) -> set[str]:
 
 
 def readme_commands(project) -> set[str]:
-    return set(re.findall(r"`make ([a-z][a-z0-9-]*)", (project / "README.md").read_text()))
+    """The README and the docs/ pages it links: a command moved to a doc is still a promise."""
+    pages = [project / "README.md", *sorted((project / "docs").glob("*.md"))]
+    return {
+        command
+        for page in pages
+        for command in re.findall(r"`make ([a-z][a-z0-9-]*)", page.read_text())
+    }
 
 
 @pytest.mark.parametrize("context", OPTIONS, ids=lambda c: "-".join(c.values()))

@@ -7,7 +7,7 @@ from load import has_wrk
 
 BATCH_ROWS = 100
 # The service's targets on a small (2-core) machine, as deployed (one worker, LOG_LEVEL=info,
-# access log, request log and metrics on): see the README's "Why it is fast".
+# access log, request log and metrics on): see docs/benchmarks.md, "Why it is fast".
 GOALS = {
     "service / floor at 16 connections": (">=", 0.6),
     "p99 at 16 connections (ms)": ("<=", 10),

@@ -99,7 +99,7 @@ def test_ids_and_free_text_are_accepted_and_ignored(client):
 
 
 def test_numbers_written_as_the_file_writes_them_get_the_typed_answer(client):
-    """The README's promise: "1,291" is 1291 and "10%" is 10, as training read them."""
+    """docs/data.md's promise: "1,291" is 1291 and "10%" is 10, as training read them."""
     typed = predicted(client, record(client, **{"Floor area (sq ft)": 1291, "Agent fee": 10}))
     written = record(client, **{"Floor area (sq ft)": "1,291", "Agent fee": "10%"})
     assert predicted(client, written) == typed

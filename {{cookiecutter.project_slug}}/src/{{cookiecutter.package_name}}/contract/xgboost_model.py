@@ -70,7 +70,7 @@ def device_choice() -> tuple[str, str]:
     if not xgboost.build_info().get("USE_CUDA"):
         return "cpu", (
             f"{gpu} is visible, but this xgboost is the CPU-only build (xgboost-cpu); "
-            "the README's XGBoost section says how to install the CUDA one"
+            "docs/training.md's XGBoost section says how to install the CUDA one"
         )
     return "cuda", gpu
 

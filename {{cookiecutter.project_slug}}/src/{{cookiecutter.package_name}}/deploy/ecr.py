@@ -65,7 +65,7 @@ class EcrRepository:
             return None
         except NoCredentialsError as error:
             raise DeployError(
-                "No AWS credentials found: run `aws configure`, or set AWS_PROFILE (see README)."
+                "No AWS credentials found: run `aws configure`, or set AWS_PROFILE (see docs/deploy.md)."
             ) from error
         return found["repositories"][0]
 

@@ -37,7 +37,7 @@ def explained_aws_errors():
         yield
     except NoCredentialsError:
         raise DeployError(
-            "No AWS credentials found: run `aws configure`, or set AWS_PROFILE (see README)."
+            "No AWS credentials found: run `aws configure`, or set AWS_PROFILE (see docs/deploy.md)."
         ) from None
     except ClientError as error:
         details = error.response.get("Error", {})

@@ -19,7 +19,7 @@ from .settings import KubeSettings
 NO_CLUSTER = (
     "No cluster configured: kubectl has no current context. On a laptop: `kind create "
     "cluster` or `minikube start`; on EKS: `aws eks update-kubeconfig --name <cluster>`. "
-    "See README, 'Scale past one machine'."
+    "See docs/kubernetes.md."
 )
 
 

@@ -56,7 +56,8 @@ class ServeSettings(BaseSettings):
     limit_concurrency: int = Field(1000, ge=1)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     # The request log (serve/internals/request_log.py): inputs and answers as JSON lines, for
-    # `make monitor`. It holds what callers send: see the README before logging personal data.
+    # `make monitor`. It holds what callers send: see docs/monitoring.md before logging
+    # personal data.
     log_predictions: bool = True
     log_sample_rate: float = Field(1.0, ge=0, le=1)
     # At most this many rows a second reach the log and the drift window (a uniform sample of
