@@ -19,7 +19,9 @@ from .errors import BadInput
 Task = Literal["classification", "regression"]
 # The registered name of this project's own data set (DATA_PATH and TARGET): its champion is
 # what `make serve`, `make docker-build` and `make deploy` use unless MODEL_URI says otherwise.
-PROJECT_MODEL_NAME = "{{ cookiecutter.project_slug }}"
+# The project's name: its folder, image, experiment and app (one place; every part reads it).
+PROJECT = "{{ cookiecutter.project_slug }}"
+PROJECT_MODEL_NAME = PROJECT
 ModelKind = Literal["hist_gradient_boosting", "random_forest", "linear", "xgboost"]
 S = TypeVar("S", bound=BaseSettings)
 
@@ -59,7 +61,7 @@ class Settings(BaseSettings):
 
     # MLflow: a local sqlite file by default, a server when MLFLOW_TRACKING_URI says so.
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
-    experiment_name: str = "{{ cookiecutter.project_slug }}"
+    experiment_name: str = PROJECT
     # Registered model name. `make train DATA=... TARGET=...` (another data set) registers
     # under a name derived from the file, target and columns, unless MODEL_NAME is set.
     model_name: str = PROJECT_MODEL_NAME

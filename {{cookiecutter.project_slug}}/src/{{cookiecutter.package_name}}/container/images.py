@@ -10,7 +10,9 @@ import json
 import re
 from pathlib import Path
 
-PROJECT_IMAGE = "{{ cookiecutter.project_slug }}"
+from ..config import PROJECT
+
+PROJECT_IMAGE = PROJECT
 BUILT = Path("build/image.json")
 
 

@@ -14,6 +14,7 @@ import boto3
 from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 from pydantic import Field
 
+from ..config import PROJECT
 from .aws import CREATED_BY
 from .aws_settings import AwsSettings
 from .errors import DeployError
@@ -21,7 +22,7 @@ from .errors import DeployError
 # The repository `make push` uses for this project's own model: named after its image. Another
 # model's image goes to a repository of its own name (container/images.py), so that its tags
 # and this lifecycle policy's count never touch this one's.
-REPOSITORY = "{{ cookiecutter.project_slug }}"
+REPOSITORY = PROJECT
 
 
 class EcrSettings(AwsSettings):

@@ -29,12 +29,13 @@ from dotenv import dotenv_values
 from rich.console import Console
 
 from .. import cli
+from ..config import PROJECT
 from . import state
 from .errors import DeployError
 from .settings import PRACTICE_VM_ENV, DeploySettings
 from .ssh import Remote
 
-NAME = "{{ cookiecutter.project_slug }}-practice-vm"
+NAME = f"{PROJECT}-practice-vm"
 IMAGE = f"{NAME}:latest"
 ENGINE_VOLUME = f"{NAME}-docker"  # the inner engine's /var/lib/docker: its images and releases
 LABEL = "io.coldstart.practice-vm"  # on everything `start` makes, so `stop` finds all of it

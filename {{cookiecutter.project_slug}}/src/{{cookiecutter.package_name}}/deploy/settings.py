@@ -5,6 +5,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..config import PROJECT
+
 # Written by `make practice-vm` while the practice VM exists: read after .env, so it wins.
 PRACTICE_VM_ENV = Path(".practice-vm") / "deploy.env"
 
@@ -19,8 +21,8 @@ class DeploySettings(BaseSettings):
     )
 
     target: str = "{{ 'aws' if cookiecutter.deploy_target == 'aws' else 'ssh' }}"
-    app: str = "{{ cookiecutter.project_slug }}"
-    image: str = "{{ cookiecutter.project_slug }}:latest"
+    app: str = PROJECT
+    image: str = f"{PROJECT}:latest"
     yes: bool = False  # true: skip the confirmation before anything is created
 
     # The VM. Host keys are checked against known_hosts, never accepted blindly.

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import PROJECT
 from .errors import KubeError
 
 MIB = 1024 * 1024
@@ -110,7 +111,7 @@ def measure_image(image: str | None = None) -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     container = client.containers.run(
-        image or "{{ cookiecutter.project_slug }}:latest",
+        image or f"{PROJECT}:latest",
         detach=True,
         ports={"8000/tcp": ("127.0.0.1", port)},
         user="10001:10001",

@@ -21,6 +21,7 @@ from kubernetes_validate.utils import (
 )
 from kubernetes_validate.utils import validate as validate_resource
 
+from ..config import PROJECT
 from .errors import KubeError
 
 OVERLAYS = ("cpu", "gpu")
@@ -28,7 +29,7 @@ K8S_DIR = Path("k8s")
 BUILD_DIR = Path("build/k8s")
 PUSH_RECORD = Path("build/push.json")
 # The image name the base Deployment uses as a placeholder (kustomize replaces it).
-PLACEHOLDER = "{{ cookiecutter.project_slug }}"
+PLACEHOLDER = PROJECT
 
 
 def kubectl() -> str:

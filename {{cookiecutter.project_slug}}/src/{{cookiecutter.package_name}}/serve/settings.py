@@ -6,6 +6,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..config import PROJECT
+
 # Values people paste from tutorials: refusing them beats running with a guessable key.
 PLACEHOLDER_KEYS = {
     "changeme",
@@ -37,7 +39,7 @@ class ServeSettings(BaseSettings):
     # A bundle folder, or models:/<name>@champion, models:/<name>/<version>, runs:/<run_id>
     # (the last two need mlflow-skinny and MLFLOW_TRACKING_URI). The default is the champion
     # of this project's own data set; `make train DATA=...` exports others beside it.
-    model_uri: str = "models/{{ cookiecutter.project_slug }}"
+    model_uri: str = f"models/{PROJECT}"
     mlflow_tracking_uri: str = "sqlite:///mlflow.db"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -9,9 +9,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ...config import load
-
-PROJECT = "{{ cookiecutter.project_slug }}"
+from ...config import PROJECT, load
 
 
 class CollectSettings(BaseSettings):
