@@ -97,6 +97,7 @@ BASE_FILES = {
     # The front door: one contract; the serving and ONNX machinery behind their own doors.
     f"{PKG}/contract/__init__.py", f"{PKG}/serve/internals/__init__.py",
     f"{PKG}/serve/internals/answers.py", f"{PKG}/serve/internals/process.py",
+    f"{PKG}/serve/internals/wiring.py",
     f"{PKG}/model/onnx/__init__.py", f"{PKG}/model/onnx/converters.py", "tests/test_layout.py",
 }  # fmt: skip
 # kubernetes=yes: make push, the manifests, their tooling and tests (ECR only with AWS).

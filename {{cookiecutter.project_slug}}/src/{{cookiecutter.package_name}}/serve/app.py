@@ -35,14 +35,11 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
 from ..contract.bundle import CARD_FILE, Bundle, BundleError
-from . import internals
 from .demo import add_demo_page
 from .errors import ERROR_RESPONSES, validation_error
-from .internals.answers import answerers
+from .internals import answers, model_source, process, wiring
 from .internals.fast_lane import Lane
 from .internals.metrics import MODEL_INFO, mark_this_process_dead, metrics_payload
-from .internals.model_source import resolve_bundle
-from .internals.process import freeze_what_is_loaded, limit_threads_to_one
 from .internals.request_log import RequestLog
 from .predictor import Predictor
 from .schemas import batch_model, record_model, response_models
@@ -60,7 +57,7 @@ class MarkdownResponse(PlainTextResponse):
 def load_bundle(settings: ServeSettings) -> tuple[Bundle | None, str | None]:
     """(bundle, None), or (None, why not): never raises, so the service stays up to say why."""
     try:
-        directory = resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri)
+        directory = model_source.resolve_bundle(settings.model_uri, settings.mlflow_tracking_uri)
         return Bundle.load(directory), None
     except BundleError as error:
         problem = str(error)
@@ -76,7 +73,7 @@ def create_app(settings: ServeSettings | None = None) -> ASGIApp:
     """What uvicorn serves: the FastAPI app, inside the serving machinery (internals/)."""
     settings = settings or ServeSettings()
     api, lanes = build_api(settings)
-    return internals.wrap(api, settings, lanes)
+    return wiring.wrap(api, settings, lanes)
 
 
 def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]:
@@ -86,12 +83,12 @@ def build_api(settings: ServeSettings) -> tuple[FastAPI, dict[str, Lane] | None]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # runs once per worker: before the first request
-        limit_threads_to_one()
+        process.limit_threads_to_one()
         app.state.predictor, app.state.load_error = None, problem
         if loaded is not None and request_log is not None:
             load_predictor(app, loaded)
             request_log.start()
-        freeze_what_is_loaded()
+        process.freeze_what_is_loaded()
         yield  # ... the worker serves until it is told to stop ...
         if request_log is not None:
             request_log.stop()
@@ -218,12 +215,12 @@ def add_model_routes(
     Ready = Annotated[Predictor, Depends(ready_predictor)]
     # With a key, the public schema keeps to the contract: no categories, ranges or example.
     Record = record_model(loaded.schema, loaded.example[0], reveal_training=not guarded)
-    one, batch_of = answerers(Record, len(loaded.schema.features), request_log)
+    one, batch_of = answers.answerers(Record, len(loaded.schema.features), request_log)
     Batch = batch_model(Record, settings.max_batch_size)
     Prediction, BatchPrediction = response_models(loaded.schema.task)
-    answers = dict(ERROR_RESPONSES)
+    documented = dict(ERROR_RESPONSES)  # the error answers /docs lists
     if guarded:
-        answers[401] = {"description": "Missing or wrong X-API-Key"}
+        documented[401] = {"description": "Missing or wrong X-API-Key"}
 
     # response_model documents the answer in /docs; the answer is built to match it.
     @app.post(
@@ -231,7 +228,7 @@ def add_model_routes(
         response_model=Prediction,
         dependencies=guarded,
         tags=["predict"],
-        responses=answers,
+        responses=documented,
     )
     async def predict(record: Record, predictor: Ready):  # type: ignore[valid-type]
         return JSONResponse(await one(predictor, record))
@@ -241,13 +238,13 @@ def add_model_routes(
         response_model=BatchPrediction,
         dependencies=guarded,
         tags=["predict"],
-        responses=answers,
+        responses=documented,
     )
     async def predict_batch(batch: Batch, predictor: Ready):  # type: ignore[valid-type]
         return JSONResponse(await batch_of(predictor, batch))
 
     # Categories, ranges and the run id: behind the key too, when there is one.
-    @app.get("/model", dependencies=guarded, tags=["model"], responses=answers)
+    @app.get("/model", dependencies=guarded, tags=["model"], responses=documented)
     async def model_card(predictor: Ready):
         return predictor.metadata.model_dump() | {
             "mode": predictor.mode,
@@ -263,7 +260,7 @@ def add_model_routes(
         dependencies=guarded,
         tags=["model"],
         response_class=MarkdownResponse,
-        responses={**answers, 404: {"description": "The bundle has no model card"}},
+        responses={**documented, 404: {"description": "The bundle has no model card"}},
     )
     async def model_card_text():
         if card is None:

@@ -16,37 +16,9 @@ observable without changing one answer it gives. Each module names the test that
     model_source.py   MODEL_URI -> a bundle folder (a path, or MLflow's registry)
     process.py        one thread per worker, and the garbage collector out of the way
     answers.py        the prediction routes' work, shared by both lanes
+    wiring.py         wrap(): metrics and limits around the app, the fast lane in front
 
-`wrap()` is the one call app.py makes to put it around the app.
+wiring.py's `wrap()` puts it around the app; app.py's calls here read `<module>.<name>` (metrics' by name:
+/metrics is also a route's name).
+This file imports nothing: the monitor and the image builder read model_source.py alone.
 """
-
-from fastapi import FastAPI
-from starlette.types import ASGIApp
-
-from ..settings import ServeSettings
-from .fast_lane import FastLane, Lane
-from .limits import BodySizeLimitMiddleware
-from .metrics import MetricsMiddleware
-
-
-def wrap(app: FastAPI, settings: ServeSettings, lanes: dict[str, Lane] | None) -> ASGIApp:
-    """The app as uvicorn serves it: metrics and body limits around every route, and, with
-    a model loaded, the fast lane in front of /predict and /predict/batch."""
-    # The last added middleware runs first: metrics, then the size limit.
-    app.add_middleware(
-        BodySizeLimitMiddleware,
-        max_bytes=settings.max_body_bytes,
-        body_timeout_s=settings.body_timeout_s,
-    )
-    paths = {getattr(route, "path", "") for route in app.routes}  # routes and mounts have one
-    app.add_middleware(MetricsMiddleware, paths=paths)
-    if lanes is None:
-        return app
-    key = settings.api_key.get_secret_value().encode() if settings.api_key else None
-    return FastLane(
-        app,
-        lanes,
-        api_key=key,
-        max_body_bytes=settings.max_body_bytes,
-        body_timeout_s=settings.body_timeout_s,
-    )
