@@ -68,6 +68,7 @@ def groups_section(prepared: Prepared) -> str:
     cleaning = prepared.cleaning
     if not cleaning.group_column:
         return "- none: no column groups rows (GROUP_COLUMN names one)"
+    assert prepared.groups is not None  # prepare() gives each row its group with the column
     groups = prepared.groups.nunique()
     line = f"- `{cleaning.group_column}`: {groups:,} groups, each kept on one side of every split"
     if cleaning.group_sides:

@@ -189,7 +189,7 @@ def parse_line(raw: bytes) -> Row | str:
     except ValidationError as error:
         return shape_problem(error)
     version = str(line.get("model_version", "?"))
-    return Row(line["time"], version, line["inputs"], line["output"])
+    return Row(line["time"], version, line["inputs"], dict(line["output"]))
 
 
 def read_log(folder: Path, keep: int) -> LogRows:

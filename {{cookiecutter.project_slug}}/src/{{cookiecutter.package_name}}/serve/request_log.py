@@ -213,8 +213,10 @@ class RequestLog:
 
     def _write(self, lines: list[str]) -> None:
         """One line when writing starts failing (never the rows), one when it works again."""
+        file = self.file
+        assert file is not None, "_drain writes only to a log that has a file"
         try:
-            self.file.write(lines)
+            file.write(lines)
         except LostRows as lost:
             LOST.inc(lost.rows)
             problem = str(lost.error)  # "[Errno 28] No space left on device"
@@ -222,9 +224,11 @@ class RequestLog:
                 self.write_problem = problem
                 log.error(
                     "Request log: cannot write %s: %s. Its rows are lost (counted in "
-                    "request_log_lost_rows_total) until it can.", self.file.path, problem,
-                )  # fmt: skip
+                    "request_log_lost_rows_total) until it can.",
+                    file.path,
+                    problem,
+                )
             return
         if self.write_problem is not None:
             self.write_problem = None
-            log.warning("Request log: writing %s again", self.file.path)
+            log.warning("Request log: writing %s again", file.path)
