@@ -5,6 +5,7 @@ import json
 import os
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,11 +16,12 @@ from {{ cookiecutter.package_name }}.monitor.read_log import (
     read_log,
 )
 
-LINE = {
-    "time": "2026-11-21T15:40:00.123+00:00", "model_version": "3",
+LINE: dict[str, Any] = {
+    "time": "2026-11-21T15:40:00.123+00:00",
+    "model_version": "3",
     "inputs": {"age": 41.0, "contract": "two year", "signup_date": "2022-01-06", "calls": None},
     "output": {"prediction": "no", "probabilities": {"no": 0.95, "yes": 0.05}},
-}  # fmt: skip
+}
 
 
 def numbered(first: int, count: int) -> bytes:

@@ -48,7 +48,7 @@ def service(bundle_dir: Path, log_dir: Path, **env: str):
     """`python -m <package>.serve` with these settings, stopped by PID (SIGTERM: clean)."""
     with (
         tempfile.TemporaryDirectory() as folder,
-        running(bundle_dir, log_dir, Path(folder) / "output", **env) as (url, _),
+        running(bundle_dir, log_dir, Path(folder) / "output", umask=-1, **env) as (url, _),
     ):
         yield url
 
@@ -113,7 +113,9 @@ def monitor(bundle_dir: Path, log_dir: Path, cwd: Path, *args: str):
 
 def drifted_in_report(cwd: Path) -> set[str]:
     report = (cwd / "reports" / "monitoring.md").read_text()
-    line = re.search(r"^## Drifted: (.*)$", report, re.MULTILINE).group(1)
+    drifted = re.search(r"^## Drifted: (.*)$", report, re.MULTILINE)
+    assert drifted is not None, report
+    line = drifted.group(1)
     return set() if line == "nothing" else set(line.split(", "))
 
 
@@ -268,7 +270,10 @@ def test_a_log_folder_it_cannot_write_never_stops_the_service(bundle_dir, tmp_pa
 
 def metric(url: str, name: str) -> float:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        return float(re.search(rf"^{name} (\S+)$", response.read().decode(), re.MULTILINE)[1])
+        text = response.read().decode()
+    value = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert value is not None, f"no {name} in /metrics"
+    return float(value[1])
 
 
 @pytest.mark.slow
