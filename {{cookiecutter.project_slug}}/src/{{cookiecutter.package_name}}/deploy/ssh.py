@@ -31,12 +31,18 @@ class Remote:
     def ssh_command(self, *extra: str) -> list[str]:
         s = self.settings
         command = [
-            "ssh", "-p", str(s.ssh_port),
-            "-o", "BatchMode=yes",  # never prompt: fail clearly instead
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={s.known_hosts}",
-            "-o", "ConnectTimeout=15",
-        ]  # fmt: skip
+            "ssh",
+            "-p",
+            str(s.ssh_port),
+            "-o",
+            "BatchMode=yes",  # never prompt: fail clearly instead
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={s.known_hosts}",
+            "-o",
+            "ConnectTimeout=15",
+        ]
         if s.ssh_key:
             command += ["-i", str(s.ssh_key), "-o", "IdentitiesOnly=yes"]
         return [*command, *extra, f"{self.user}@{self.host}"]

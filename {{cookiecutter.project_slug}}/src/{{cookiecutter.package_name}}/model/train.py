@@ -353,9 +353,14 @@ def gate_and_export(settings, name, version, fitted: Fitted, schema: Schema, sta
         if repaired:
             console.print(f"[yellow]{escape(repaired)}[/]", soft_wrap=True)
         promotion = promote_if_better(
-            MlflowClient(), name, version, fitted.metrics[f"test_{fitted.metric}"],
-            fitted.metric, settings.promotion_floor, schema.fingerprint,
-        )  # fmt: skip
+            MlflowClient(),
+            name,
+            version,
+            fitted.metrics[f"test_{fitted.metric}"],
+            fitted.metric,
+            settings.promotion_floor,
+            schema.fingerprint,
+        )
         if promotion.promoted:
             try:
                 publish(staged, link)

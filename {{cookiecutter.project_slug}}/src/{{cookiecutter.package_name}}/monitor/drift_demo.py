@@ -101,11 +101,15 @@ def main(
         frame = feature_rows(bundle, rows, seed)
         if sent == "shifted":
             frame = shifted(frame, numeric, categorical, bundle, seed)
-            print(f"Shifted {numeric!r} up by its interquartile range; half of {categorical!r} "
-                  "set to its rarest training category.")  # fmt: skip
+            print(
+                f"Shifted {numeric!r} up by its interquartile range; half of {categorical!r} "
+                "set to its rarest training category."
+            )
         send(url, frame, key)
-        print(f"Sent {len(frame):,} {sent} rows. Live PSI (the last DRIFT_WINDOW rows, "
-              "refreshed twice a second):")  # fmt: skip
+        print(
+            f"Sent {len(frame):,} {sent} rows. Live PSI (the last DRIFT_WINDOW rows, "
+            "refreshed twice a second):"
+        )
         print(json.dumps(live_psi(url), indent=2))
 
 

@@ -67,8 +67,9 @@ def open_log_file(settings: ServeSettings) -> LogFiles | None:
         log.warning(
             "Request log off: cannot write %s (%s). Make LOG_DIR writable by this user "
             "(a volume or emptyDir), or set LOG_PREDICTIONS=false.",
-            files.path, error,
-        )  # fmt: skip
+            files.path,
+            error,
+        )
         return None
     return files
 
@@ -116,11 +117,12 @@ class RequestLog:
         self.names = loaded.schema.names
         self.file = open_log_file(settings) if settings.log_predictions else None
         self.drift = (
-            LiveDrift(loaded.reference, loaded.schema.task, loaded.schema.classes,
-                      settings.drift_window)
+            LiveDrift(
+                loaded.reference, loaded.schema.task, loaded.schema.classes, settings.drift_window
+            )
             if loaded.reference is not None
             else None
-        )  # fmt: skip
+        )
         # A deque, not a Queue: append is atomic and wakes no one. The thread drains it on
         # its own clock, so requests never hand the interpreter to it one by one.
         self.pending: deque = deque()

@@ -212,9 +212,11 @@ class WrittenNumber:
         ]
         choices += [] if required else [core_schema.none_schema()]
         return core_schema.union_schema(
-            choices, mode="left_to_right", custom_error_type="number_type",
+            choices,
+            mode="left_to_right",
+            custom_error_type="number_type",
             custom_error_message=self.message(),
-        )  # fmt: skip
+        )
 
 
 def number_type(column: Feature, decimal: str) -> Any:

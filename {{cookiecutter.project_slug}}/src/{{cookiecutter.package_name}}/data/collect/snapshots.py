@@ -168,7 +168,10 @@ class Store:
             "terms": source.terms or manifest.get("terms") or TERMS_TODO,
         }
         manifest.update(
-            name=source.name, source=source.url, key_columns=source.key_columns, terms=entry["terms"]
+            name=source.name,
+            source=source.url,
+            key_columns=source.key_columns,
+            terms=entry["terms"],
         )
         manifest["snapshots"].append(entry)
         if merge:
