@@ -43,9 +43,12 @@ def container(objects: dict) -> dict:
 def test_every_overlay_holds_the_whole_service(manifests):
     for objects in manifests.values():
         assert set(objects) == {
-            "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
             "NetworkPolicy",
-        }  # fmt: skip
+        }
         assert container(objects)["image"] == IMAGE
 
 

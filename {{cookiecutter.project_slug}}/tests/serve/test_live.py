@@ -77,9 +77,12 @@ def test_make_predict_says_which_key_a_401_wants(keyed_service, tmp_path, sent, 
     """A 401 says what to set: no key sent, or not the service's (one API_KEY everywhere)."""
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve.client", "--url", keyed_service],
-        env=os.environ | {"API_KEY": sent}, cwd=tmp_path,  # no .env here: the key is `sent`
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        env=os.environ | {"API_KEY": sent},
+        cwd=tmp_path,  # no .env here: the key is `sent`
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if said is None:
         assert result.returncode == 0 and '"prediction"' in result.stdout, result.stderr
         return

@@ -58,16 +58,25 @@ def running(bundle_dir: Path, log_dir: Path, output: Path, umask: int = -1, **en
     """The service, its output in a file (a pipe nobody reads would fill and block it):
     (url, process) for tests that look at its workers or what it prints."""
     port = free_port()
-    environment = os.environ | {
-        "MODEL_URI": str(bundle_dir), "PORT": str(port), "HOST": "127.0.0.1",
-        "LOG_LEVEL": "warning", "LOG_DIR": str(log_dir),
-    } | env  # fmt: skip
+    environment = (
+        os.environ
+        | {
+            "MODEL_URI": str(bundle_dir),
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "warning",
+            "LOG_DIR": str(log_dir),
+        }
+        | env
+    )
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
             env=environment,
-            stdout=sink, stderr=subprocess.STDOUT, umask=umask,
-        )  # fmt: skip
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            umask=umask,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/readyz", timeout=90, process=process)
@@ -101,14 +110,19 @@ def live_psi(url: str, rows: int) -> dict[str, float]:
 
 def monitor(bundle_dir: Path, log_dir: Path, cwd: Path, *args: str):
     env = os.environ | {
-        "MODEL_URI": str(bundle_dir), "LOG_DIR": str(log_dir),
+        "MODEL_URI": str(bundle_dir),
+        "LOG_DIR": str(log_dir),
         "MONITOR_REPORTS_DIR": str(cwd / "reports"),
         "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
-    }  # fmt: skip
+    }
     return subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.monitor", "--local", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def drifted_in_report(cwd: Path) -> set[str]:
@@ -204,8 +218,11 @@ def test_a_killed_workers_drift_leaves_the_metrics_with_it(bundle_dir, tmp_path)
     frame = shifted(feature_rows(bundle, ROWS, seed=108), numeric, categorical, bundle, seed=108)
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    settings = {"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-                "DRIFT_WINDOW": str(ROWS)}  # fmt: skip
+    settings = {
+        "WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "DRIFT_WINDOW": str(ROWS),
+    }
     with running(bundle_dir, tmp_path / "logs", tmp_path / "output", **settings) as (url, process):
         eventually(lambda: len(worker_pids(process.pid)) == 2)
         send_on_one_connection(url, records(frame))
