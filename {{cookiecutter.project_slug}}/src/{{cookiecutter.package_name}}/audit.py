@@ -117,18 +117,8 @@ def run_pip_audit(report: Path) -> dict:
     """pip-audit's JSON for this Python's environment; ColdstartError when it could not finish."""
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)  # never judge an earlier run's output
-    command = [
-        sys.executable,
-        "-m",
-        "pip_audit",
-        "--format",
-        "json",
-        "--output",
-        str(report),
-        "--progress-spinner",
-        "off",
-        "--skip-editable",
-    ]
+    command = [sys.executable, "-m", "pip_audit", "--format", "json", "--output", str(report)]
+    command += ["--progress-spinner", "off", "--skip-editable"]
     finished = subprocess.run(command, capture_output=True, text=True)
     try:
         return json.loads(report.read_text())
