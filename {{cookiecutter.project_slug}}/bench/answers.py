@@ -23,10 +23,11 @@ def reduced(answer) -> list[tuple]:
     if isinstance(answer, dict):
         answer = answer.get("predictions", [answer])
     return [
-        (item.get("prediction"), item.get("probabilities")) if isinstance(item, dict)
+        (item.get("prediction"), item.get("probabilities"))
+        if isinstance(item, dict)
         else (item, None)
         for item in answer
-    ]  # fmt: skip
+    ]
 
 
 def close(probabilities: dict | None, theirs: dict | None) -> bool:

@@ -29,10 +29,21 @@ def mlflow_image(client, metadata: dict) -> tuple[str, float]:
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
         }
         subprocess.run(
-            [sys.executable, "-m", "mlflow", "models", "generate-dockerfile", "-m", model_uri,
-             "--output-directory", folder],
-            check=True, env=env, capture_output=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "generate-dockerfile",
+                "-m",
+                model_uri,
+                "--output-directory",
+                folder,
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         started = time.monotonic()
         image, _ = client.images.build(path=folder, tag="mlflow-served-model:bench", rm=True)
         return image.attrs["Size"] / 1e6, time.monotonic() - started

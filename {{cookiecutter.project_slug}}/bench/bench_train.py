@@ -38,8 +38,9 @@ def long_file(path: Path, rows: int = 200_000, seed: int = 0) -> str:
     numbers = rng.normal(size=(rows, 12))
     frame = pd.DataFrame(numbers.round(3), columns=[f"x{i}" for i in range(12)])
     frame["id"] = rng.permutation(rows)
-    frame["listed"] = (pd.Timestamp("2024-01-01")
-                       + pd.to_timedelta(rng.integers(0, 700, rows), "D")).strftime("%Y-%m-%d")  # fmt: skip
+    frame["listed"] = (
+        pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), "D")
+    ).strftime("%Y-%m-%d")
     for i, size in enumerate((3, 5, 8, 12, 30)):
         frame[f"c{i}"] = rng.choice([f"Level {j}" for j in range(size)] + [" level 0 "], rows)
     frame["amount"] = [f"${v:,.2f}" for v in rng.uniform(100, 90_000, rows)]
@@ -53,8 +54,9 @@ def long_file(path: Path, rows: int = 200_000, seed: int = 0) -> str:
 
 def wide_file(path: Path, rows: int = 300, columns: int = 10_000, seed: int = 0) -> str:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(rng.normal(size=(rows, columns)).round(3),
-                         columns=[f"f{i}" for i in range(columns)])  # fmt: skip
+    frame = pd.DataFrame(
+        rng.normal(size=(rows, columns)).round(3), columns=[f"f{i}" for i in range(columns)]
+    )
     frame["target"] = frame["f0"] * 2 + rng.normal(0, 0.1, rows)
     frame.to_csv(path, index=False)
     return "target"
@@ -75,8 +77,9 @@ def timed_train(env: dict, data: Path, target: str | None) -> tuple[float, float
 def report(name: str, seconds: float, peak: float, code: int, note: str = "", judged=True) -> None:
     verdict = "meets" if seconds <= TARGETS[name] else "MISSES"
     judgement = f"{verdict} the {TARGETS[name]:.0f} s target" if judged else "not judged"
-    print(f"{name:>6}: {seconds:6.1f} s, peak memory {peak:,.0f} MiB, exit {code} "
-          f"({judgement}){note}")  # fmt: skip
+    print(
+        f"{name:>6}: {seconds:6.1f} s, peak memory {peak:,.0f} MiB, exit {code} ({judgement}){note}"
+    )
 
 
 def main() -> int:
@@ -102,12 +105,16 @@ def main() -> int:
         times = [seconds for seconds, *_ in runs]
         median, peak = statistics.median(times), max(p for _, p, _, _ in runs)
         verdict = "meets" if median <= TARGETS["sample"] else "MISSES"
-        print(f"make train: median {median:.1f} s over {len(times)} runs on {os.cpu_count()} cores, "
-              f"peak memory {peak:,.0f} MiB ({verdict} the {TARGETS['sample']:.0f} s target)")  # fmt: skip
+        print(
+            f"make train: median {median:.1f} s over {len(times)} runs on {os.cpu_count()} cores, "
+            f"peak memory {peak:,.0f} MiB ({verdict} the {TARGETS['sample']:.0f} s target)"
+        )
         if args.skip_large:
             return 0
-        for name, make in (("long", functools.partial(long_file, rows=args.long_rows)),
-                           ("wide", wide_file)):  # fmt: skip
+        for name, make in (
+            ("long", functools.partial(long_file, rows=args.long_rows)),
+            ("wide", wide_file),
+        ):
             path = Path(folder) / f"{name}.csv"
             seconds, peak, code, output = timed_train(env, path, make(path))
             expected = 0 if name == "long" else 2  # the wide file is refused up front

@@ -64,10 +64,20 @@ def wrk_load(url: str, body: bytes, connections: int, duration: float, headers: 
             script.write(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}\n")
     try:
         output = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
-             "-s", script.name, url],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(duration))}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         os.unlink(script.name)
 
@@ -76,7 +86,9 @@ def wrk_load(url: str, body: bytes, connections: int, duration: float, headers: 
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)  # fmt: skip
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": latency("50"),

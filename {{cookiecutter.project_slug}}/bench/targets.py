@@ -147,10 +147,22 @@ def bare_asgi(env: dict, record: dict) -> Target:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [
-        sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent), "bare_asgi:app",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-        "--lifespan", "off",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--app-dir",
+        str(Path(__file__).parent),
+        "bare_asgi:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+    ]
     return start_process("bare ASGI", command, env, base, (base, json.dumps(record).encode()), None)
 
 
@@ -176,10 +188,13 @@ def service(
     started = time.monotonic()
     env = env | chosen | {"MODEL_URI": str(bundle), "PORT": str(port), "LOG_DIR": log_dir}
     target = start_process(
-        name, [sys.executable, "-m", f"{PACKAGE}.serve"], env, f"{base}/readyz",
+        name,
+        [sys.executable, "-m", f"{PACKAGE}.serve"],
+        env,
+        f"{base}/readyz",
         (f"{base}/predict", json.dumps(record).encode()),
         (f"{base}/predict/batch", json.dumps(batch).encode()),
-    )  # fmt: skip
+    )
     target.headers, target.settings = api_key_header(), chosen
     wait_for_workers(base, int(chosen["WORKERS"]))
     target.cold_start_s = time.monotonic() - started
@@ -204,17 +219,33 @@ def mlflow_serve(env: dict, metadata: dict, workers: int, record: dict, batch: d
     base = f"http://127.0.0.1:{port}"
     model_uri = f"models:/{metadata['name']}/{metadata['version']}"
     command = [
-        sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri, "--env-manager",
-        "local", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     tracking = os.environ.get("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
     env = env | {"MLFLOW_TRACKING_URI": tracking}
     records = {"dataframe_records": batch["records"]}
     return start_process(
-        "mlflow models serve", command, env, f"{base}/ping",
+        "mlflow models serve",
+        command,
+        env,
+        f"{base}/ping",
         (f"{base}/invocations", json.dumps({"dataframe_records": [record]}).encode()),
         (f"{base}/invocations", json.dumps(records).encode()),
-    )  # fmt: skip
+    )
 
 
 def image(tag: str, workers: int, record: dict, batch: dict) -> Target:
@@ -226,9 +257,13 @@ def image(tag: str, workers: int, record: dict, batch: dict) -> Target:
     base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     container = client.containers.run(
-        tag, detach=True, ports={"8000/tcp": ("127.0.0.1", port)}, read_only=True,
-        tmpfs={"/tmp": "size=64m"}, environment={"WORKERS": str(workers)},
-    )  # fmt: skip
+        tag,
+        detach=True,
+        ports={"8000/tcp": ("127.0.0.1", port)},
+        read_only=True,
+        tmpfs={"/tmp": "size=64m"},
+        environment={"WORKERS": str(workers)},
+    )
 
     def stop() -> None:
         container.remove(force=True)
@@ -276,10 +311,13 @@ def peer(name: str, command: list, python: Path, bundle: Path, record: dict, bat
     ready = f"{base}/readyz" if "bentoml" in command else f"{base}/health"  # their own checks
     records = {"records": [record]}
     target = start_process(
-        name, command, env, ready,
+        name,
+        command,
+        env,
+        ready,
         (f"{base}/predict", json.dumps(records).encode()),
         (f"{base}/predict", json.dumps(batch).encode()),
-    )  # fmt: skip
+    )
     return target
 
 

@@ -19,6 +19,7 @@ import urllib.request
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import skops.io
@@ -40,6 +41,7 @@ def require(condition: bool, reason: str) -> None:
 def require_tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     require(path is not None, f"`{name}` is not installed")
+    assert path is not None  # require() skipped or failed the test otherwise
     return path
 
 
@@ -53,8 +55,10 @@ def wait_for(url: str, timeout: float = 60, process: subprocess.Popen | None = N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
+            command = process.args  # a list, or one program
+            program = command if isinstance(command, str | bytes | os.PathLike) else command[0]
             raise RuntimeError(
-                f"{process.args[0]} exited with {process.returncode} before {url} answered"
+                f"{os.fsdecode(program)} exited with {process.returncode} before {url} answered"
             )
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -132,7 +136,7 @@ def make_settings(folder: Path, **overrides) -> Settings:
         and not (folder / "mlflow.db").exists()
     ):
         shutil.copyfile(migrated_tracking_store(), folder / "mlflow.db")
-    values = {
+    values: dict[str, Any] = {
         "data_path": str(folder / "data.csv"),
         "target": TARGET,
         "mlflow_tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",

@@ -39,9 +39,10 @@ CHECKED = [
     {"name": "pandas", "version": "2.3.0", "vulns": []},
 ]
 VULNERABLE = {
-    "name": "pillow", "version": "9.0.0",
+    "name": "pillow",
+    "version": "9.0.0",
     "vulns": [{"id": "PYSEC-2022-168", "fix_versions": ["9.0.1"], "aliases": ["CVE-2022-22817"]}],
-}  # fmt: skip
+}
 
 
 def test_every_package_skipped_is_a_failure_with_the_count_and_the_reason():
@@ -123,15 +124,20 @@ def audit(cwd: Path, service_url: str):
     """`make audit`'s command, run in `cwd`, asking the service at `service_url`."""
     require(find_spec("pip_audit") is not None, "pip-audit is not installed (the dev extra)")
     env = os.environ | {
-        "PIP_AUDIT_VULNERABILITY_SERVICE": "osv", "PIP_AUDIT_OSV_URL": service_url,
+        "PIP_AUDIT_VULNERABILITY_SERVICE": "osv",
+        "PIP_AUDIT_OSV_URL": service_url,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
-    }  # fmt: skip
+    }
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.audit"]
     return subprocess.run(
         command,
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -153,8 +159,10 @@ def test_the_audit_fails_naming_a_vulnerable_package(tmp_path):
     def answer(query):
         if query["package"]["name"] != "pip":
             return 200, {}
-        affected = {"package": {"name": "pip", "ecosystem": "PyPI"},
-                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "999.0"}]}]}  # fmt: skip
+        affected = {
+            "package": {"name": "pip", "ecosystem": "PyPI"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "999.0"}]}],
+        }
         vulnerability = {"id": "TEST-2026-0001", "summary": "a test", "affected": [affected]}
         return 200, {"vulns": [vulnerability]}
 

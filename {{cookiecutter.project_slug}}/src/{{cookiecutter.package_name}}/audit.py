@@ -84,9 +84,10 @@ def vulnerabilities(vulnerable: list[dict]) -> str:
 def judge(report: dict, own: set[str]) -> Verdict:
     """pip-audit's JSON (--format json) -> pass only when every package was checked."""
     dependencies = [
-        d for d in report.get("dependencies", [])
+        d
+        for d in report.get("dependencies", [])
         if not (canonical(d["name"]) in own and d.get("skip_reason") == EDITABLE)
-    ]  # fmt: skip
+    ]
     skipped = [d for d in dependencies if "skip_reason" in d]
     checked = [d for d in dependencies if "skip_reason" not in d]
     vulnerable = [d for d in checked if d.get("vulns")]
@@ -116,10 +117,8 @@ def run_pip_audit(report: Path) -> dict:
     """pip-audit's JSON for this Python's environment; ColdstartError when it could not finish."""
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)  # never judge an earlier run's output
-    command = [
-        sys.executable, "-m", "pip_audit", "--format", "json", "--output", str(report),
-        "--progress-spinner", "off", "--skip-editable",
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "pip_audit", "--format", "json", "--output", str(report)]
+    command += ["--progress-spinner", "off", "--skip-editable"]
     finished = subprocess.run(command, capture_output=True, text=True)
     try:
         return json.loads(report.read_text())

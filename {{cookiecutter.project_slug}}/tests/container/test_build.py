@@ -76,9 +76,12 @@ def test_every_container_limit_is_in_env_example_with_a_comment():
 def test_a_bad_container_limit_is_one_line_and_exit_2(tmp_path, setting, value):
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.container", "run"],
-        cwd=tmp_path, env=os.environ | {"PYTHONPATH": SOURCE, setting: value},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": SOURCE, setting: value},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: {setting}: ")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -55,11 +55,23 @@ def test_fitted_trees_pass():
 
 @pytest.mark.parametrize(
     "changes",
-    [{"left": 4_000_000_000}, {"right": 0}, {"feature_idx": 4}, {"feature_idx": -1},
-     {"is_categorical": 1}, {"is_leaf": 7}],
-    ids=["child-outside", "child-loops-back", "column-past-the-end", "negative-column",
-         "native-category", "neither-leaf-nor-split"],
-)  # fmt: skip
+    [
+        {"left": 4_000_000_000},
+        {"right": 0},
+        {"feature_idx": 4},
+        {"feature_idx": -1},
+        {"is_categorical": 1},
+        {"is_leaf": 7},
+    ],
+    ids=[
+        "child-outside",
+        "child-loops-back",
+        "column-past-the-end",
+        "negative-column",
+        "native-category",
+        "neither-leaf-nor-split",
+    ],
+)
 def test_a_crafted_boosting_tree_is_refused(changes):
     with pytest.raises(ValueError, match="a test: pipeline"):
         check_trees(crafted_boosting(**changes), "a test")

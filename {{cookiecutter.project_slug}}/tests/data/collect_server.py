@@ -27,11 +27,15 @@ def make_rows(first_id: int, count: int, seed: int = 0) -> list[dict]:
     for number in range(first_id, first_id + count):
         x = float(rng.uniform(0, 1))
         noisy = x + rng.normal(0, 0.15)
-        rows.append({
-            "id": number, "x": round(x, 4), "group": ["a", "b", "c"][number % 3],
-            "owner": {"name": f"owner{number % 7}", "city": ["Oslo", "Lima"][number % 2]},
-            "label": int(noisy > 0.5),
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": number,
+                "x": round(x, 4),
+                "group": ["a", "b", "c"][number % 3],
+                "owner": {"name": f"owner{number % 7}", "city": ["Oslo", "Lima"][number % 2]},
+                "label": int(noisy > 0.5),
+            }
+        )
     return rows
 
 

@@ -123,17 +123,19 @@ def listings(rows: int = ROWS, seed: int = 8) -> pd.DataFrame:
     scraped = pd.Timestamp("2025-03-01T08:00:00+01:00") + pd.to_timedelta(
         r.integers(0, 10**7, rows), "s"
     )
-    frame = pd.DataFrame({
-        "URL": [f"https://shop.example/item/{i}?ref=list" for i in range(rows)],
-        "RAM": [f"{g}GB" if i % 2 else f"{g} gb" for i, g in enumerate(ram)],
-        "Hard drive": [f"{m} MB" if m < 1000 else f"{m / 1000:.2f} GB" for m in drive],
-        "CPU speed": [f"{m}MHz" if i % 3 else f"{m}" for i, m in enumerate(speed)],
-        "Screen (in)": [f'{s}"' if i % 2 else f"{s}" for i, s in enumerate(screen)],
-        "Scraped at": scraped.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "Notes": r.choice(["Like new &amp; boxed", "Scratches on the lid", ""], rows),
-        "Price": price_written,
-        "": "",  # Excel's empty trailing column: a header cell with no name, no values
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "URL": [f"https://shop.example/item/{i}?ref=list" for i in range(rows)],
+            "RAM": [f"{g}GB" if i % 2 else f"{g} gb" for i, g in enumerate(ram)],
+            "Hard drive": [f"{m} MB" if m < 1000 else f"{m / 1000:.2f} GB" for m in drive],
+            "CPU speed": [f"{m}MHz" if i % 3 else f"{m}" for i, m in enumerate(speed)],
+            "Screen (in)": [f'{s}"' if i % 2 else f"{s}" for i, s in enumerate(screen)],
+            "Scraped at": scraped.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "Notes": r.choice(["Like new &amp; boxed", "Scratches on the lid", ""], rows),
+            "Price": price_written,
+            "": "",  # Excel's empty trailing column: a header cell with no name, no values
+        }
+    )
     for column, marker in (("RAM", "N/A"), ("CPU speed", "--"), ("Screen (in)", "")):
         frame.loc[r.random(rows) < 0.03, column] = marker
     return pd.concat([frame, frame.sample(n=rows // 50, random_state=seed)])  # duplicated rows
@@ -151,14 +153,18 @@ def french_export(
     accepted = income + r.normal(0, 8000, rows) > 50_000
     yes, no = ["Oui", "oui", "OUI", " Oui", "Oui"], ["Non", "non", "Non ", "Non"]
     currency = "EUR" if encoding == "latin-1" else "€"  # latin-1 has no euro sign
-    frame = pd.DataFrame({
-        "Numéro de dossier": [f"D-2019-{i:05d}" for i in range(rows)],
-        "Région": region,
-        f"Revenu annuel ({currency})": [f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", thousands)
-                              for v in income],
-        "Âge": r.integers(18, 80, rows),
-        "Accepté": [r.choice(yes) if a else r.choice(no) for a in accepted],
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "Numéro de dossier": [f"D-2019-{i:05d}" for i in range(rows)],
+            "Région": region,
+            f"Revenu annuel ({currency})": [
+                f"{v:,.2f}".replace(",", " ").replace(".", ",").replace(" ", thousands)
+                for v in income
+            ],
+            "Âge": r.integers(18, 80, rows),
+            "Accepté": [r.choice(yes) if a else r.choice(no) for a in accepted],
+        }
+    )
     return frame.to_csv(index=False, sep=";", lineterminator="\r\n").encode(encoding)
 
 
@@ -174,11 +180,18 @@ def storm_tracks(
     status = r.choice(["depression", "storm", "hurricane"], storms)
     wind = {"depression": 25, "storm": 45, "hurricane": 90}
     rows = [
-        {"name": name, "year": 1990 + i % 30, "month": r.integers(6, 12), "day": r.integers(1, 28),
-         "wind": wind[status[i]] + r.normal(0, 12), "pressure": r.normal(990, 10),
-         "status": status[i]}
-        for i, name in enumerate(names) for _ in range(rows_per_storm)
-    ]  # fmt: skip
+        {
+            "name": name,
+            "year": 1990 + i % 30,
+            "month": r.integers(6, 12),
+            "day": r.integers(1, 28),
+            "wind": wind[status[i]] + r.normal(0, 12),
+            "pressure": r.normal(990, 10),
+            "status": status[i],
+        }
+        for i, name in enumerate(names)
+        for _ in range(rows_per_storm)
+    ]
     frame = pd.DataFrame(rows)
     if not runs:
         frame = frame.sample(frac=1, random_state=seed).reset_index(drop=True)
@@ -249,66 +262,171 @@ def corpus() -> list[Case]:
     fractional = base().assign(label=r.choice([0.5, 1.5, 2.5], ROWS))
     infinite = with_column("ratio", r.normal(1, 0.2, ROWS))
     infinite.loc[:4, "ratio"] = np.inf
-    return [
-        Case("categories normalised", to_csv(with_column("area", spaces)), column="area",
-             kind="categorical"),
-        Case("numbers written as text", to_csv(with_column("budget", numbers_as_text())),
-             column="budget", kind="numeric"),
-        Case("a few junk values become missing", to_csv(with_column("age", mostly_numbers(40))),
-             column="age", kind="numeric"),
-        Case("neither numeric nor a category", to_csv(with_column("age", mostly_numbers(3))),
-             error="Column 'age' is neither clearly numeric nor a category: 33.3% of its values "
-                   "are text (e.g. 'unknown', 'see notes', 'ask')"),
-        Case("codes with thousands of values are left out",
-             to_csv(with_column("code", [f"X{i}" if i % 3 else f"{i}" for i in range(ROWS)])),
-             column="code", kind="id"),
-        Case("high-cardinality text is left out",
-             to_csv(with_column("street", [f"street {i % 120}" for i in range(ROWS)])),
-             column="street", kind="dropped"),
-        Case("Studio among bedroom counts is categorical",
-             to_csv(with_column("Bedrooms", r.choice(["Studio", "1", "2", "3"], ROWS))),
-             column="Bedrooms", kind="categorical"),
-        Case("a unique integer ID", to_csv(with_column("patient_id", r.permutation(ROWS) * 7 + 3)),
-             column="patient_id", kind="id"),
-        Case("consecutive row numbers", to_csv(with_column("row", r.permutation(ROWS) + 1)),
-             column="row", kind="id"),
-        Case("a string ID", to_csv(with_column("Order Ref", [f"ORD-{i:05d}" for i in range(ROWS)])),
-             column="Order Ref", kind="id"),
-        Case("dates become features", to_csv(with_column("visited", date_values("%d/%m/%Y"))),
-             column="visited", kind="date"),
-        Case("free text is left out",
-             to_csv(with_column("notes", [f"called on day {i}, wants a viewing soon" for i in range(ROWS)])),
-             column="notes", kind="text"),
-        Case("infinite values become missing", to_csv(infinite), column="ratio", kind="numeric"),
-        Case("a constant column", to_csv(with_column("country", ["UK"] * ROWS)),
-             column="country", kind="constant"),
-        Case("an empty column", to_csv(with_column("comment", [""] * ROWS)),
-             column="comment", kind="dropped"),
-        Case("semicolons and decimal commas",
-             to_csv(with_column("weight", [f"{v:.2f}" for v in r.uniform(1, 9, ROWS)]), sep=";")
-             .replace(b".", b","),
-             column="weight", kind="numeric"),
-        Case("tab separated", to_csv(with_column("colour", r.choice(["red", "blue"], ROWS)), sep="\t"),
-             column="colour", kind="categorical"),
-        Case("pipe separated", to_csv(with_column("colour", r.choice(["red", "blue"], ROWS)), sep="|"),
-             column="colour", kind="categorical"),
-        Case("UTF-8 with BOM and CRLF", base().to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig"),
-             column="size", kind="numeric"),
-        Case("duplicate column names", to_csv(duplicate),
-             error="has the same column name more than once: 'age' at columns 4, 5"),
-        Case("latin-1 is read without a setting",
-             to_csv(with_column("Région", ["Île", "Nord"] * (ROWS // 2)), encoding="latin-1"),
-             column="Région", kind="categorical"),
-        Case("regression target with text", to_csv(junk_target),
-             error="Target 'price' must be numbers for regression, but 10.0% of its values are text "
-                   "(e.g. 'call us')"),
-        Case("fractional labels for classification", to_csv(fractional), target="label",
-             task="classification",
-             error="TASK=classification, but target 'label' holds fractional numbers (e.g. "),
-        Case("too many columns", to_csv(pd.concat([base(), pd.DataFrame(
-            rng(6).normal(size=(ROWS, 1200)), columns=[f"c{i}" for i in range(1200)])], axis=1)),
-             error="has 1,202 feature columns for 240 rows: more than MAX_COLUMNS=1,000"),
-    ] + unit_cases() + encoding_cases() + group_cases() + refused_settings()  # fmt: skip
+    return (
+        [
+            Case(
+                "categories normalised",
+                to_csv(with_column("area", spaces)),
+                column="area",
+                kind="categorical",
+            ),
+            Case(
+                "numbers written as text",
+                to_csv(with_column("budget", numbers_as_text())),
+                column="budget",
+                kind="numeric",
+            ),
+            Case(
+                "a few junk values become missing",
+                to_csv(with_column("age", mostly_numbers(40))),
+                column="age",
+                kind="numeric",
+            ),
+            Case(
+                "neither numeric nor a category",
+                to_csv(with_column("age", mostly_numbers(3))),
+                error="Column 'age' is neither clearly numeric nor a category: 33.3% of its values "
+                "are text (e.g. 'unknown', 'see notes', 'ask')",
+            ),
+            Case(
+                "codes with thousands of values are left out",
+                to_csv(with_column("code", [f"X{i}" if i % 3 else f"{i}" for i in range(ROWS)])),
+                column="code",
+                kind="id",
+            ),
+            Case(
+                "high-cardinality text is left out",
+                to_csv(with_column("street", [f"street {i % 120}" for i in range(ROWS)])),
+                column="street",
+                kind="dropped",
+            ),
+            Case(
+                "Studio among bedroom counts is categorical",
+                to_csv(with_column("Bedrooms", r.choice(["Studio", "1", "2", "3"], ROWS))),
+                column="Bedrooms",
+                kind="categorical",
+            ),
+            Case(
+                "a unique integer ID",
+                to_csv(with_column("patient_id", r.permutation(ROWS) * 7 + 3)),
+                column="patient_id",
+                kind="id",
+            ),
+            Case(
+                "consecutive row numbers",
+                to_csv(with_column("row", r.permutation(ROWS) + 1)),
+                column="row",
+                kind="id",
+            ),
+            Case(
+                "a string ID",
+                to_csv(with_column("Order Ref", [f"ORD-{i:05d}" for i in range(ROWS)])),
+                column="Order Ref",
+                kind="id",
+            ),
+            Case(
+                "dates become features",
+                to_csv(with_column("visited", date_values("%d/%m/%Y"))),
+                column="visited",
+                kind="date",
+            ),
+            Case(
+                "free text is left out",
+                to_csv(
+                    with_column(
+                        "notes", [f"called on day {i}, wants a viewing soon" for i in range(ROWS)]
+                    )
+                ),
+                column="notes",
+                kind="text",
+            ),
+            Case(
+                "infinite values become missing", to_csv(infinite), column="ratio", kind="numeric"
+            ),
+            Case(
+                "a constant column",
+                to_csv(with_column("country", ["UK"] * ROWS)),
+                column="country",
+                kind="constant",
+            ),
+            Case(
+                "an empty column",
+                to_csv(with_column("comment", [""] * ROWS)),
+                column="comment",
+                kind="dropped",
+            ),
+            Case(
+                "semicolons and decimal commas",
+                to_csv(
+                    with_column("weight", [f"{v:.2f}" for v in r.uniform(1, 9, ROWS)]), sep=";"
+                ).replace(b".", b","),
+                column="weight",
+                kind="numeric",
+            ),
+            Case(
+                "tab separated",
+                to_csv(with_column("colour", r.choice(["red", "blue"], ROWS)), sep="\t"),
+                column="colour",
+                kind="categorical",
+            ),
+            Case(
+                "pipe separated",
+                to_csv(with_column("colour", r.choice(["red", "blue"], ROWS)), sep="|"),
+                column="colour",
+                kind="categorical",
+            ),
+            Case(
+                "UTF-8 with BOM and CRLF",
+                base().to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig"),
+                column="size",
+                kind="numeric",
+            ),
+            Case(
+                "duplicate column names",
+                to_csv(duplicate),
+                error="has the same column name more than once: 'age' at columns 4, 5",
+            ),
+            Case(
+                "latin-1 is read without a setting",
+                to_csv(with_column("Région", ["Île", "Nord"] * (ROWS // 2)), encoding="latin-1"),
+                column="Région",
+                kind="categorical",
+            ),
+            Case(
+                "regression target with text",
+                to_csv(junk_target),
+                error="Target 'price' must be numbers for regression, but 10.0% of its values are text "
+                "(e.g. 'call us')",
+            ),
+            Case(
+                "fractional labels for classification",
+                to_csv(fractional),
+                target="label",
+                task="classification",
+                error="TASK=classification, but target 'label' holds fractional numbers (e.g. ",
+            ),
+            Case(
+                "too many columns",
+                to_csv(
+                    pd.concat(
+                        [
+                            base(),
+                            pd.DataFrame(
+                                rng(6).normal(size=(ROWS, 1200)),
+                                columns=[f"c{i}" for i in range(1200)],
+                            ),
+                        ],
+                        axis=1,
+                    )
+                ),
+                error="has 1,202 feature columns for 240 rows: more than MAX_COLUMNS=1,000",
+            ),
+        ]
+        + unit_cases()
+        + encoding_cases()
+        + group_cases()
+        + refused_settings()
+    )
 
 
 def unit_cases() -> list[Case]:
@@ -316,68 +434,171 @@ def unit_cases() -> list[Case]:
         return to_csv(with_column("measure", with_units(kind)))
 
     return [
-        Case("one unit in two spellings is numeric", unit_column("one unit"), column="measure",
-             kind="numeric"),
-        Case("mixed units are converted to one", unit_column("mixed units"), column="measure",
-             kind="numeric"),
-        Case("bare numbers in a unit column are read in its unit", unit_column("bare numbers"),
-             column="measure", kind="numeric"),
+        Case(
+            "one unit in two spellings is numeric",
+            unit_column("one unit"),
+            column="measure",
+            kind="numeric",
+        ),
+        Case(
+            "mixed units are converted to one",
+            unit_column("mixed units"),
+            column="measure",
+            kind="numeric",
+        ),
+        Case(
+            "bare numbers in a unit column are read in its unit",
+            unit_column("bare numbers"),
+            column="measure",
+            kind="numeric",
+        ),
         Case("inch marks are a unit", unit_column("inches"), column="measure", kind="numeric"),
-        Case("binary units (GiB, MiB) are data sizes", unit_column("binary units"),
-             column="measure", kind="numeric"),
+        Case(
+            "binary units (GiB, MiB) are data sizes",
+            unit_column("binary units"),
+            column="measure",
+            kind="numeric",
+        ),
         Case("units with a few junk values", unit_column("junk"), column="measure", kind="numeric"),
-        Case("units with many words stop and ask", unit_column("much junk"),
-             error="Column 'measure' is neither clearly numeric nor a category: 12.5% of its "
-                   "values are text (e.g. 'ask', 'see photos')"),
-        Case("NUMERIC_COLUMNS on units with many words reads the units", unit_column("much junk"),
-             column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
-        Case("a few values in another quantity are junk", unit_column("a few of another quantity"),
-             column="measure", kind="numeric"),
-        Case("an unknown unit falls back to the other rules", unit_column("unknown unit"),
-             column="measure", kind="categorical"),
-        Case("units of two quantities fall back to the other rules", unit_column("two quantities"),
-             column="measure", kind="dropped"),
-        Case("a URL column is left out as URLs", to_csv(listings()), target="Price", column="URL",
-             kind="url"),
-        Case("scraped prices with units", to_csv(listings()), target="Price", column="Hard drive",
-             kind="numeric"),
-        Case("ISO timestamps with a zone are dates", to_csv(listings()), target="Price",
-             column="Scraped at", kind="date"),
-        Case("ISO timestamps in several zones are dates",
-             to_csv(with_column("Posted", zoned_timestamps())), column="Posted", kind="date"),
-        Case("Excel's empty trailing column", to_csv(listings()), target="Price",
-             column="Unnamed: 8", kind="dropped"),
-        Case("NUMERIC_COLUMNS on a unit column reads the units", unit_column("mixed units"),
-             column="measure", kind="numeric", settings={"NUMERIC_COLUMNS": '["measure"]'}),
-    ]  # fmt: skip
+        Case(
+            "units with many words stop and ask",
+            unit_column("much junk"),
+            error="Column 'measure' is neither clearly numeric nor a category: 12.5% of its "
+            "values are text (e.g. 'ask', 'see photos')",
+        ),
+        Case(
+            "NUMERIC_COLUMNS on units with many words reads the units",
+            unit_column("much junk"),
+            column="measure",
+            kind="numeric",
+            settings={"NUMERIC_COLUMNS": '["measure"]'},
+        ),
+        Case(
+            "a few values in another quantity are junk",
+            unit_column("a few of another quantity"),
+            column="measure",
+            kind="numeric",
+        ),
+        Case(
+            "an unknown unit falls back to the other rules",
+            unit_column("unknown unit"),
+            column="measure",
+            kind="categorical",
+        ),
+        Case(
+            "units of two quantities fall back to the other rules",
+            unit_column("two quantities"),
+            column="measure",
+            kind="dropped",
+        ),
+        Case(
+            "a URL column is left out as URLs",
+            to_csv(listings()),
+            target="Price",
+            column="URL",
+            kind="url",
+        ),
+        Case(
+            "scraped prices with units",
+            to_csv(listings()),
+            target="Price",
+            column="Hard drive",
+            kind="numeric",
+        ),
+        Case(
+            "ISO timestamps with a zone are dates",
+            to_csv(listings()),
+            target="Price",
+            column="Scraped at",
+            kind="date",
+        ),
+        Case(
+            "ISO timestamps in several zones are dates",
+            to_csv(with_column("Posted", zoned_timestamps())),
+            column="Posted",
+            kind="date",
+        ),
+        Case(
+            "Excel's empty trailing column",
+            to_csv(listings()),
+            target="Price",
+            column="Unnamed: 8",
+            kind="dropped",
+        ),
+        Case(
+            "NUMERIC_COLUMNS on a unit column reads the units",
+            unit_column("mixed units"),
+            column="measure",
+            kind="numeric",
+            settings={"NUMERIC_COLUMNS": '["measure"]'},
+        ),
+    ]
 
 
 def encoding_cases() -> list[Case]:
     accented = with_column("Région", rng(11).choice(["Île-de-France", "Nord", "Rhône"], ROWS))
     return [
-        Case("a cp1252 export with decimal commas", french_export(), target="Accepté",
-             column="Revenu annuel (€)", kind="numeric"),
-        Case("thousands with a no-break space", french_export(thousands="\u00a0"),
-             target="Accepté", column="Revenu annuel (€)", kind="numeric"),
-        Case("thousands with a space", french_export(thousands=" "), target="Accepté",
-             column="Revenu annuel (€)", kind="numeric"),
-        Case("thousands with a narrow no-break space, UTF-8 with a BOM",
-             french_export(encoding="utf-8-sig", thousands="\u202f"), target="Accepté",
-             column="Revenu annuel (€)", kind="numeric"),
-        Case("a latin-1 export", french_export(encoding="latin-1"), target="Accepté",
-             column="Région", kind="categorical"),
-        Case("an ID like D-2019-00042", french_export(), target="Accepté",
-             column="Numéro de dossier", kind="id"),
+        Case(
+            "a cp1252 export with decimal commas",
+            french_export(),
+            target="Accepté",
+            column="Revenu annuel (€)",
+            kind="numeric",
+        ),
+        Case(
+            "thousands with a no-break space",
+            french_export(thousands="\u00a0"),
+            target="Accepté",
+            column="Revenu annuel (€)",
+            kind="numeric",
+        ),
+        Case(
+            "thousands with a space",
+            french_export(thousands=" "),
+            target="Accepté",
+            column="Revenu annuel (€)",
+            kind="numeric",
+        ),
+        Case(
+            "thousands with a narrow no-break space, UTF-8 with a BOM",
+            french_export(encoding="utf-8-sig", thousands="\u202f"),
+            target="Accepté",
+            column="Revenu annuel (€)",
+            kind="numeric",
+        ),
+        Case(
+            "a latin-1 export",
+            french_export(encoding="latin-1"),
+            target="Accepté",
+            column="Région",
+            kind="categorical",
+        ),
+        Case(
+            "an ID like D-2019-00042",
+            french_export(),
+            target="Accepté",
+            column="Numéro de dossier",
+            kind="id",
+        ),
         Case("UTF-16 with a BOM", utf16(accented, bom=True), column="Région", kind="categorical"),
-        Case("UTF-16 without a BOM", utf16(accented, bom=False), column="Région",
-             kind="categorical"),
+        Case(
+            "UTF-16 without a BOM", utf16(accented, bom=False), column="Région", kind="categorical"
+        ),
         Case("UTF-8 without a BOM", to_csv(accented), column="Région", kind="categorical"),
-        Case("a stale CSV_ENCODING on a UTF-8 file with a BOM",
-             spreadsheet_export(), target="Monthly rent", settings={"CSV_ENCODING": "cp1252"},
-             error="CSV_ENCODING=cp1252 cannot be right for"),
-        Case("a stale CSV_ENCODING on UTF-8 text", to_csv(accented),
-             settings={"CSV_ENCODING": "latin-1"}, error="CSV_ENCODING=latin-1 cannot be right for"),
-    ]  # fmt: skip
+        Case(
+            "a stale CSV_ENCODING on a UTF-8 file with a BOM",
+            spreadsheet_export(),
+            target="Monthly rent",
+            settings={"CSV_ENCODING": "cp1252"},
+            error="CSV_ENCODING=cp1252 cannot be right for",
+        ),
+        Case(
+            "a stale CSV_ENCODING on UTF-8 text",
+            to_csv(accented),
+            settings={"CSV_ENCODING": "latin-1"},
+            error="CSV_ENCODING=latin-1 cannot be right for",
+        ),
+    ]
 
 
 def rescraped(rows: int = ROWS, seed: int = 12) -> pd.DataFrame:
@@ -391,37 +612,85 @@ def group_cases() -> list[Case]:
     runs, scattered = storm_tracks(), storm_tracks(runs=False)
     with_ids = storm_tracks().assign(customer_id=lambda f: f["name"].str[-3:].astype(int) + 1000)
     return [
-        Case("storm names in runs are groups", to_csv(runs), target="status", column="name",
-             kind="group"),
-        Case("scattered names are not groups", to_csv(scattered), target="status", column="name",
-             kind="dropped"),
-        Case("storm names reused years apart are groups",
-             to_csv(storm_tracks(storms=120, reused=2)), target="status", column="name",
-             kind="group"),
-        Case("a repeated whole-number ID in runs is a group", to_csv(with_ids.drop(columns="name")),
-             target="status", column="customer_id", kind="group"),
-        Case("a listing ID scraped twice is a group, never a number",
-             to_csv(rescraped()), column="Listing ID", kind="group"),
-        Case("a listing ID scraped twice, group detection off, is left out as an ID",
-             to_csv(rescraped()), column="Listing ID", kind="id",
-             settings={"GROUP_COLUMN": "none"}),
-        Case("GROUP_COLUMN names the group", to_csv(scattered), target="status", column="name",
-             kind="group", settings={"GROUP_COLUMN": "name"}),
-        Case("GROUP_COLUMN=none turns detection off", to_csv(runs), target="status",
-             column="name", kind="dropped", settings={"GROUP_COLUMN": "none"}),
-    ]  # fmt: skip
+        Case(
+            "storm names in runs are groups",
+            to_csv(runs),
+            target="status",
+            column="name",
+            kind="group",
+        ),
+        Case(
+            "scattered names are not groups",
+            to_csv(scattered),
+            target="status",
+            column="name",
+            kind="dropped",
+        ),
+        Case(
+            "storm names reused years apart are groups",
+            to_csv(storm_tracks(storms=120, reused=2)),
+            target="status",
+            column="name",
+            kind="group",
+        ),
+        Case(
+            "a repeated whole-number ID in runs is a group",
+            to_csv(with_ids.drop(columns="name")),
+            target="status",
+            column="customer_id",
+            kind="group",
+        ),
+        Case(
+            "a listing ID scraped twice is a group, never a number",
+            to_csv(rescraped()),
+            column="Listing ID",
+            kind="group",
+        ),
+        Case(
+            "a listing ID scraped twice, group detection off, is left out as an ID",
+            to_csv(rescraped()),
+            column="Listing ID",
+            kind="id",
+            settings={"GROUP_COLUMN": "none"},
+        ),
+        Case(
+            "GROUP_COLUMN names the group",
+            to_csv(scattered),
+            target="status",
+            column="name",
+            kind="group",
+            settings={"GROUP_COLUMN": "name"},
+        ),
+        Case(
+            "GROUP_COLUMN=none turns detection off",
+            to_csv(runs),
+            target="status",
+            column="name",
+            kind="dropped",
+            settings={"GROUP_COLUMN": "none"},
+        ),
+    ]
 
 
 def refused_settings() -> list[Case]:
     colours = with_column("colour", rng(12).choice(["red", "blue"], ROWS))
     return [
-        Case("NUMERIC_COLUMNS on a text column", to_csv(colours),
-             settings={"NUMERIC_COLUMNS": '["colour"]'},
-             error="NUMERIC_COLUMNS names 'colour', but 100.0% of its values are not numbers"),
-        Case("CATEGORICAL_COLUMNS on a date", to_csv(with_column("visited", date_values())),
-             settings={"CATEGORICAL_COLUMNS": '["visited"]'},
-             error="CATEGORICAL_COLUMNS names 'visited', but it holds dates"),
-        Case("GROUP_COLUMN that is not in the file", to_csv(colours),
-             settings={"GROUP_COLUMN": "storm"},
-             error="GROUP_COLUMN=storm is not a column of the file"),
-    ]  # fmt: skip
+        Case(
+            "NUMERIC_COLUMNS on a text column",
+            to_csv(colours),
+            settings={"NUMERIC_COLUMNS": '["colour"]'},
+            error="NUMERIC_COLUMNS names 'colour', but 100.0% of its values are not numbers",
+        ),
+        Case(
+            "CATEGORICAL_COLUMNS on a date",
+            to_csv(with_column("visited", date_values())),
+            settings={"CATEGORICAL_COLUMNS": '["visited"]'},
+            error="CATEGORICAL_COLUMNS names 'visited', but it holds dates",
+        ),
+        Case(
+            "GROUP_COLUMN that is not in the file",
+            to_csv(colours),
+            settings={"GROUP_COLUMN": "storm"},
+            error="GROUP_COLUMN=storm is not a column of the file",
+        ),
+    ]

@@ -286,13 +286,19 @@ def test_a_second_run_adds_only_new_rows_and_the_manifest_lists_every_snapshot(p
         rows = pd.read_csv(f"data/collected/{snapshot['file']}")
         assert len(rows) == snapshot["rows_fetched"]  # the snapshot keeps duplicates too
     assert first["columns"] == {
-        "id": "number", "x": "number", "group": "text", "label": "number",
-        "owner.name": "text", "owner.city": "text",
-    }  # fmt: skip
+        "id": "number",
+        "x": "number",
+        "group": "text",
+        "label": "number",
+        "owner.name": "text",
+        "owner.city": "text",
+    }
     assert listed["combined"] == {
-        "file": "people.csv", "rows": 400, "sha256": sha256_of("data/collected/people.csv"),
+        "file": "people.csv",
+        "rows": 400,
+        "sha256": sha256_of("data/collected/people.csv"),
         "columns": first["columns"],
-    }  # fmt: skip
+    }
     assert listed["terms"] == second["terms"] == "Test data, free to use"
     assert len(list(Path("data/collected/people").glob("*.csv"))) == 2
 
@@ -364,8 +370,10 @@ def test_collect_yaml_collects_every_source_and_its_example_is_valid(project, se
     )
     Path("example.yaml").write_text(example)
     assert [s.name for s in load_sources(Path("example.yaml"))] == [
-        "earthquakes", "city-populations", "stations"
-    ]  # fmt: skip
+        "earthquakes",
+        "city-populations",
+        "stations",
+    ]
 
 
 def test_a_bad_setting_is_one_line_and_exit_2(project, monkeypatch, server):
@@ -377,15 +385,21 @@ def test_a_bad_setting_is_one_line_and_exit_2(project, monkeypatch, server):
 
 def run_collect(url: str, folder: Path) -> subprocess.Popen:
     env = os.environ | {
-        "COLLECT_CONTACT": CONTACT, "COLLECT_DELAY_S": "0.05", "COLLECT_CACHE_TTL_S": "0",
+        "COLLECT_CONTACT": CONTACT,
+        "COLLECT_DELAY_S": "0.05",
+        "COLLECT_CACHE_TTL_S": "0",
         "PYTHONPATH": str(PROJECT_ROOT / "src"),
-    }  # fmt: skip
+    }
     command = [sys.executable, "-m", "{{ cookiecutter.package_name }}.data.collect"]
     return subprocess.Popen(
         [*command, "--source", url, "--name", "people", "--key-columns", "id"],
-        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=ctrl_c_as_in_a_terminal,
-    )  # fmt: skip
+    )
 
 
 def ctrl_c_as_in_a_terminal() -> None:
@@ -429,19 +443,30 @@ def manifest_at(folder: Path) -> dict:
 def test_make_train_trains_on_what_make_collect_gathered(tmp_path, server):
     make = require_tool("make")
     env = os.environ | {
-        "COLLECT_CONTACT": CONTACT, "COLLECT_DELAY_S": "0.05", "CV_FOLDS": "3",
-        "PYTHONPATH": str(PROJECT_ROOT / "src"), "MODEL_NAME": "collected",
-    }  # fmt: skip
+        "COLLECT_CONTACT": CONTACT,
+        "COLLECT_DELAY_S": "0.05",
+        "CV_FOLDS": "3",
+        "PYTHONPATH": str(PROJECT_ROOT / "src"),
+        "MODEL_NAME": "collected",
+    }
     base = [make, "-f", str(PROJECT_ROOT / "Makefile"), f"PY={sys.executable}"]
     collected = subprocess.run(
         [*base, "collect", f"SOURCE={server.url}/api/body", "NAME=quotes", "KEY_COLUMNS=id"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert collected.returncode == 0, collected.stderr
     trained = subprocess.run(
         [*base, "train", "DATA=data/collected/quotes.csv", "TARGET=label"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-2000:]
     assert "300 rows in" in " ".join(trained.stdout.split())
     assert (tmp_path / "models" / "collected" / "metadata.json").is_file()

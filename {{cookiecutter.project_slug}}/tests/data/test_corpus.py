@@ -67,10 +67,22 @@ def run_train(tmp_path: Path, data: Path, target: str, *extra: str, **env: str):
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train", "--data", str(data),
-         "--target", target, *extra],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "{{ cookiecutter.package_name }}.model.train",
+            "--data",
+            str(data),
+            "--target",
+            target,
+            *extra,
+        ],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.parametrize("case", ERRORS, ids=[c.name for c in ERRORS])
@@ -105,8 +117,13 @@ def test_decision_details(tmp_path):
     assert prepared.features["ratio"].isna().sum() == 5
     decisions, prepared = decided(by_name["semicolons and decimal commas"], tmp_path)
     assert prepared.schema["csv"] | {"encoding_why": "-"} == {
-        "delimiter": "semicolon", "decimal": ",", "thousands": ".", "encoding": "UTF-8",
-        "encoding_confidence": "certain", "encoding_why": "-"}  # fmt: skip
+        "delimiter": "semicolon",
+        "decimal": ",",
+        "thousands": ".",
+        "encoding": "UTF-8",
+        "encoding_confidence": "certain",
+        "encoding_why": "-",
+    }
     assert 1 <= prepared.features["weight"].min() < prepared.features["weight"].max() <= 9
 
 

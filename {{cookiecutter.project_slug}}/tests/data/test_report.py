@@ -29,12 +29,20 @@ def test_report_covers_missing_outliers_duplicates_and_target(tmp_path, sample_f
 def test_data_report_exits_2_on_bad_data(tmp_path):
     (tmp_path / "dup.csv").write_text("a,b,a,label\n1,2,3,x\n")
     source = Path({{ cookiecutter.package_name }}.__file__).resolve().parents[1]
-    env = os.environ | {"PYTHONPATH": str(source), "DATA_PATH": str(tmp_path / "dup.csv"),
-                        "TARGET": "label", "REPORTS_DIR": str(tmp_path / "reports")}  # fmt: skip
+    env = os.environ | {
+        "PYTHONPATH": str(source),
+        "DATA_PATH": str(tmp_path / "dup.csv"),
+        "TARGET": "label",
+        "REPORTS_DIR": str(tmp_path / "reports"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.data.report"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "has the same column name more than once: 'a' at columns 1, 3" in result.stderr
 

@@ -186,8 +186,13 @@ def test_destroy_removes_every_kind_and_reports_what_it_could_not(aws):
     stuck = ec2.create_volume(
         AvailabilityZone="us-east-1a", Size=1, TagSpecifications=spec("volume")
     )
-    other = ec2.run_instances(ImageId=ec2.describe_images()["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
-                              InstanceType="t3.micro", Placement={"AvailabilityZone": "us-east-1a"})  # fmt: skip
+    other = ec2.run_instances(
+        ImageId=ec2.describe_images()["Images"][0]["ImageId"],
+        MinCount=1,
+        MaxCount=1,
+        InstanceType="t3.micro",
+        Placement={"AvailabilityZone": "us-east-1a"},
+    )
     ec2.attach_volume(
         VolumeId=stuck["VolumeId"],
         InstanceId=other["Instances"][0]["InstanceId"],

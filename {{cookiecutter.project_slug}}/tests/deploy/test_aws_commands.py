@@ -161,8 +161,12 @@ def test_a_person_at_a_terminal_is_asked(aws, tmp_path, answer):
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.deploy", "deploy", "--target", "aws"],
-        cwd=tmp_path, env=env, stdin=secondary, stdout=secondary, stderr=secondary,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+    )
     os.close(secondary)
     try:
         output = read_terminal(primary, b"Continue?")
@@ -220,16 +224,26 @@ def test_every_ssh_setting_an_aws_deploy_ignores_is_named(tmp_path):
     from {{ cookiecutter.package_name }}.deploy.target_aws import for_instance
 
     recorded = {"public_ip": "198.51.100.20", "ssh_user": "ec2-user", "key_file": "/k.pem"}
-    stale = {"ssh_port": 2222, "ssh_user": "ubuntu", "ssh_key": tmp_path / "id_ed25519",
-             "known_hosts": tmp_path / "known_hosts"}  # fmt: skip
+    stale = {
+        "ssh_port": 2222,
+        "ssh_user": "ubuntu",
+        "ssh_key": tmp_path / "id_ed25519",
+        "known_hosts": tmp_path / "known_hosts",
+    }
     console = Console(record=True, width=300)
     resolved = for_instance(settings_for(tmp_path, **stale), recorded, console)
     assert (resolved.ssh_host, resolved.ssh_port, resolved.ssh_user) == (
-        "198.51.100.20", 22, "ec2-user",
-    )  # fmt: skip
+        "198.51.100.20",
+        22,
+        "ec2-user",
+    )
     said = " ".join(console.export_text().split())
-    for name in ("DEPLOY_SSH_PORT=2222", "DEPLOY_SSH_USER=ubuntu", "DEPLOY_SSH_KEY=",
-                 "DEPLOY_KNOWN_HOSTS="):  # fmt: skip
+    for name in (
+        "DEPLOY_SSH_PORT=2222",
+        "DEPLOY_SSH_USER=ubuntu",
+        "DEPLOY_SSH_KEY=",
+        "DEPLOY_KNOWN_HOSTS=",
+    ):
         assert name in said, said
     assert "DEPLOY_SSH_HOST" not in said.split("(")[0]  # not set: not named
     quiet = Console(record=True, width=300)

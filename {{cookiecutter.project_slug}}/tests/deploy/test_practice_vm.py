@@ -67,9 +67,12 @@ def test_every_deploy_command_says_it_targets_the_practice_vm(in_project):
     practice_vm.write_settings("ssh-ed25519 AAAAC3Nza", 9)  # nothing listens on port 9
     result = subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.deploy", "status", "--target", "ssh"],
-        cwd=in_project, env=os.environ | {"PYTHONPATH": SOURCE, "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=in_project,
+        env=os.environ | {"PYTHONPATH": SOURCE, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Target: the practice VM on this computer (.practice-vm/deploy.env" in result.stdout
     assert result.returncode == 1 and "127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
@@ -160,8 +163,11 @@ def test_the_debian_mirror_is_the_one_this_computers_apt_uses(tmp_path):
 def test_stop_without_a_docker_engine_is_one_clear_line(in_project):
     result = subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.deploy.practice_vm", "stop"],
-        cwd=in_project, capture_output=True, text=True, timeout=120,
+        cwd=in_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env=os.environ | {"PYTHONPATH": SOURCE, "DOCKER_HOST": f"unix://{in_project}/none.sock"},
-    )  # fmt: skip
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "No Docker engine answers" in result.stderr

@@ -124,6 +124,9 @@ def test_make_deploy_checks_its_settings_before_building_the_image(tmp_path):
         root = ENV_EXAMPLE.parent
         recipe = subprocess.run(
             ["make", "-n", "--no-print-directory", "deploy", "PY=python"],
-            cwd=root, capture_output=True, text=True, timeout=60,
-        ).stdout  # fmt: skip
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
         assert 0 <= recipe.index(".deploy check") < recipe.index(".container build")

@@ -52,8 +52,11 @@ def test_a_write_cut_short_keeps_the_previous_record(tmp_path):
     )
     result = subprocess.run(
         [sys.executable, "-c", script, str(folder)],
-        env={"PYTHONPATH": SOURCE}, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env={"PYTHONPATH": SOURCE},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "File too large" in result.stderr
     assert state.load(folder) == {"target": "ssh", "instance_id": "i-0123"}
     assert [p.name for p in folder.iterdir()] == ["state.json"], "no temporary file left"

@@ -20,8 +20,13 @@ def deploy_cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environment = os.environ | {"PYTHONPATH": path, "COLUMNS": "200"} | env
     return subprocess.run(
         [sys.executable, "-m", f"{PACKAGE}.deploy", *args],
-        cwd=tmp_path, env=environment, input="", capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env=environment,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_a_target_this_project_lacks_is_refused_clearly(tmp_path):

@@ -43,9 +43,12 @@ def container(objects: dict) -> dict:
 def test_every_overlay_holds_the_whole_service(manifests):
     for objects in manifests.values():
         assert set(objects) == {
-            "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
             "NetworkPolicy",
-        }  # fmt: skip
+        }
         assert container(objects)["image"] == IMAGE
 
 
@@ -143,7 +146,9 @@ def test_resources_are_set_and_requests_fit_in_limits(manifests):
     units = {"m": 0.001, "Mi": 2**20, "Gi": 2**30}
 
     def amount(text) -> float:
-        number, unit = re.fullmatch(r"([\d.]+)(m|Mi|Gi)?", str(text)).groups()
+        match = re.fullmatch(r"([\d.]+)(m|Mi|Gi)?", str(text))
+        assert match is not None, f"not a Kubernetes quantity: {text!r}"
+        number, unit = match.groups()
         return float(number) * units.get(unit, 1)
 
     resources = container(manifests["cpu"])["resources"]

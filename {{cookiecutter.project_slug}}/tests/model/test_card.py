@@ -50,12 +50,22 @@ def a_card(notes: dict) -> str:
     )
     metrics = {"cv_roc_auc": 0.8, "cv_roc_auc_std": 0.02, "test_roc_auc": 0.81}
     facts = CardFacts(
-        target="y", task="classification", model="linear", data_path="d.csv", rows_in=100,
-        rows_used=90, duplicates_dropped=10, missing_target_dropped=0, decisions=decisions,
-        train_rows=72, test_rows=18, folds=3, metric="roc_auc",
+        target="y",
+        task="classification",
+        model="linear",
+        data_path="d.csv",
+        rows_in=100,
+        rows_used=90,
+        duplicates_dropped=10,
+        missing_target_dropped=0,
+        decisions=decisions,
+        train_rows=72,
+        test_rows=18,
+        folds=3,
+        metric="roc_auc",
         metrics=metrics | {"baseline_test_roc_auc": 0.5},
         class_counts={"no": 87, "yes": 3},
-    )  # fmt: skip
+    )
     return model_card(replace(facts, notes=notes))
 
 

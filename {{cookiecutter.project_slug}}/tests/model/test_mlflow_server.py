@@ -21,14 +21,24 @@ def mlflow_server(tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "mlflow", "server",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination", str(tmp_path / "artifacts"),
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", timeout=120, process=process)
         yield f"http://127.0.0.1:{port}"

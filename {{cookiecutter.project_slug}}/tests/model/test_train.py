@@ -100,8 +100,10 @@ def test_a_bad_setting_in_env_is_one_line_and_exit_2(tmp_path, line, named):
     (tmp_path / ".env").write_text(line + "\n")
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train"],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.startswith("error:")
     assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -72,8 +72,11 @@ def test_a_real_service_serves_xgboost_through_onnx(bundle_dir):
     env = os.environ | {"MODEL_URI": str(bundle_dir), "PORT": str(port), "HOST": "127.0.0.1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/readyz", timeout=60, process=process)
@@ -236,8 +239,9 @@ def test_the_crafted_boosters_are_real_attacks(bundle_dir, tmp_path, edit):
     crafted.write_text(json.dumps(edit(model)))
     probe = subprocess.run(
         [sys.executable, "-c", CRASH_PROBE, str(crafted), str(width)],
-        capture_output=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        timeout=120,
+    )
     assert probe.returncode < 0  # killed by a signal (SIGSEGV), not a Python error
 
 

@@ -37,15 +37,24 @@ def write_log(bundle_dir: Path, folder: Path, rows: int, seed: int = 201) -> Pat
 def monitor(
     cwd: Path, bundle_dir: Path, log_dir: Path, *args: str, launcher: tuple = (), **env: str
 ):
-    environment = os.environ | {
-        "MODEL_URI": str(bundle_dir), "LOG_DIR": str(log_dir),
-        "MONITOR_REPORTS_DIR": str(cwd / "reports"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
-    } | env  # fmt: skip
+    environment = (
+        os.environ
+        | {
+            "MODEL_URI": str(bundle_dir),
+            "LOG_DIR": str(log_dir),
+            "MONITOR_REPORTS_DIR": str(cwd / "reports"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
+        }
+        | env
+    )
     return subprocess.run(
         [*launcher, sys.executable, "-m", "{{ cookiecutter.package_name }}.monitor", *args],
-        cwd=cwd, env=environment, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def append(log: Path, *lines: bytes) -> None:
@@ -72,8 +81,12 @@ def test_corrupt_lines_are_skipped_and_counted(bundle_dir, tmp_path):
     result = monitor(tmp_path, bundle_dir, log.parent, "--local")
     assert result.returncode == 0, result.stdout + result.stderr
     report = (tmp_path / "reports" / "monitoring.md").read_text()
-    for said in ("5 lines skipped: 2 not JSON", "1 not UTF-8", "1 not a JSON object",
-                 "1 `time` not an ISO date and time with its zone"):  # fmt: skip
+    for said in (
+        "5 lines skipped: 2 not JSON",
+        "1 not UTF-8",
+        "1 not a JSON object",
+        "1 `time` not an ISO date and time with its zone",
+    ):
         assert said in result.stdout and said in report, said
     assert "Traceback" not in result.stderr
 
@@ -98,11 +111,14 @@ def test_lines_of_the_wrong_shape_are_skipped_and_counted_never_a_crash(bundle_d
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     report = (tmp_path / "reports" / "monitoring.md").read_text()
-    for said in ("7 lines skipped", "2 `output.probabilities` not an object of numbers",
-                 "2 `inputs` not an object of text, numbers, true/false or null",
-                 "1 `output.prediction` not text, a number, true/false or null",
-                 "1 `time` not an ISO date and time with its zone",
-                 "1 nested too deeply"):  # fmt: skip
+    for said in (
+        "7 lines skipped",
+        "2 `output.probabilities` not an object of numbers",
+        "2 `inputs` not an object of text, numbers, true/false or null",
+        "1 `output.prediction` not text, a number, true/false or null",
+        "1 `time` not an ISO date and time with its zone",
+        "1 nested too deeply",
+    ):
         assert said in result.stdout and said in report, said
     assert f"{written} readable rows" in report  # every line the service wrote, and no other
 
@@ -145,9 +161,13 @@ def test_thresholds_come_from_settings(bundle_dir, tmp_path):
     log = write_log(bundle_dir, tmp_path / "logs", rows=300)
     assert monitor(tmp_path, bundle_dir, log.parent, "--local").returncode == 0
     strict = monitor(
-        tmp_path, bundle_dir, log.parent, "--local",
-        MONITOR_PSI_THRESHOLD="0.000001", MONITOR_P_VALUE="0.999999",
-    )  # fmt: skip
+        tmp_path,
+        bundle_dir,
+        log.parent,
+        "--local",
+        MONITOR_PSI_THRESHOLD="0.000001",
+        MONITOR_P_VALUE="0.999999",
+    )
     assert strict.returncode == 1, strict.stdout + strict.stderr
 
 
@@ -216,8 +236,13 @@ def test_memory_follows_monitor_rows_not_the_log_size(bundle_dir, tmp_path):
     lines = small.read_bytes()
     big = tmp_path / "big"
     big.mkdir()
-    for name in ("requests.jsonl.4", "requests.jsonl.3", "requests.jsonl.2",
-                 "requests.jsonl.1", "requests.jsonl"):  # fmt: skip
+    for name in (
+        "requests.jsonl.4",
+        "requests.jsonl.3",
+        "requests.jsonl.2",
+        "requests.jsonl.1",
+        "requests.jsonl",
+    ):
         (big / name).write_bytes(lines * (8 * 1024 * 1024 // len(lines)))
     rows = {"MONITOR_ROWS": "2000"}
     baseline = peak_memory_mb(tmp_path, bundle_dir, small.parent, **rows)

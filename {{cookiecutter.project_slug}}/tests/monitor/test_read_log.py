@@ -5,6 +5,7 @@ import json
 import os
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,11 +16,12 @@ from {{ cookiecutter.package_name }}.monitor.read_log import (
     read_log,
 )
 
-LINE = {
-    "time": "2026-11-21T15:40:00.123+00:00", "model_version": "3",
+LINE: dict[str, Any] = {
+    "time": "2026-11-21T15:40:00.123+00:00",
+    "model_version": "3",
     "inputs": {"age": 41.0, "contract": "two year", "signup_date": "2022-01-06", "calls": None},
     "output": {"prediction": "no", "probabilities": {"no": 0.95, "yes": 0.05}},
-}  # fmt: skip
+}
 
 
 def numbered(first: int, count: int) -> bytes:
@@ -120,23 +122,34 @@ def service_line(**changes) -> bytes:
         (b"\xff\xfe", "not UTF-8"),
         (b"[1, 2]", "not a JSON object"),
         (b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
-        (service_line(output={"prediction": "no", "probabilities": "yes"}),
-         "`output.probabilities` not an object of numbers"),
-        (service_line(output={"prediction": "no", "probabilities": {"no": "high"}}),
-         "`output.probabilities` not an object of numbers"),
-        (service_line(output={"prediction": {"label": "no"}}),
-         "`output.prediction` not text, a number, true/false or null"),
+        (
+            service_line(output={"prediction": "no", "probabilities": "yes"}),
+            "`output.probabilities` not an object of numbers",
+        ),
+        (
+            service_line(output={"prediction": "no", "probabilities": {"no": "high"}}),
+            "`output.probabilities` not an object of numbers",
+        ),
+        (
+            service_line(output={"prediction": {"label": "no"}}),
+            "`output.prediction` not text, a number, true/false or null",
+        ),
         (service_line(output={"probabilities": {"no": 1.0}}), "no `output.prediction`"),
         (service_line(output="no"), "`output` not an object"),
-        (service_line(inputs={"age": [41]}),
-         "`inputs` not an object of text, numbers, true/false or null"),
-        (service_line(inputs="age=41"), "`inputs` not an object of text, numbers, true/false or null"),
+        (
+            service_line(inputs={"age": [41]}),
+            "`inputs` not an object of text, numbers, true/false or null",
+        ),
+        (
+            service_line(inputs="age=41"),
+            "`inputs` not an object of text, numbers, true/false or null",
+        ),
         (service_line(time="2026-11-21T15:40:00"), "`time` not an ISO date and time with its zone"),
         (service_line(time=1763739600), "`time` not an ISO date and time with its zone"),
         (service_line(model_version=["3"]), "`model_version` not text or a whole number"),
         (json.dumps({k: v for k, v in LINE.items() if k != "inputs"}).encode(), "no `inputs`"),
     ],
-)  # fmt: skip
+)
 def test_a_line_the_service_never_writes_is_skipped_with_its_reason(raw, reason):
     assert parse_line(raw) == reason
 

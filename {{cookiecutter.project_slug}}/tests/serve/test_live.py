@@ -77,9 +77,12 @@ def test_make_predict_says_which_key_a_401_wants(keyed_service, tmp_path, sent, 
     """A 401 says what to set: no key sent, or not the service's (one API_KEY everywhere)."""
     result = subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve.client", "--url", keyed_service],
-        env=os.environ | {"API_KEY": sent}, cwd=tmp_path,  # no .env here: the key is `sent`
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        env=os.environ | {"API_KEY": sent},
+        cwd=tmp_path,  # no .env here: the key is `sent`
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if said is None:
         assert result.returncode == 0 and '"prediction"' in result.stdout, result.stderr
         return
@@ -96,7 +99,7 @@ def test_concurrent_load_has_no_errors(live_service, bundle_dir):
     deadline = time.monotonic() + 3
 
     def client() -> list[int]:
-        statuses = []
+        statuses: list[int] = []
         while time.monotonic() < deadline and len(statuses) < 2000:
             statuses.append(post(f"{url}/predict", example)[0])
         return statuses
@@ -166,11 +169,13 @@ def worker_pids(parent: int) -> set[int]:
 def model_info_pids(url: str) -> set[int]:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
         text = response.read().decode()
-    return {
-        int(re.search(r'pid="(\d+)"', line).group(1))
-        for line in text.splitlines()
-        if line.startswith("model_info{")
-    }
+    pids = set()
+    for line in text.splitlines():
+        if line.startswith("model_info{"):
+            pid = re.search(r'pid="(\d+)"', line)
+            assert pid is not None, line
+            pids.add(int(pid.group(1)))
+    return pids
 
 
 def eventually(check, timeout: float = 60) -> None:

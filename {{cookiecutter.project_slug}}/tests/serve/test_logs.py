@@ -125,9 +125,10 @@ def test_every_request_gets_one_complete_access_line_even_the_last_before_shutdo
     lines = (tmp_path / "stdout.txt").read_text().splitlines()
     assert all(ACCESS_LINE.fullmatch(line) for line in lines), lines[:3]
     found = Counter(
-        (m["path"], int(m["status"])) for m in map(ACCESS_LINE.fullmatch, lines)
+        (m["path"], int(m["status"]))
+        for m in map(ACCESS_LINE.fullmatch, lines)
         if m["path"] != "/readyz"
-    )  # fmt: skip
+    )
     assert found == {("/predict", 200): 200, ("/predict", 422): 200, ("/nowhere", 404): 200}
 
 

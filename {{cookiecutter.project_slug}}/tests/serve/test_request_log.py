@@ -48,7 +48,7 @@ def service(bundle_dir: Path, log_dir: Path, **env: str):
     """`python -m <package>.serve` with these settings, stopped by PID (SIGTERM: clean)."""
     with (
         tempfile.TemporaryDirectory() as folder,
-        running(bundle_dir, log_dir, Path(folder) / "output", **env) as (url, _),
+        running(bundle_dir, log_dir, Path(folder) / "output", umask=-1, **env) as (url, _),
     ):
         yield url
 
@@ -58,16 +58,25 @@ def running(bundle_dir: Path, log_dir: Path, output: Path, umask: int = -1, **en
     """The service, its output in a file (a pipe nobody reads would fill and block it):
     (url, process) for tests that look at its workers or what it prints."""
     port = free_port()
-    environment = os.environ | {
-        "MODEL_URI": str(bundle_dir), "PORT": str(port), "HOST": "127.0.0.1",
-        "LOG_LEVEL": "warning", "LOG_DIR": str(log_dir),
-    } | env  # fmt: skip
+    environment = (
+        os.environ
+        | {
+            "MODEL_URI": str(bundle_dir),
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "LOG_LEVEL": "warning",
+            "LOG_DIR": str(log_dir),
+        }
+        | env
+    )
     with output.open("w") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
             env=environment,
-            stdout=sink, stderr=subprocess.STDOUT, umask=umask,
-        )  # fmt: skip
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            umask=umask,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{url}/readyz", timeout=90, process=process)
@@ -101,19 +110,26 @@ def live_psi(url: str, rows: int) -> dict[str, float]:
 
 def monitor(bundle_dir: Path, log_dir: Path, cwd: Path, *args: str):
     env = os.environ | {
-        "MODEL_URI": str(bundle_dir), "LOG_DIR": str(log_dir),
+        "MODEL_URI": str(bundle_dir),
+        "LOG_DIR": str(log_dir),
         "MONITOR_REPORTS_DIR": str(cwd / "reports"),
         "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
-    }  # fmt: skip
+    }
     return subprocess.run(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}.monitor", "--local", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def drifted_in_report(cwd: Path) -> set[str]:
     report = (cwd / "reports" / "monitoring.md").read_text()
-    line = re.search(r"^## Drifted: (.*)$", report, re.MULTILINE).group(1)
+    drifted = re.search(r"^## Drifted: (.*)$", report, re.MULTILINE)
+    assert drifted is not None, report
+    line = drifted.group(1)
     return set() if line == "nothing" else set(line.split(", "))
 
 
@@ -202,8 +218,11 @@ def test_a_killed_workers_drift_leaves_the_metrics_with_it(bundle_dir, tmp_path)
     frame = shifted(feature_rows(bundle, ROWS, seed=108), numeric, categorical, bundle, seed=108)
     metrics_dir = tmp_path / "prometheus"
     metrics_dir.mkdir()
-    settings = {"WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-                "DRIFT_WINDOW": str(ROWS)}  # fmt: skip
+    settings = {
+        "WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "DRIFT_WINDOW": str(ROWS),
+    }
     with running(bundle_dir, tmp_path / "logs", tmp_path / "output", **settings) as (url, process):
         eventually(lambda: len(worker_pids(process.pid)) == 2)
         send_on_one_connection(url, records(frame))
@@ -268,7 +287,10 @@ def test_a_log_folder_it_cannot_write_never_stops_the_service(bundle_dir, tmp_pa
 
 def metric(url: str, name: str) -> float:
     with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
-        return float(re.search(rf"^{name} (\S+)$", response.read().decode(), re.MULTILINE)[1])
+        text = response.read().decode()
+    value = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert value is not None, f"no {name} in /metrics"
+    return float(value[1])
 
 
 @pytest.mark.slow

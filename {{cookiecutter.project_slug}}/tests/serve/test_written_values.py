@@ -72,9 +72,12 @@ def files(tmp_path_factory) -> dict:
         # The same model in every bake (a regression or linear bake would train another and
         # may not reach the floor): what is tested is reading values, not the model.
         settings = make_settings(
-            folder, data_path=str(path), target=target,
-            task="classification", model="hist_gradient_boosting",
-        )  # fmt: skip
+            folder,
+            data_path=str(path),
+            target=target,
+            task="classification",
+            model="hist_gradient_boosting",
+        )
         summary = train(settings)
         onnx_free = folder / "sklearn-bundle"
         shutil.copytree(summary["bundle_dir"].resolve(), onnx_free)
@@ -154,8 +157,15 @@ def test_a_row_sent_as_the_file_writes_it_gets_the_typed_rows_answer(
 def test_each_pattern_alone_gets_the_typed_answer(services):
     """One value at a time, written and typed: units, currency, percent, spelling, text."""
     client = services["listings", "onnx"]
-    base = {"RAM": 8, "Hard drive": 0.73, "CPU speed": 2100, "Price": 1499, "Discount": 15,
-            "Scraped at": "2025-04-01T10:00:00+0100", "Notes": "Scratches on the lid"}  # fmt: skip
+    base = {
+        "RAM": 8,
+        "Hard drive": 0.73,
+        "CPU speed": 2100,
+        "Price": 1499,
+        "Discount": 15,
+        "Scraped at": "2025-04-01T10:00:00+0100",
+        "Notes": "Scratches on the lid",
+    }
     written = {
         "RAM": ["8 gb", "8GB", "8", " 8 GB "],
         "Hard drive": ["0.73 GB", "730 MB", "730mb", "0.73"],
@@ -174,10 +184,15 @@ def test_a_decimal_comma_file_reads_its_own_numbers(services):
     client = services["french", "onnx"]
     typed = {"Région": "Provence", "Revenu annuel (€)": 27602.23, "Âge": 41}
     expected = answers(client, [typed])[0]
-    written = [{"Revenu annuel (€)": "27.602,23"}, {"Revenu annuel (€)": "27602,23 €"},
-               {"Revenu annuel (€)": "27\u00a0602,23"}, {"Revenu annuel (€)": "27 602,23 €"},
-               {"Revenu annuel (€)": "27\u202f602,23"},
-               {"Âge": "41"}, {"Région": " PROVENCE "}]  # fmt: skip
+    written = [
+        {"Revenu annuel (€)": "27.602,23"},
+        {"Revenu annuel (€)": "27602,23 €"},
+        {"Revenu annuel (€)": "27\u00a0602,23"},
+        {"Revenu annuel (€)": "27 602,23 €"},
+        {"Revenu annuel (€)": "27\u202f602,23"},
+        {"Âge": "41"},
+        {"Région": " PROVENCE "},
+    ]
     assert answers(client, [typed | w for w in written]) == [expected] * len(written)
     # A dot is this file's thousands separator, never its decimal mark: "0.31" is refused.
     response = client.post("/predict", json=typed | {"Revenu annuel (€)": "27602.2"})
@@ -189,8 +204,14 @@ def test_a_decimal_comma_file_reads_its_own_numbers(services):
 
 def test_a_json_number_is_read_as_before(services):
     client = services["listings", "onnx"]
-    one = {"RAM": 16, "Hard drive": 1.5, "CPU speed": 3000.5, "Price": 999.99, "Discount": 0,
-           "Scraped at": "2025-04-01T10:00:00+0100"}  # fmt: skip
+    one = {
+        "RAM": 16,
+        "Hard drive": 1.5,
+        "CPU speed": 3000.5,
+        "Price": 999.99,
+        "Discount": 0,
+        "Scraped at": "2025-04-01T10:00:00+0100",
+    }
     assert answers(client, [one]) == answers(client, [one | {"RAM": 16.0}])
 
 
@@ -199,8 +220,11 @@ def test_columns_training_left_out_are_accepted_and_ignored(files, services, lan
     client = services["listings", "onnx"]
     headers = USUAL_LANE if lane == "usual" else {}
     row = files["listings"]["typed"][0]
-    left_out = {"URL": "https://shop.example/item/1", "Screen (in)": '17"',
-                "Unnamed: 8": {"anything": [1, 2]}}  # fmt: skip
+    left_out = {
+        "URL": "https://shop.example/item/1",
+        "Screen (in)": '17"',
+        "Unnamed: 8": {"anything": [1, 2]},
+    }
     assert answers(client, [row | left_out], headers) == answers(client, [row], headers)
     schema = client.get("/openapi.json").json()["components"]["schemas"]["Record"]
     ignored = {k for k, v in schema["properties"].items() if v.get("x-ignored")}
@@ -246,8 +270,9 @@ def test_text_that_is_no_number_is_a_422_naming_the_field(
 ):
     client = services["listings", "sklearn"]
     headers = USUAL_LANE if lane == "usual" else {}
-    response = client.post("/predict", json=files["listings"]["typed"][0] | {column: text},
-                           headers=headers)  # fmt: skip
+    response = client.post(
+        "/predict", json=files["listings"]["typed"][0] | {column: text}, headers=headers
+    )
     assert response.status_code == 422, response.text
     (detail,) = response.json()["detail"]
     assert detail["loc"] == ["body", column] and detail["type"] == "number_type"
@@ -313,12 +338,18 @@ def test_fuzzed_written_numbers_get_the_answers_the_schema_promises(files, mode)
     declared pattern (it must be accepted) and text outside it (it must be refused), never
     a 5xx: the pattern in /openapi.json is exactly what the service reads."""
     port = free_port()
-    env = os.environ | {"MODEL_URI": str(files["listings"]["bundles"]["onnx"]),
-                        "PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "warning"}  # fmt: skip
+    env = os.environ | {
+        "MODEL_URI": str(files["listings"]["bundles"]["onnx"]),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "LOG_LEVEL": "warning",
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_for(f"http://127.0.0.1:{port}/readyz", timeout=60, process=process)
         schema = schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
@@ -326,8 +357,12 @@ def test_fuzzed_written_numbers_get_the_answers_the_schema_promises(files, mode)
         for operation in [op for op in operations if op.path.startswith("/predict")]:
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck),
-                      database=None)  # fmt: skip
+            @settings(
+                max_examples=60,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
             def as_documented(case):
                 if mode == GenerationMode.POSITIVE:
                     readable_dates(case.body)

@@ -40,11 +40,9 @@ class ContainerLimits(BaseSettings):
 
     def cli_options(self) -> list[str]:
         """The same for `docker run` on a host, over SSH."""
-        options = [
-            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-            "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
-            "--pids-limit", str(self.pids),
-        ]  # fmt: skip
+        options = ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        options += ["--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m"]
+        options += ["--pids-limit", str(self.pids)]
         for name, value in self.environment().items():
             options += ["--env", f"{name}={value}"]
         return options

@@ -92,7 +92,9 @@ class Distribution(BaseModel):
         read_date = date_reader(date_format) if date_format is not None else None
 
         def numeric(value: Any) -> tuple[int, bool]:
-            if date_format is not None:  # dates repeat: text goes through the remembered reader
+            # Dates repeat: text goes through the remembered reader. (read_date is set
+            # exactly when date_format is; the type checker needs to see both.)
+            if date_format is not None and read_date is not None:
                 value = read_date(value) if type(value) is str else as_days(value, date_format)
             number = as_number(value)
             if number is None:

@@ -85,8 +85,9 @@ def date_parts(days: np.ndarray, reference: np.ndarray) -> np.ndarray:
     z = days + 719468.0
     era = np.floor(z / 146097.0)
     doe = z - era * 146097.0
-    yoe = np.floor((doe - np.floor(doe / 1460.0) + np.floor(doe / 36524.0)
-                    - np.floor(doe / 146096.0)) / 365.0)  # fmt: skip
+    yoe = np.floor(
+        (doe - np.floor(doe / 1460.0) + np.floor(doe / 36524.0) - np.floor(doe / 146096.0)) / 365.0
+    )
     doy = doe - (365.0 * yoe + np.floor(yoe / 4.0) - np.floor(yoe / 100.0))
     mp = np.floor((5.0 * doy + 2.0) / 153.0)
     month = mp + 3.0 - 12.0 * (mp >= 10.0)

@@ -135,8 +135,13 @@ class Decision:
     details: dict = field(default_factory=dict)  # what the schema and pipeline need
 
     def as_dict(self) -> dict:
-        return {"column": self.column, "kind": self.kind, "why": self.why, "done": self.done,
-                "used": self.used}  # fmt: skip
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "why": self.why,
+            "done": self.done,
+            "used": self.used,
+        }
 
 
 def is_missing_text(values: pd.Series) -> pd.Series:
@@ -488,8 +493,11 @@ def categorical(name, values, missing, options, why) -> tuple[Decision, pd.Serie
         done.append(f"{sum(map(len, merged.values())):,} spellings merged ({shown})")
     if missing.any():
         done.append(f"{percent(missing.mean())} missing")
-    details = {"categories": categories, "merged": merged,
-               "normalise": options.normalise_categories}  # fmt: skip
+    details = {
+        "categories": categories,
+        "merged": merged,
+        "normalise": options.normalise_categories,
+    }
     return Decision(name, "categorical", why, "; ".join(done), True, details), cleaned
 
 
@@ -594,8 +602,12 @@ def date(name, values, missing, date_format, options) -> tuple[Decision, pd.Seri
     done = f"year, month, day of week, days since {first:%Y-%m-%d} (to {last:%Y-%m-%d})"
     if unreadable:
         done += f"; {unreadable:,} unreadable dates made missing ({examples(present[days.isna()])})"
-    details = {"date_format": date_format, "reference_days": float(days.min()),
-               "earliest": f"{first:%Y-%m-%d}", "latest": f"{last:%Y-%m-%d}"}  # fmt: skip
+    details = {
+        "date_format": date_format,
+        "reference_days": float(days.min()),
+        "earliest": f"{first:%Y-%m-%d}",
+        "latest": f"{last:%Y-%m-%d}",
+    }
     cleaned = values.mask(missing).astype(object)
     return Decision(name, "date", why, done, True, details), cleaned
 
@@ -645,8 +657,9 @@ def decide_target(
     is_number = numbers.notna()[~missing]
     finite = numbers.dropna()
     whole = bool((finite % 1 == 0).all())
-    if task == "regression" or (task is None and AMBIGUOUS_FROM <= is_number.mean() < 1
-                                and finite.nunique() > MAX_CLASSES):  # fmt: skip
+    if task == "regression" or (
+        task is None and AMBIGUOUS_FROM <= is_number.mean() < 1 and finite.nunique() > MAX_CLASSES
+    ):
         if not is_number.all():
             text = present[~is_number]
             raise DataError(

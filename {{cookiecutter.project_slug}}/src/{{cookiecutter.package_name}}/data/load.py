@@ -27,11 +27,16 @@ CERTAIN, LIKELY, GUESS = "certain", "likely", "a guess"
 WESTERN_ACCENTED_SHARE = 0.3
 CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"  # bytes cp1252 has no character for (latin-1 has)
 # Names that read a file the same way: setting one of them for a file detected as another is fine.
-CODEC_FAMILIES = ({"utf-8", "utf-8-sig"}, {"cp1252", "iso8859-1", "iso8859-15"},
-                  {"utf-16", "utf-16-le", "utf-16-be"})  # fmt: skip
-BOMS = {codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
-        codecs.BOM_UTF16_LE: ("utf-16", "a UTF-16 byte-order mark"),
-        codecs.BOM_UTF16_BE: ("utf-16", "a UTF-16 byte-order mark")}  # fmt: skip
+CODEC_FAMILIES = (
+    {"utf-8", "utf-8-sig"},
+    {"cp1252", "iso8859-1", "iso8859-15"},
+    {"utf-16", "utf-16-le", "utf-16-be"},
+)
+BOMS = {
+    codecs.BOM_UTF8: ("utf-8-sig", "a UTF-8 byte-order mark"),
+    codecs.BOM_UTF16_LE: ("utf-16", "a UTF-16 byte-order mark"),
+    codecs.BOM_UTF16_BE: ("utf-16", "a UTF-16 byte-order mark"),
+}
 
 
 def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:

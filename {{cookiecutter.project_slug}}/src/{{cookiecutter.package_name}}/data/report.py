@@ -68,6 +68,7 @@ def groups_section(prepared: Prepared) -> str:
     cleaning = prepared.cleaning
     if not cleaning.group_column:
         return "- none: no column groups rows (GROUP_COLUMN names one)"
+    assert prepared.groups is not None  # prepare() gives each row its group with the column
     groups = prepared.groups.nunique()
     line = f"- `{cleaning.group_column}`: {groups:,} groups, each kept on one side of every split"
     if cleaning.group_sides:
@@ -97,18 +98,21 @@ def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
         "date": "median of the date features",
     }
     missing = raw.isna().sum()
+
+    def after_cleaning(column: str) -> str:
+        if column == prepared.schema["target"] and missing[column]:
+            return "rows dropped"
+        excluded = prepared.cleaning.excluded.get(column)
+        return excluded or (handling[kinds[column]] if missing[column] else "-")
+
     return pd.DataFrame(
         {
             "column": raw.columns,
             "missing": missing.values,
             "share": [f"{100 * v:.1f}%" for v in missing.values / len(raw)],
-            "after cleaning": [
-                "rows dropped" if c == prepared.schema["target"] and missing[c]
-                else prepared.cleaning.excluded.get(c) or (handling[kinds[c]] if missing[c] else "-")
-                for c in raw.columns
-            ],
+            "after cleaning": [after_cleaning(c) for c in raw.columns],
         }
-    )  # fmt: skip
+    )
 
 
 def outliers(prepared: Prepared) -> pd.DataFrame:

@@ -10,7 +10,8 @@ drives and shops write them: 1 GB = 1000 MB; the binary ones say so (1 GiB = 102
 
 import re
 
-# quantity -> {unit: how many of the quantity's first unit it is}
+# quantity -> {unit: how many of the quantity's first unit it is}. Laid out by hand (fmt:
+# skip) as a table: one quantity a line, its factors read across, decimal beside binary.
 UNITS: dict[str, dict[str, float]] = {
     "data size": {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
                   "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40},
@@ -23,10 +24,25 @@ UNITS: dict[str, dict[str, float]] = {
 }  # fmt: skip
 # Other ways to write a unit ('17"' is 17 in, "5'" is 5 ft).
 ALIASES = {
-    '"': "in", "″": "in", "inch": "in", "inches": "in", "'": "ft", "′": "ft", "feet": "ft",
-    "bytes": "B", "lbs": "lb", "sec": "s", "secs": "s", "seconds": "s", "mins": "min",
-    "minutes": "min", "hr": "h", "hrs": "h", "hours": "h", "day": "days",
-}  # fmt: skip
+    '"': "in",
+    "″": "in",
+    "inch": "in",
+    "inches": "in",
+    "'": "ft",
+    "′": "ft",
+    "feet": "ft",
+    "bytes": "B",
+    "lbs": "lb",
+    "sec": "s",
+    "secs": "s",
+    "seconds": "s",
+    "mins": "min",
+    "minutes": "min",
+    "hr": "h",
+    "hrs": "h",
+    "hours": "h",
+    "day": "days",
+}
 # Any spelling, case folded -> the unit as the table writes it: "gb", "Gb" -> "GB".
 CANONICAL = {unit.casefold(): unit for units in UNITS.values() for unit in units} | {
     alias.casefold(): unit for alias, unit in ALIASES.items()

@@ -111,8 +111,9 @@ def throwaway_key() -> str:
             raise PracticeVmError("`ssh-keygen` is not installed (Debian/Ubuntu: openssh-client).")
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", NAME, "-f", str(KEY)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+        )
     return KEY.with_suffix(".pub").read_text()
 
 
@@ -260,9 +261,12 @@ def shell_overrides(settings: dict[str, str]) -> list[str]:
 def check_over_ssh(settings: dict[str, str]) -> None:
     """Log in as a deploy will, host key checked, and ask the VM's own Docker engine."""
     deploy = DeploySettings(
-        ssh_host=settings["DEPLOY_SSH_HOST"], ssh_port=int(settings["DEPLOY_SSH_PORT"]),
-        ssh_user=USER, ssh_key=KEY, known_hosts=KNOWN_HOSTS,
-    )  # fmt: skip
+        ssh_host=settings["DEPLOY_SSH_HOST"],
+        ssh_port=int(settings["DEPLOY_SSH_PORT"]),
+        ssh_user=USER,
+        ssh_key=KEY,
+        known_hosts=KNOWN_HOSTS,
+    )
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -30,13 +30,14 @@ class Remote:
 
     def ssh_command(self, *extra: str) -> list[str]:
         s = self.settings
-        command = [
-            "ssh", "-p", str(s.ssh_port),
-            "-o", "BatchMode=yes",  # never prompt: fail clearly instead
-            "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={s.known_hosts}",
-            "-o", "ConnectTimeout=15",
-        ]  # fmt: skip
+        command = ["ssh", "-p", str(s.ssh_port)]
+        for option in (
+            "BatchMode=yes",  # never prompt: fail clearly instead
+            "StrictHostKeyChecking=yes",
+            f"UserKnownHostsFile={s.known_hosts}",
+            "ConnectTimeout=15",
+        ):
+            command += ["-o", option]
         if s.ssh_key:
             command += ["-i", str(s.ssh_key), "-o", "IdentitiesOnly=yes"]
         return [*command, *extra, f"{self.user}@{self.host}"]

@@ -44,8 +44,9 @@ def hold_out_split(
             X, y, test_size=test_size, random_state=seed, stratify=y if classification else None
         )
     if classification:  # one fold of round(1 / test_size) as the test split, classes balanced
-        folds = StratifiedGroupKFold(n_splits=max(2, round(1 / test_size)), shuffle=True,
-                                     random_state=seed)  # fmt: skip
+        folds = StratifiedGroupKFold(
+            n_splits=max(2, round(1 / test_size)), shuffle=True, random_state=seed
+        )
         train, test = next(folds.split(X, y, groups))
     else:
         splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)

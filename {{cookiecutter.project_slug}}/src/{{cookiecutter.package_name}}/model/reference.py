@@ -50,8 +50,11 @@ def feature_distribution(values: pd.Series, feature: Feature) -> Distribution:
     if feature.kind == "categorical":
         return categorical_distribution(values, feature.normalise)
     if feature.kind == "date":  # as the model sees it: days since 1970
-        days = values.map(lambda v: days_since_epoch(v, feature.date_format))
-        return numeric_distribution(days).model_copy(update={"date_format": feature.date_format})
+        date_format = feature.date_format
+        if date_format is None:
+            raise ValueError(f"schema: date column {feature.name!r} has no date_format")
+        days = values.map(lambda v: days_since_epoch(v, date_format))
+        return numeric_distribution(days).model_copy(update={"date_format": date_format})
     return numeric_distribution(values)
 
 

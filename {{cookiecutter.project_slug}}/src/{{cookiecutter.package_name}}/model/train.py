@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import mlflow
 import typer
+from mlflow.data import pandas_dataset
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from rich.console import Console
@@ -134,11 +135,19 @@ def train(settings: Settings) -> dict:
     console.print(f"  {escape(read_as(cleaning.csv))}")  # the encoding guess and how sure it is
     print_decisions(prepared)
 
-    split = hold_out_split(prepared.features, prepared.target, schema.task, settings.test_size,
-                       settings.seed, prepared.groups)  # fmt: skip
+    split = hold_out_split(
+        prepared.features,
+        prepared.target,
+        schema.task,
+        settings.test_size,
+        settings.seed,
+        prepared.groups,
+    )
+    X_train, X_test, y_train, y_test = split
     groups = count_group_sides(prepared, split)
-    fitted = fit_and_evaluate(settings, prepared.schema, schema.task, *split, groups=groups)
-    X_test, y_test = split[1], split[3]
+    fitted = fit_and_evaluate(
+        settings, prepared.schema, schema.task, X_train, X_test, y_train, y_test, groups=groups
+    )
     figures = settings.reports_dir / "figures"
     with step("Wrote plots and the data report"):
         plots = evaluation_plots(
@@ -351,9 +360,14 @@ def gate_and_export(settings, name, version, fitted: Fitted, schema: Schema, sta
         if repaired:
             console.print(f"[yellow]{escape(repaired)}[/]", soft_wrap=True)
         promotion = promote_if_better(
-            MlflowClient(), name, version, fitted.metrics[f"test_{fitted.metric}"],
-            fitted.metric, settings.promotion_floor, schema.fingerprint,
-        )  # fmt: skip
+            MlflowClient(),
+            name,
+            version,
+            fitted.metrics[f"test_{fitted.metric}"],
+            fitted.metric,
+            settings.promotion_floor,
+            schema.fingerprint,
+        )
         if promotion.promoted:
             try:
                 publish(staged, link)
@@ -383,7 +397,7 @@ def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_s
     mlflow.set_tag("coldstart.device", f"{device} ({why})")
     mlflow.log_metrics(fitted.metrics)
     mlflow.log_input(
-        mlflow.data.from_pandas(raw, source=settings.data_path, targets=schema.target),
+        pandas_dataset.from_pandas(raw, source=settings.data_path, targets=schema.target),
         context="training",
     )
     for path in plots:

@@ -21,6 +21,7 @@ from ..contract.bundle import Bundle
 from ..data.sample import make_sample
 from ..serve.client import call, configured_api_key
 from ..serve.settings import ServeSettings
+from .errors import MonitorError
 
 BATCH = 100
 PSI_LINE = re.compile(r'^model_drift_psi\{feature="(.+)"\} (\S+)$', re.MULTILINE)
@@ -38,8 +39,13 @@ def shifted(frame: pd.DataFrame, numeric: str, categorical: str, bundle: Bundle,
     frame = frame.copy()
     values = pd.to_numeric(frame[numeric], errors="coerce")
     frame[numeric] = values + (values.quantile(0.75) - values.quantile(0.25))
+    if bundle.reference is None:
+        raise MonitorError(
+            f"{bundle.directory} has no reference.json (exported before monitoring existed): "
+            "retrain with `make train`."
+        )
     shares = bundle.reference.features[categorical].frequencies
-    rarest = min(shares, key=shares.get)
+    rarest = min(shares, key=shares.__getitem__)
     frame.loc[rng.random(len(frame)) < 0.5, categorical] = rarest
     return frame
 
@@ -95,11 +101,15 @@ def main(
         frame = feature_rows(bundle, rows, seed)
         if sent == "shifted":
             frame = shifted(frame, numeric, categorical, bundle, seed)
-            print(f"Shifted {numeric!r} up by its interquartile range; half of {categorical!r} "
-                  "set to its rarest training category.")  # fmt: skip
+            print(
+                f"Shifted {numeric!r} up by its interquartile range; half of {categorical!r} "
+                "set to its rarest training category."
+            )
         send(url, frame, key)
-        print(f"Sent {len(frame):,} {sent} rows. Live PSI (the last DRIFT_WINDOW rows, "
-              "refreshed twice a second):")  # fmt: skip
+        print(
+            f"Sent {len(frame):,} {sent} rows. Live PSI (the last DRIFT_WINDOW rows, "
+            "refreshed twice a second):"
+        )
         print(json.dumps(live_psi(url), indent=2))
 
 

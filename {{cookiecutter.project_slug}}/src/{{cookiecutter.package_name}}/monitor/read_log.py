@@ -142,8 +142,9 @@ def log_files(folder: Path) -> list[Path]:
             f"No request log at {folder}/: start the service (`make serve`) and send it "
             "traffic (`make drift-demo`), or set LOG_DIR to where the log is."
         )
-    files = sorted((p for p in folder.glob("requests*.jsonl*") if ROTATED.search(p.name)),
-                   key=oldest_first)  # fmt: skip
+    files = sorted(
+        (p for p in folder.glob("requests*.jsonl*") if ROTATED.search(p.name)), key=oldest_first
+    )
     if not files:
         raise MonitorError(
             f"{folder}/ holds no requests*.jsonl file: has the service had any traffic, "
@@ -189,7 +190,7 @@ def parse_line(raw: bytes) -> Row | str:
     except ValidationError as error:
         return shape_problem(error)
     version = str(line.get("model_version", "?"))
-    return Row(line["time"], version, line["inputs"], line["output"])
+    return Row(line["time"], version, line["inputs"], dict(line["output"]))
 
 
 def read_log(folder: Path, keep: int) -> LogRows:

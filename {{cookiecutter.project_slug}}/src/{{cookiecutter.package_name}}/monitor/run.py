@@ -40,8 +40,8 @@ def log_folder(serve: ServeSettings, settings: MonitorSettings, local: bool) -> 
         try:
             from .fetch import fetch_deployed_log  # absent in a project without deploy code
         except ImportError:
-            fetch_deployed_log = None
-        if fetch_deployed_log is not None:
+            pass
+        else:
             fetched = fetch_deployed_log(settings.fetched_dir, console)
             if fetched is not None:
                 return fetched
@@ -85,6 +85,7 @@ def monitor(local: bool = False) -> bool:
             "Send more traffic, or lower MONITOR_MIN_ROWS."
         )
     task, classes = bundle.schema.task, bundle.schema.classes
+    assert bundle.reference is not None  # reference_bundle() refuses a bundle without one
     results = compare(bundle.reference, rows.inputs, rows.outputs, task, classes, settings)
     written = save_report(results, rows, bundle, settings, source)
     print_table(results)

@@ -37,7 +37,9 @@ class Predictor:
         self.classes = self.schema.classes
         # JSON object keys are text: the probabilities' keys, made once.
         self.class_keys = [str(c) for c in self.classes or []]
-        self.session, self.scope, self.onnx = None, None, None
+        self.session = None  # onnxruntime's InferenceSession, where the graph serves
+        self.scope: str | None = None
+        self.onnx: OnnxScorer | None = None
         # Why the bundle's scikit-learn pipeline was refused or missing (shown on /readyz).
         self.pipeline_problem: str | None = None
         # Why this mode serves, in words (the service's "Serving ..." line says it).
@@ -148,19 +150,21 @@ class Predictor:
         scores = self.onnx(rows) if self.onnx is not None else self._sklearn_scores(rows)
         if self.task == "regression":
             return [{"prediction": value} for value in self.as_served_all(scores)]
-        keys = self.class_keys
+        keys, classes = self.class_keys, self.classes
+        if classes is None:
+            raise BundleError("schema.json lists no classes for a classification model: retrain")
         if len(scores) == 1:  # /predict: for one row, plain Python beats numpy's call overhead
             (probabilities,) = scores.tolist()
             best = probabilities.index(max(probabilities))  # the first of equals, as argmax
             rounded = self.rounded_one(probabilities)
             answer = {
-                "prediction": self.classes[best],
+                "prediction": classes[best],
                 "probabilities": dict(zip(keys, rounded, strict=True)),
             }
             return [answer]
         # One argmax and one tolist() for the whole array: numpy scalars one at a time cost
         # more than the model itself.
-        labels = [self.classes[i] for i in scores.argmax(axis=1).tolist()]
+        labels = [classes[i] for i in scores.argmax(axis=1).tolist()]
         return [
             {"prediction": label, "probabilities": dict(zip(keys, row, strict=True))}
             for label, row in zip(labels, self.rounded(scores), strict=True)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from types import GenericAlias
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -82,7 +83,7 @@ def as_training_text(categories: list[str], nullable: bool = False) -> Callable[
     ("2", or "2.0" if the file wrote that), else its plain text; true becomes "True". In a
     column that had gaps, "N/A", "--", "" and the other missing markers are missing, as in
     training (missing_as_none)."""
-    by_number = {}
+    by_number: dict[float, str] = {}
     for category in categories:
         try:
             by_number.setdefault(float(category), category)
@@ -127,6 +128,8 @@ def describe_category(column: Feature, reveal_training: bool) -> str:
 
 def written_like_training(column: Feature) -> str:
     """The latest training date, written in the file's own format (what a client should send)."""
+    if column.latest is None or column.date_format is None:
+        raise ValueError(f"schema.json: date column {column.name!r} has no latest or date_format")
     return datetime.strptime(column.latest, "%Y-%m-%d").strftime(column.date_format)
 
 
@@ -203,15 +206,17 @@ class WrittenNumber:
             return None  # missing, as training made it
 
         text = core_schema.str_schema(strict=True, max_length=200, pattern=f"^(?:{grammar})$")
-        choices = [
+        choices: list[core_schema.CoreSchema | tuple[core_schema.CoreSchema, str]] = [
             core_schema.float_schema(strict=True, allow_inf_nan=False),
             core_schema.no_info_after_validator_function(number, text),
         ]
         choices += [] if required else [core_schema.none_schema()]
         return core_schema.union_schema(
-            choices, mode="left_to_right", custom_error_type="number_type",
+            choices,
+            mode="left_to_right",
+            custom_error_type="number_type",
             custom_error_message=self.message(),
-        )  # fmt: skip
+        )
 
 
 def number_type(column: Feature, decimal: str) -> Any:
@@ -268,11 +273,17 @@ def ignored_fields(schema: Schema, reveal_training: bool) -> dict[str, Any]:
     for index, (name, why) in enumerate(left_out.items()):
         reason = f" ({why})" if reveal_training else ""
         described = f"Accepted and ignored: training left this column out{reason}."
-        extra = {"x-ignored": True}
         names = AliasChoices(name, "") if BLANK_HEADER.fullmatch(name) else None
-        fields[f"ignored_{index}"] = (Any, Field(None, alias=name, validation_alias=names,
-                                                 description=described,
-                                                 json_schema_extra=extra))  # fmt: skip
+        fields[f"ignored_{index}"] = (
+            Any,
+            Field(
+                None,
+                alias=name,
+                validation_alias=names,
+                description=described,
+                json_schema_extra={"x-ignored": True},
+            ),
+        )
     return fields
 
 
@@ -299,23 +310,29 @@ def record_model(schema: Schema, example: dict, reveal_training: bool = True) ->
         )
     # After the features: a validated record's first values are its row (serve/app.py).
     fields |= ignored_fields(schema, reveal_training)
-    examples = {"examples": [example]} if reveal_training else None
-    return create_model(
-        "Record", __config__=ConfigDict(extra="forbid", json_schema_extra=examples), **fields
+    config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [example]} if reveal_training else None
     )
+    return create_model("Record", __config__=config, **fields)
 
 
 def batch_model(record: type[BaseModel], max_batch_size: int) -> type[BaseModel]:
+    # list[record], spelled so: mypy takes no variable (a class made at run time) for a type.
+    records: Any = GenericAlias(list, (record,))
     return create_model(
         "Batch",
         __config__=ConfigDict(extra="forbid"),
-        records=(list[record], Field(min_length=1, max_length=max_batch_size)),
+        records=(records, Field(min_length=1, max_length=max_batch_size)),
     )
 
 
 def response_models(task: str) -> tuple[type[BaseModel], type[BaseModel]]:
-    prediction_type = float if task == "regression" else str | int | float | bool
-    probabilities = (dict[str, float] | None, Field(None, description="Class probabilities"))
+    # Kept in variables, types are values (a class, a UnionType) create_model's types refuse.
+    prediction_type: Any = float if task == "regression" else str | int | float | bool
+    probabilities: tuple[Any, Any] = (
+        dict[str, float] | None,
+        Field(None, description="Class probabilities"),
+    )
     one = create_model(
         "Prediction",
         prediction=(prediction_type, ...),

@@ -33,16 +33,20 @@ app = typer.Typer(add_completion=False, help=__doc__.splitlines()[0])
 def collect_one(source: Source, settings: CollectSettings, accept_schema_change: bool) -> dict:
     """Fetch (with a progress line), record, and say what was done."""
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=console, transient=True,
-    ) as bar:  # fmt: skip
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task(f"{source.name}: starting", total=None)
 
         def progress(pages: int, rows: int) -> None:
             bar.update(task, description=f"{source.name}: {pages} pages, {rows:,} rows")
 
-        run = collect(source, settings, notify=lambda line: bar.console.print(escape(line)),
-                      progress=progress)  # fmt: skip
+        run = collect(
+            source, settings, notify=lambda line: bar.console.print(escape(line)), progress=progress
+        )
     try:
         entry = Store(settings.collect_dir, source.name).record(run, accept_schema_change)
     except SchemaChanged:
@@ -65,23 +69,35 @@ def summary(results: list[dict]) -> Table:
     for result in results:
         run = result["run"]
         table.add_row(
-            result["name"], str(run.pages), f"{result['rows_fetched']:,}",
-            f"{result['rows_new']:,}", f"{result['duplicates']:,}", str(run.requests),
-            str(run.from_cache), f"{run.seconds:.1f}s",
-        )  # fmt: skip
+            result["name"],
+            str(run.pages),
+            f"{result['rows_fetched']:,}",
+            f"{result['rows_new']:,}",
+            f"{result['duplicates']:,}",
+            str(run.requests),
+            str(run.from_cache),
+            f"{run.seconds:.1f}s",
+        )
     return table
 
 
-def one_source(source, name, kind, key_columns, records_key, table, page_param, offset_param,
-               terms) -> Source:  # fmt: skip
+def one_source(
+    source, name, kind, key_columns, records_key, table, page_param, offset_param, terms
+) -> Source:
     if not name:
         raise CollectError("SOURCE= needs a NAME= too: the data set's name under data/collected/")
     try:
         return Source(
-            name=name, url=source, kind=kind, records_key=records_key, table=table,
-            page_param=page_param, offset_param=offset_param, terms=terms,
+            name=name,
+            url=source,
+            kind=kind,
+            records_key=records_key,
+            table=table,
+            page_param=page_param,
+            offset_param=offset_param,
+            terms=terms,
             key_columns=[c.strip() for c in key_columns.split(",") if c.strip()],
-        )  # fmt: skip
+        )
     except ValidationError as error:
         problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors())
         raise CollectError(f"{problems} (SOURCE={source}, NAME={name})") from None
@@ -90,7 +106,9 @@ def one_source(source, name, kind, key_columns, records_key, table, page_param, 
 @app.command()
 def main(
     source: Annotated[str | None, typer.Option(help="The address to collect from")] = None,
-    name: Annotated[str | None, typer.Option(help="The data set's name under data/collected/")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The data set's name under data/collected/")
+    ] = None,
     kind: Annotated[Kind, typer.Option(help="What the source answers")] = "auto",
     key_columns: Annotated[str, typer.Option(help="Columns that identify a row, a,b")] = "",
     records_key: Annotated[str, typer.Option(help="JSON: the key of the list of records")] = "",
@@ -98,8 +116,10 @@ def main(
     page_param: Annotated[str, typer.Option(help="Paginate by this page-number parameter")] = "",
     offset_param: Annotated[str, typer.Option(help="Paginate by this offset parameter")] = "",
     terms: Annotated[str, typer.Option(help="The source's licence or terms of use")] = "",
-    accept_schema_change: Annotated[bool, typer.Option(help="Merge a snapshot whose columns changed")] = False,
-) -> None:  # fmt: skip
+    accept_schema_change: Annotated[
+        bool, typer.Option(help="Merge a snapshot whose columns changed")
+    ] = False,
+) -> None:
     results, failed = [], False
     try:
         settings = load_collect_settings()

@@ -45,7 +45,7 @@ class Fetched:
 
 def _cause(error: BaseException, kind: type) -> BaseException | None:
     """The first exception of `kind` behind `error` (httpx wraps the socket's own)."""
-    seen = error
+    seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, kind):
             return seen
@@ -230,7 +230,9 @@ class Robots:
         parser = urllib.robotparser.RobotFileParser(f"{origin}/robots.txt")
         fetched = self.client.request(f"{origin}/robots.txt")
         if fetched.status in (401, 403):
-            parser.disallow_all = True  # the convention: a site that hides robots.txt says no
+            # The convention: a site that hides robots.txt says no. (disallow_all, like entries
+            # and default_entry below, is RobotFileParser's own state, which typeshed leaves out.)
+            vars(parser)["disallow_all"] = True
         elif fetched.status >= 500:
             raise CollectError(
                 f"{origin}/robots.txt answered {fetched.status}: without it the site's rules are "
@@ -260,11 +262,12 @@ class Robots:
             )
 
     def _rule(self, parser: urllib.robotparser.RobotFileParser, url: str) -> str:
-        if parser.disallow_all:
+        rules = vars(parser)
+        if rules["disallow_all"]:
             return "robots.txt could not be read (401/403): everything is disallowed"
         parts = urlsplit(url)
         path = quote(urlunsplit(("", "", parts.path or "/", parts.query, "")))
-        for entry in [*parser.entries, parser.default_entry]:
+        for entry in [*rules["entries"], rules["default_entry"]]:
             if entry is not None and entry.applies_to(self.agent):
                 agents = ", ".join(entry.useragents)
                 for line in entry.rulelines:

@@ -18,8 +18,16 @@ from .fetch import Fetched
 from .source import Source
 
 # Where APIs put the address of the next page in the body, most common first.
-NEXT_KEYS = ("next", "next_url", "nextPage", "links.next", "_links.next", "paging.next",
-             "pagination.next", "meta.next")  # fmt: skip
+NEXT_KEYS = (
+    "next",
+    "next_url",
+    "nextPage",
+    "links.next",
+    "_links.next",
+    "paging.next",
+    "pagination.next",
+    "meta.next",
+)
 PASSWORD_FIELD = re.compile(rb"<input[^>]+type\s*=\s*[\"']?password", re.I)
 LOGIN_PATH = re.compile(r"/(log-?in|sign-?in|auth)\b", re.I)
 
@@ -166,9 +174,8 @@ def read_json(fetched: Fetched, source: Source) -> Page:
     frame, flattened = flatten(records)
     page = Page(frame, next_url=next_in_body(document, fetched.url))
     if flattened:
-        page.notes.append("nested fields flattened: " + "; ".join(
-            f"{parent} -> {', '.join(children)}" for parent, children in flattened.items()
-        ))  # fmt: skip
+        nested = "; ".join(f"{parent} -> {', '.join(kids)}" for parent, kids in flattened.items())
+        page.notes.append(f"nested fields flattened: {nested}")
     return page
 
 

@@ -52,10 +52,16 @@ class Partial:
         number = len(self.pages) + 1
         body_file = f"page-{number:05d}.body"
         atomic_write(self.folder / body_file, fetched.body)  # the body first, then the state
-        self.pages.append({
-            "url": fetched.url, "content_type": fetched.content_type, "kind": kind,
-            "file": body_file, "sha256": sha256(fetched.body), "rows": rows,
-        })  # fmt: skip
+        self.pages.append(
+            {
+                "url": fetched.url,
+                "content_type": fetched.content_type,
+                "kind": kind,
+                "file": body_file,
+                "sha256": sha256(fetched.body),
+                "rows": rows,
+            }
+        )
         self.state["next"] = next_url
         atomic_write(self.state_path, json.dumps(self.state, indent=1).encode())
 
@@ -164,7 +170,13 @@ def collect(
     frames = [f for f in partial.frames() if not f.empty]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return Collected(
-        source=source, frame=frame, pages=len(partial.pages), kind=partial.pages[0]["kind"],
-        requests=client.requests, from_cache=client.from_cache,
-        seconds=time.perf_counter() - start, more_pages=more, notes=notes,
-    )  # fmt: skip
+        source=source,
+        frame=frame,
+        pages=len(partial.pages),
+        kind=partial.pages[0]["kind"],
+        requests=client.requests,
+        from_cache=client.from_cache,
+        seconds=time.perf_counter() - start,
+        more_pages=more,
+        notes=notes,
+    )

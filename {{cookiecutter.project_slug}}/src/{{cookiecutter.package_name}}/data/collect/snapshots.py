@@ -159,16 +159,20 @@ class Store:
             "pages": run.pages,
             "more_pages": run.more_pages,
             "rows_fetched": len(fetched),
-            "rows_new": int(is_new.sum()) if merge else 0,
-            "duplicates": int((~is_new).sum()) if merge else 0,
+            "rows_new": int(is_new.sum()) if is_new is not None else 0,
+            "duplicates": int((~is_new).sum()) if is_new is not None else 0,
             "sha256": sha256(csv_bytes),
             "columns": kinds,
             "schema_change": changes,
             "merged": merge,
             "terms": source.terms or manifest.get("terms") or TERMS_TODO,
         }
-        manifest.update(name=source.name, source=source.url, key_columns=source.key_columns,
-                        terms=entry["terms"])  # fmt: skip
+        manifest.update(
+            name=source.name,
+            source=source.url,
+            key_columns=source.key_columns,
+            terms=entry["terms"],
+        )
         manifest["snapshots"].append(entry)
         if merge:
             manifest["columns"] = kinds  # the source's columns now: what the next run must match

@@ -41,8 +41,17 @@ class Source(BaseModel):
 
     def fingerprint(self) -> dict:
         """What decides which pages are fetched: a resumed run must have the same."""
-        return self.model_dump(include={"url", "kind", "records_key", "table", "page_param",
-                                        "offset_param", "start_page"})  # fmt: skip
+        return self.model_dump(
+            include={
+                "url",
+                "kind",
+                "records_key",
+                "table",
+                "page_param",
+                "offset_param",
+                "start_page",
+            }
+        )
 
 
 def load_sources(path: Path) -> list[Source]:

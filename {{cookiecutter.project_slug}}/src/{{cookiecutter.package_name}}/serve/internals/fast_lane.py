@@ -79,9 +79,13 @@ async def send_json(send, answer: dict, status: int = 200, closing: bool = False
 
 class FastLane:
     def __init__(
-        self, app, lanes: dict[str, Lane], api_key: bytes | None, max_body_bytes: int,
+        self,
+        app,
+        lanes: dict[str, Lane],
+        api_key: bytes | None,
+        max_body_bytes: int,
         body_timeout_s: float,
-    ):  # fmt: skip
+    ):
         self.app, self.lanes, self.api_key = app, lanes, api_key
         self.max_body_bytes, self.body_timeout_s = max_body_bytes, body_timeout_s
 

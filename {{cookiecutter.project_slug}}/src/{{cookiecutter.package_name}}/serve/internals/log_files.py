@@ -126,12 +126,14 @@ class LogFiles:
     def _open(self) -> None:
         self.path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        self.fd = os.open(self.path, flags, FILE_MODE)
-        self.size = os.fstat(self.fd).st_size
+        self.fd = fd = os.open(self.path, flags, FILE_MODE)
+        self.size = os.fstat(fd).st_size
 
     def _still_at_path(self) -> bool:
         """The path still names the open file: not deleted, moved or replaced (the check
         logging's WatchedFileHandler makes)."""
+        if self.fd is None:  # closed: no open file to compare with
+            return False
         try:
             on_disk = os.stat(self.path)
         except FileNotFoundError:
@@ -152,6 +154,7 @@ class LogFiles:
             yield ("\n".join(chunk) + "\n").encode()
 
     def _append(self, data: bytes) -> None:
+        assert self.fd is not None, "write() and _rotate() open the file before appending"
         view = memoryview(data)
         while view:
             done = os.write(self.fd, view)

@@ -67,8 +67,9 @@ def open_log_file(settings: ServeSettings) -> LogFiles | None:
         log.warning(
             "Request log off: cannot write %s (%s). Make LOG_DIR writable by this user "
             "(a volume or emptyDir), or set LOG_PREDICTIONS=false.",
-            files.path, error,
-        )  # fmt: skip
+            files.path,
+            error,
+        )
         return None
     return files
 
@@ -116,11 +117,12 @@ class RequestLog:
         self.names = loaded.schema.names
         self.file = open_log_file(settings) if settings.log_predictions else None
         self.drift = (
-            LiveDrift(loaded.reference, loaded.schema.task, loaded.schema.classes,
-                      settings.drift_window)
+            LiveDrift(
+                loaded.reference, loaded.schema.task, loaded.schema.classes, settings.drift_window
+            )
             if loaded.reference is not None
             else None
-        )  # fmt: skip
+        )
         # A deque, not a Queue: append is atomic and wakes no one. The thread drains it on
         # its own clock, so requests never hand the interpreter to it one by one.
         self.pending: deque = deque()
@@ -213,8 +215,10 @@ class RequestLog:
 
     def _write(self, lines: list[str]) -> None:
         """One line when writing starts failing (never the rows), one when it works again."""
+        file = self.file
+        assert file is not None, "_drain writes only to a log that has a file"
         try:
-            self.file.write(lines)
+            file.write(lines)
         except LostRows as lost:
             LOST.inc(lost.rows)
             problem = str(lost.error)  # "[Errno 28] No space left on device"
@@ -222,9 +226,11 @@ class RequestLog:
                 self.write_problem = problem
                 log.error(
                     "Request log: cannot write %s: %s. Its rows are lost (counted in "
-                    "request_log_lost_rows_total) until it can.", self.file.path, problem,
-                )  # fmt: skip
+                    "request_log_lost_rows_total) until it can.",
+                    file.path,
+                    problem,
+                )
             return
         if self.write_problem is not None:
             self.write_problem = None
-            log.warning("Request log: writing %s again", self.file.path)
+            log.warning("Request log: writing %s again", file.path)
