@@ -32,9 +32,17 @@ from .tree_checks import TamperedModel
 OBJECTIVES = {"binary:logistic", "multi:softprob", "reg:squarederror"}
 NO_PARENT = 2147483647  # xgboost's mark for the root's parent
 NODE_ARRAYS = (
-    "left_children", "right_children", "parents", "split_indices", "split_conditions",
-    "split_type", "default_left", "base_weights", "loss_changes", "sum_hessian",
-)  # fmt: skip
+    "left_children",
+    "right_children",
+    "parents",
+    "split_indices",
+    "split_conditions",
+    "split_type",
+    "default_left",
+    "base_weights",
+    "loss_changes",
+    "sum_hessian",
+)
 
 
 class TamperedBooster(TamperedModel):
@@ -51,8 +59,10 @@ def visible_gpu() -> str | None:
     try:
         result = subprocess.run(
             [nvidia_smi, "--query-gpu=name", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
@@ -79,9 +89,14 @@ class _XGBoostStep(BaseEstimator):
     """What both steps share: parameters, the booster as JSON text in the saved state."""
 
     def __init__(
-        self, n_estimators=200, learning_rate=0.1, max_depth=6, device="cpu", random_state=0,
+        self,
+        n_estimators=200,
+        learning_rate=0.1,
+        max_depth=6,
+        device="cpu",
+        random_state=0,
         n_jobs=1,
-    ):  # fmt: skip
+    ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -91,10 +106,14 @@ class _XGBoostStep(BaseEstimator):
 
     def _fit_booster(self, X, y):
         self.model_ = self._xgboost_class()(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            max_depth=self.max_depth, device=self.device, random_state=self.random_state,
-            n_jobs=self.n_jobs, tree_method="hist",
-        ).fit(np.asarray(X, dtype=np.float32), y)  # fmt: skip
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            device=self.device,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
+            tree_method="hist",
+        ).fit(np.asarray(X, dtype=np.float32), y)
         self.n_features_in_ = int(np.shape(X)[1])
         return self
 
@@ -265,21 +284,31 @@ def register_onnx_converters() -> None:
 
     classifier_options = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
     update_registered_converter(
-        XGBClassifier, "XGBoostXGBClassifier", calculate_linear_classifier_output_shapes,
-        convert_xgboost, options=classifier_options,
-    )  # fmt: skip
-    update_registered_converter(
-        XGBRegressor, "XGBoostXGBRegressor", calculate_linear_regressor_output_shapes,
+        XGBClassifier,
+        "XGBoostXGBClassifier",
+        calculate_linear_classifier_output_shapes,
         convert_xgboost,
-    )  # fmt: skip
+        options=classifier_options,
+    )
     update_registered_converter(
-        XGBoostClassifier, "ColdstartXGBoostClassifier", calculate_linear_classifier_output_shapes,
-        _classifier_converter, options=classifier_options,
-    )  # fmt: skip
+        XGBRegressor,
+        "XGBoostXGBRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_xgboost,
+    )
     update_registered_converter(
-        XGBoostRegressor, "ColdstartXGBoostRegressor", calculate_linear_regressor_output_shapes,
+        XGBoostClassifier,
+        "ColdstartXGBoostClassifier",
+        calculate_linear_classifier_output_shapes,
+        _classifier_converter,
+        options=classifier_options,
+    )
+    update_registered_converter(
+        XGBoostRegressor,
+        "ColdstartXGBoostRegressor",
+        calculate_linear_regressor_output_shapes,
         _regressor_converter,
-    )  # fmt: skip
+    )
 
 
 def _classifier_converter(scope, operator, container):

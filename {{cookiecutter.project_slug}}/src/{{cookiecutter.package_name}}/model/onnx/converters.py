@@ -44,9 +44,11 @@ def _clipper_converter(scope, operator, container):
     low = clipper.lower_bounds_.astype(np.float32)
     high = clipper.upper_bounds_.astype(np.float32)
     node = OnnxMin(
-        OnnxMax(operator.inputs[0], low, op_version=opset), high, op_version=opset,
+        OnnxMax(operator.inputs[0], low, op_version=opset),
+        high,
+        op_version=opset,
         output_names=operator.outputs[:1],
-    )  # fmt: skip
+    )
     node.add_to(scope, container)
 
 
@@ -60,9 +62,11 @@ def _indicator_converter(scope, operator, container):
     columns = np.asarray(indicator.features_, dtype=np.int64)
     missing = OnnxIsNaN(operator.inputs[0], op_version=opset)
     node = OnnxCast(
-        OnnxGather(missing, columns, axis=1, op_version=opset), to=TensorProto.FLOAT,
-        op_version=opset, output_names=operator.outputs[:1],
-    )  # fmt: skip
+        OnnxGather(missing, columns, axis=1, op_version=opset),
+        to=TensorProto.FLOAT,
+        op_version=opset,
+        output_names=operator.outputs[:1],
+    )
     node.add_to(scope, container)
 
 
@@ -167,7 +171,10 @@ def register() -> None:
         MissingIndicator, "ColdstartMissingIndicator", _indicator_shape, _indicator_converter
     )
     update_registered_converter(
-        CategoryNormaliser, "ColdstartCategoryNormaliser", _normaliser_shape, _normaliser_converter,
+        CategoryNormaliser,
+        "ColdstartCategoryNormaliser",
+        _normaliser_shape,
+        _normaliser_converter,
         parser=_normaliser_parser,
-    )  # fmt: skip
+    )
     update_registered_converter(DateFeatures, "ColdstartDateFeatures", _date_shape, _date_converter)
