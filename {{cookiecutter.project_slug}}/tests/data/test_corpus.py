@@ -45,7 +45,7 @@ def decided(case: Case, folder: Path) -> tuple[dict, Prepared]:
 def test_decision(case, tmp_path):
     decisions, prepared = decided(case, tmp_path)
     assert decisions[case.column].kind == case.kind, decisions[case.column]
-    features = [c["name"] for c in prepared.schema["features"]]
+    features = [c.name for c in prepared.schema.features]
     assert (case.column in features) == (case.kind in ("numeric", "categorical", "date"))
 
 
@@ -98,10 +98,10 @@ def test_decision_details(tmp_path):
     """What the report says was done: merged spellings, parsed text, junk and infinities counted."""
     by_name = {c.name: c for c in CASES}
     decisions, prepared = decided(by_name["categories normalised"], tmp_path)
-    area = next(c for c in prepared.schema["features"] if c["name"] == "area")
-    assert area["categories"] == ["downtown", "riverside"]
+    area = next(c for c in prepared.schema.features if c.name == "area")
+    assert area.categories == ["downtown", "riverside"]
     # The file's " downtown " reaches us as "downtown " (pandas skips the initial space).
-    assert sorted(area["merged"]["downtown"]) == [
+    assert sorted(area.merged["downtown"]) == [
         "DOWNTOWN",
         "Downtown",
         "downtown ",
@@ -116,7 +116,7 @@ def test_decision_details(tmp_path):
     assert "5 infinite values made missing" in decisions["ratio"].done
     assert prepared.features["ratio"].isna().sum() == 5
     decisions, prepared = decided(by_name["semicolons and decimal commas"], tmp_path)
-    assert prepared.schema["csv"] | {"encoding_why": "-"} == {
+    assert prepared.schema.csv | {"encoding_why": "-"} == {
         "delimiter": "semicolon",
         "decimal": ",",
         "thousands": ".",
@@ -131,14 +131,14 @@ def test_dates_can_be_dropped(tmp_path):
     case = next(c for c in CASES if c.name == "dates become features")
     prepared = prepare(read_csv(str(write(case, tmp_path))), "price", dates="drop")
     assert "visited" in prepared.cleaning.excluded
-    assert "visited" not in [c["name"] for c in prepared.schema["features"]]
+    assert "visited" not in [c.name for c in prepared.schema.features]
 
 
 def test_normalising_categories_can_be_turned_off(tmp_path):
     case = next(c for c in CASES if c.name == "categories normalised")
     prepared = prepare(read_csv(str(write(case, tmp_path))), "price", normalise_categories=False)
-    area = next(c for c in prepared.schema["features"] if c["name"] == "area")
-    assert len(area["categories"]) == 5 and not area["merged"]
+    area = next(c for c in prepared.schema.features if c.name == "area")
+    assert len(area.categories) == 5 and not area.merged
 
 
 def test_encoding_can_be_named(tmp_path):
@@ -151,8 +151,8 @@ def test_units_are_converted_to_the_columns_most_common_unit(tmp_path):
     case = next(c for c in CASES if c.name == "scraped prices with units")
     raw = read_csv(str(write(case, tmp_path)))
     _, prepared = decided(case, tmp_path)
-    drive = next(c for c in prepared.schema["features"] if c["name"] == "Hard drive")
-    assert drive["unit"] == "GB" and drive["unit_factors"]["mb"] == 0.001
+    drive = next(c for c in prepared.schema.features if c.name == "Hard drive")
+    assert drive.unit == "GB" and drive.unit_factors["mb"] == 0.001
     written = raw["Hard drive"].iloc[: len(prepared.features)]
     for text, number in zip(written, prepared.features["Hard drive"], strict=True):
         amount, unit = text.split()
@@ -167,10 +167,10 @@ def test_units_are_converted_to_the_columns_most_common_unit(tmp_path):
 def test_binary_units_are_converted_as_their_powers_of_two(tmp_path):
     case = next(c for c in CASES if c.name == "binary units (GiB, MiB) are data sizes")
     _, prepared = decided(case, tmp_path)
-    measure = next(c for c in prepared.schema["features"] if c["name"] == "measure")
-    assert measure["unit"] == "GiB" and measure["unit_factors"]["mib"] == 1 / 1024
+    measure = next(c for c in prepared.schema.features if c.name == "measure")
+    assert measure.unit == "GiB" and measure.unit_factors["mib"] == 1 / 1024
     assert prepared.features["measure"].isin([4, 8, 16, 32]).all()  # '4096 MiB' is 4 GiB
-    assert measure["unit_factors"]["gb"] == pytest.approx(1e9 / 2**30)
+    assert measure.unit_factors["gb"] == pytest.approx(1e9 / 2**30)
 
 
 def test_a_grouped_split_is_part_of_the_models_identity(tmp_path):
@@ -180,15 +180,15 @@ def test_a_grouped_split_is_part_of_the_models_identity(tmp_path):
     by_name = {c.name: c for c in CASES}
     _, grouped = decided(by_name["storm names in runs are groups"], tmp_path)
     _, ungrouped = decided(by_name["GROUP_COLUMN=none turns detection off"], tmp_path)
-    assert grouped.schema["features"] == ungrouped.schema["features"]
-    assert grouped.schema["fingerprint"] != ungrouped.schema["fingerprint"]
+    assert grouped.schema.features == ungrouped.schema.features
+    assert grouped.schema.fingerprint != ungrouped.schema.fingerprint
 
 
 def test_target_spellings_become_one_class(tmp_path):
     case = next(c for c in CASES if c.name == "a cp1252 export with decimal commas")
     _, prepared = decided(case, tmp_path)
-    assert prepared.schema["classes"] == ["Non", "Oui"]  # the most frequent spellings
-    assert prepared.schema["target_merged"] == {
+    assert prepared.schema.classes == ["Non", "Oui"]  # the most frequent spellings
+    assert prepared.schema.target_merged == {
         "Non": ["Non", "Non ", "non"],
         "Oui": ["OUI", "Oui", "oui"],
     }

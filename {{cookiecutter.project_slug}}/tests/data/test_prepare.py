@@ -99,8 +99,8 @@ def test_a_date_target_is_refused_as_a_date():
 def test_whole_numbers_that_never_repeat_are_amounts_not_classes():
     rents = frame(rows=15, rent=np.arange(15) * 37 + 900)
     prepared = prepare(rents, "rent", cv_folds=3)
-    assert prepared.schema["task"] == "regression"
-    assert "too few repeats to be classes" in prepared.schema["task_reason"]
+    assert prepared.schema.task == "regression"
+    assert "too few repeats to be classes" in prepared.schema.task_reason
 
 
 def test_a_rare_class_is_named_as_the_file_wrote_it():
@@ -122,28 +122,28 @@ def test_cleaning_on_the_sample(sample_frame):
     assert len(prepared.features) == cleaning.rows_out
     # ID columns never become features; dates become date features.
     assert set(cleaning.excluded) == {c for c in sample_frame.columns if c.endswith("_id")}
-    kinds = {c["name"]: c["kind"] for c in prepared.schema["features"]}
+    kinds = {c.name: c.kind for c in prepared.schema.features}
     assert all(kinds[c] == "date" for c in sample_frame.columns if c.endswith(("_date", "_on")))
-    names = [column["name"] for column in prepared.schema["features"]]
+    names = [column.name for column in prepared.schema.features]
     assert not set(names) & set(cleaning.excluded)
     assert any("(" in name for name in names), "messy column names survive as they are"
 
 
 def test_task_is_inferred():
-    assert prepare(frame(), "label").schema["task"] == "classification"
-    assert prepare(frame(), "Amount ($)").schema["task"] == "regression"
+    assert prepare(frame(), "label").schema.task == "classification"
+    assert prepare(frame(), "Amount ($)").schema.task == "regression"
 
 
 def test_schema_records_types_categories_and_ranges(sample_frame):
     schema = prepare(sample_frame, TARGET).schema
-    for column in schema["features"]:
-        if column["kind"] == "numeric":
-            assert column["min"] <= column["max"]
-        elif column["kind"] == "date":
-            assert column["earliest"] <= column["latest"]
+    for column in schema.features:
+        if column.kind == "numeric":
+            assert column.min <= column.max
+        elif column.kind == "date":
+            assert column.earliest <= column.latest
         else:
-            assert column["categories"] and all(isinstance(c, str) for c in column["categories"])
-    assert len(schema["fingerprint"]) == 12
+            assert column.categories and all(isinstance(c, str) for c in column.categories)
+    assert len(schema.fingerprint) == 12
 
 
 def test_settings_steer_the_decisions(monkeypatch):
@@ -158,5 +158,5 @@ def test_settings_steer_the_decisions(monkeypatch):
     assert (options.features, options.normalise_categories) == (["colour"], False)
     assert (options.max_categories, options.dates) == (7, "drop")
     prepared = prepare(frame(), "label", options=options)
-    assert [c["name"] for c in prepared.schema["features"]] == ["colour"]
+    assert [c.name for c in prepared.schema.features] == ["colour"]
     assert prepared.cleaning.excluded["Amount ($)"] == "dropped: not listed in FEATURE_COLUMNS"

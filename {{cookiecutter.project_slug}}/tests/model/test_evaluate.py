@@ -42,7 +42,7 @@ def grouped_storms(tmp_path, runs: bool = True):
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_a_grouped_file_keeps_each_group_on_one_side_of_every_split(tmp_path, task):
     prepared = grouped_storms(tmp_path)
-    assert prepared.schema["group"] == {"column": "name", "groups": 60}
+    assert prepared.schema.group == {"column": "name", "groups": 60}
     y = prepared.target if task == "classification" else prepared.features["wind"]
     X_train, X_test, y_train, _ = hold_out_split(
         prepared.features, y, task, 0.2, 0, prepared.groups

@@ -26,7 +26,7 @@ def test_unseen_category_is_handled_by_the_pipeline(sample_frame):
         prepared.features, prepared.target
     )
     row = prepared.features.head(1).copy()
-    categorical = next(c["name"] for c in prepared.schema["features"] if c["kind"] == "categorical")
+    categorical = prepared.schema.of_kind("categorical")[0]
     row[categorical] = "a value never seen in training"
     assert len(pipeline.predict(row)) == 1
 
@@ -47,7 +47,7 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
             np.testing.assert_allclose(outputs[0], expected, rtol=1e-5, atol=1e-4)
     # Whatever the path, serving predicts what the pipeline predicts.
     served = predictor.predict(rows.astype(object).where(rows.notna(), None).to_dict("records"))
-    if prepared.schema["task"] == "classification":
+    if prepared.schema.task == "classification":
         assert [r["prediction"] for r in served] == pipeline.predict(rows).tolist()
         probabilities = [[r["probabilities"][str(c)] for c in pipeline.classes_] for r in served]
         np.testing.assert_allclose(probabilities, pipeline.predict_proba(rows), atol=1e-4)
@@ -56,7 +56,7 @@ def test_same_rows_give_the_same_matrix_at_train_and_serve_time(trained, bundle_
         predicted = pipeline.predict(rows)
         served_values = [r["prediction"] for r in served]
         np.testing.assert_allclose(served_values, predicted, rtol=0, atol=1e-5 * np.std(predicted))
-    assert read_json(bundle_dir, "schema.json")["fingerprint"] == prepared.schema["fingerprint"]
+    assert read_json(bundle_dir, "schema.json")["fingerprint"] == prepared.schema.fingerprint
 
 
 def test_pipeline_normalises_groups_rare_categories_and_reads_dates():
@@ -89,14 +89,13 @@ def test_an_export_that_cannot_hold_the_whole_pipeline_says_why(sample_frame):
     scikit-learn serves that part."""
     from sklearn.gaussian_process import GaussianProcessClassifier  # skl2onnx cannot convert it
 
-    from {{ cookiecutter.package_name }}.contract.bundle import Schema
     from {{ cookiecutter.package_name }}.model.onnx.export import to_onnx_bundle
 
     prepared = prepare(sample_frame.head(300), TARGET)
     pipeline = make_pipeline(prepared.schema, "linear", seed=0)
     pipeline.steps[-1] = ("model", GaussianProcessClassifier(random_state=0))
     pipeline.fit(prepared.features, prepared.target)
-    schema = Schema.model_validate(prepared.schema)
+    schema = prepared.schema
     payload, scope, notes = to_onnx_bundle(pipeline, schema, prepared.features.head(50))
     assert scope == "preprocessing" and payload
     assert len(notes) == 1 and notes[0].startswith("the pipeline did not convert (")

@@ -103,7 +103,6 @@ def test_the_image_leaves_xgboost_out_unless_scikit_learn_serves():
 
 
 def test_regression_with_xgboost_says_its_device_exports_and_agrees(tmp_path, capsys):
-    from {{ cookiecutter.package_name }}.contract.bundle import Schema
     from {{ cookiecutter.package_name }}.model.evaluate import hold_out_split
     from {{ cookiecutter.package_name }}.model.onnx.export import to_onnx_bundle
     from {{ cookiecutter.package_name }}.model.train import fit_and_evaluate
@@ -123,9 +122,7 @@ def test_regression_with_xgboost_says_its_device_exports_and_agrees(tmp_path, ca
     device, why = device_choice()
     assert f"device: {device} ({why})" in capsys.readouterr().out
     assert isinstance(fitted.pipeline.named_steps["model"], XGBoostRegressor)
-    payload, scope, notes = to_onnx_bundle(
-        fitted.pipeline, Schema.model_validate(prepared.schema), split[1].head(200)
-    )
+    payload, scope, notes = to_onnx_bundle(fitted.pipeline, prepared.schema, split[1].head(200))
     assert scope == "pipeline" and payload and notes == []
 
 
@@ -134,7 +131,6 @@ def test_the_onnx_graph_answers_the_class_names_for_any_classes(labels):
     """Two or more classes, numbers or text: the graph's labels are the pipeline's."""
     import onnxruntime
 
-    from {{ cookiecutter.package_name }}.contract.bundle import Schema
     from {{ cookiecutter.package_name }}.contract.onnx_inputs import onnx_feed
     from {{ cookiecutter.package_name }}.model.onnx.export import to_onnx_bundle
     from {{ cookiecutter.package_name }}.model.pipeline import make_pipeline
@@ -145,7 +141,7 @@ def test_the_onnx_graph_answers_the_class_names_for_any_classes(labels):
     position = np.clip(((frame["x"] + 2) / 4 * len(labels)).astype(int), 0, len(labels) - 1)
     frame["target"] = np.array(labels, dtype=object)[position]
     prepared = prepare(frame, "target")
-    schema = Schema.model_validate(prepared.schema)
+    schema = prepared.schema
     pipeline = make_pipeline(prepared.schema, "xgboost", seed=0).fit(
         prepared.features, prepared.target
     )

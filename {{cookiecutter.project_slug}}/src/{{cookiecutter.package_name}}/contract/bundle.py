@@ -126,10 +126,14 @@ class Feature(BaseModel):
     # categorical: the known values (normalised when `normalise` is on).
     categories: list[Any] = Field(default_factory=list)
     normalise: bool = True
+    # Training only: the spellings merged into each category ({"Oui": ["OUI", "oui"]}).
+    merged: dict[str, list[Any]] = Field(default_factory=dict)
     # date: how the file wrote it (a strftime format) and the span seen in training.
     date_format: str | None = None
     earliest: str | None = None
     latest: str | None = None
+    # The earliest date as days since 1970: the date features count "days since" from it.
+    reference_days: float | None = None
 
 
 class Schema(BaseModel):
@@ -146,6 +150,16 @@ class Schema(BaseModel):
     number_format: dict[str, str] = Field(
         default_factory=lambda: {"decimal": ".", "thousands": ","}
     )
+    # What training recorded, for the reports and the card (serving reads none of it): why
+    # this task, every column's decision, how the file was read (csv), the target's merged
+    # spellings, the row count under which categories become one, and the group column
+    # whose rows every split keeps together ({"column": ..., "groups": n}).
+    task_reason: str = ""
+    decisions: list[dict[str, Any]] = Field(default_factory=list)
+    csv: dict[str, Any] = Field(default_factory=dict)
+    target_merged: dict[str, list[Any]] = Field(default_factory=dict)
+    rare_category_rows: int | None = None
+    group: dict[str, Any] | None = None
 
     @property
     def names(self) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from ..contract.bundle import Schema
 from ..contract.values import category_text
 from .decisions import Options, check_target, check_width, decide_columns, decide_target
 from .load import DataError
@@ -20,7 +21,7 @@ from .schema import Cleaning, build_schema
 class Prepared:
     features: pd.DataFrame
     target: pd.Series
-    schema: dict
+    schema: Schema
     cleaning: Cleaning
     # Which entity (a storm, a customer) each row belongs to, when a column is decided
     # `group`: every split keeps a group's rows on one side (model/evaluate.py).

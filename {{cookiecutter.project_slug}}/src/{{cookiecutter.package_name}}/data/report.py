@@ -39,7 +39,7 @@ def decisions_table(prepared: Prepared) -> pd.DataFrame:
     done = "rows without a value dropped"
     if prepared.cleaning.target_merged:
         done += "; " + spellings(prepared.cleaning.target_merged)
-    rows = [(schema["target"], "target", schema.get("task_reason", schema["task"]), done)]
+    rows = [(schema.target, "target", schema.task_reason or schema.task, done)]
     rows += [
         (d.column, d.kind if d.used else f"{d.kind} (left out)", d.why, d.done)
         for d in prepared.cleaning.decisions
@@ -79,19 +79,19 @@ def groups_section(prepared: Prepared) -> str:
 
 def merged_spellings(prepared: Prepared) -> str:
     lines = [
-        f"- `{column['name']}`: "
+        f"- `{column.name}`: "
         + "; ".join(
             f"{' / '.join(repr(v) for v in variants)} -> {name!r}"
-            for name, variants in column["merged"].items()
+            for name, variants in column.merged.items()
         )
-        for column in prepared.schema["features"]
-        if column.get("merged")
+        for column in prepared.schema.features
+        if column.merged
     ]
     return "\n".join(lines) or "- none: every category had one spelling"
 
 
 def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
-    kinds = {c["name"]: c["kind"] for c in prepared.schema["features"]}
+    kinds = {c.name: c.kind for c in prepared.schema.features}
     handling = {
         "numeric": "median + was-missing flag",
         "categorical": 'filled with "missing"',
@@ -100,7 +100,7 @@ def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
     missing = raw.isna().sum()
 
     def after_cleaning(column: str) -> str:
-        if column == prepared.schema["target"] and missing[column]:
+        if column == prepared.schema.target and missing[column]:
             return "rows dropped"
         excluded = prepared.cleaning.excluded.get(column)
         return excluded or (handling[kinds[column]] if missing[column] else "-")
@@ -117,7 +117,7 @@ def missing_values(raw: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
 
 def outliers(prepared: Prepared) -> pd.DataFrame:
     rows = []
-    for column in (c["name"] for c in prepared.schema["features"] if c["kind"] == "numeric"):
+    for column in (c.name for c in prepared.schema.features if c.kind == "numeric"):
         values = prepared.features[column].dropna()
         q1, q3 = values.quantile([0.25, 0.75])
         spread = OUTLIER_IQR_FACTOR * (q3 - q1)
@@ -138,7 +138,7 @@ def outliers(prepared: Prepared) -> pd.DataFrame:
 def target_section(prepared: Prepared, figures: Path) -> str:
     y = prepared.target
     figure, axis = plt.subplots(figsize=(5, 3))
-    if prepared.schema["task"] == "classification":
+    if prepared.schema.task == "classification":
         counts = y.value_counts()
         counts.plot.bar(ax=axis)
         axis.set_title("Target classes")
@@ -176,7 +176,7 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
     csv = cleaning.csv
     sections = [
         "# Data report",
-        f"Target: `{prepared.schema['target']}` ({prepared.schema['task']}).",
+        f"Target: `{prepared.schema.target}` ({prepared.schema.task}).",
         "## Rows",
         f"- rows in the file: {cleaning.rows_in:,}\n- exact duplicates dropped: {cleaning.duplicates_dropped:,}\n"
         f"- rows without a target dropped: {cleaning.missing_target_dropped:,}\n- rows used: {cleaning.rows_out:,}",
@@ -187,7 +187,7 @@ def write_report(raw: pd.DataFrame, prepared: Prepared, folder: Path) -> Path:
         "### Merged spellings of categories",
         merged_spellings(prepared),
         "### Merged spellings of the target",
-        f"- `{prepared.schema['target']}`: {spellings(cleaning.target_merged)}"
+        f"- `{prepared.schema.target}`: {spellings(cleaning.target_merged)}"
         if cleaning.target_merged
         else "- none: every class had one spelling",
         "### Groups",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..contract.bundle import Schema
 from .decisions import Decision
 
 
@@ -50,7 +51,7 @@ def feature_entry(decision: Decision, values: pd.Series) -> dict:
 
 def build_schema(
     features: pd.DataFrame, y: pd.Series, task: str, cleaning: Cleaning, rare_category_rows: int
-) -> dict:
+) -> Schema:
     used = {d.column: d for d in cleaning.decisions if d.used}
     columns = [feature_entry(used[name], features[name]) for name in features.columns]
     schema = {
@@ -83,4 +84,4 @@ def build_schema(
     if cleaning.group_column:  # scored on unseen groups: never compared with a score on seen ones
         identity["group"] = cleaning.group_column
     schema["fingerprint"] = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:12]
-    return schema
+    return Schema.model_validate(schema)  # typed from here on, as serving reads it

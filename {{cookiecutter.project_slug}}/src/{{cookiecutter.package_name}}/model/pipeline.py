@@ -23,6 +23,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ..contract.bundle import Feature, Schema
 from ..contract.transformers import CategoryNormaliser, DateFeatures, QuantileClipper
 
 
@@ -56,12 +57,12 @@ def device_of(pipeline: Pipeline) -> tuple[str, str]:
     return getattr(model, "device", "cpu"), getattr(model, "device_reason", default)
 
 
-def of_kind(schema: dict, kind: str) -> list[dict]:
-    return [c for c in schema["features"] if c["kind"] == kind]
+def of_kind(schema: Schema, kind: str) -> list[Feature]:
+    return [c for c in schema.features if c.kind == kind]
 
 
-def make_preprocessor(schema: dict, scale: bool) -> ColumnTransformer:
-    numeric = [c["name"] for c in of_kind(schema, "numeric")]
+def make_preprocessor(schema: Schema, scale: bool) -> ColumnTransformer:
+    numeric = schema.of_kind("numeric")
     numeric_steps = [("impute", SimpleImputer(strategy="median")), ("clip", QuantileClipper())]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
@@ -73,20 +74,20 @@ def make_preprocessor(schema: dict, scale: bool) -> ColumnTransformer:
             (
                 "categorical",
                 categorical_steps(schema),
-                [c["name"] for c in of_kind(schema, "categorical")],
+                schema.of_kind("categorical"),
             ),
-            ("dates", date_steps(schema, scale), [c["name"] for c in of_kind(schema, "date")]),
+            ("dates", date_steps(schema, scale), schema.of_kind("date")),
         ],
         sparse_threshold=0,
     )
 
 
-def categorical_steps(schema: dict) -> Pipeline:
+def categorical_steps(schema: Schema) -> Pipeline:
     columns = of_kind(schema, "categorical")
-    normalise = all(c.get("normalise", True) for c in columns)
+    normalise = all(c.normalise for c in columns)
     onehot = OneHotEncoder(
         handle_unknown="ignore",
-        min_frequency=schema.get("rare_category_rows"),
+        min_frequency=schema.rare_category_rows,
         sparse_output=False,
     )
     return Pipeline(
@@ -98,11 +99,11 @@ def categorical_steps(schema: dict) -> Pipeline:
     )
 
 
-def date_steps(schema: dict, scale: bool) -> Pipeline:
+def date_steps(schema: Schema, scale: bool) -> Pipeline:
     columns = of_kind(schema, "date")
     features = DateFeatures(
-        date_formats=tuple(c["date_format"] for c in columns),
-        reference_days=tuple(c["reference_days"] for c in columns),
+        date_formats=tuple(c.date_format for c in columns),
+        reference_days=tuple(c.reference_days for c in columns),
     )
     steps = [("features", features), ("impute", SimpleImputer(strategy="median"))]
     if scale:
@@ -110,8 +111,8 @@ def date_steps(schema: dict, scale: bool) -> Pipeline:
     return Pipeline(steps)
 
 
-def make_pipeline(schema: dict, model: str, seed: int) -> Pipeline:
-    task = schema["task"]
+def make_pipeline(schema: Schema, model: str, seed: int) -> Pipeline:
+    task = schema.task
     return Pipeline(
         [
             ("preprocess", make_preprocessor(schema, scale=model == "linear")),

@@ -125,7 +125,7 @@ def train(settings: Settings) -> dict:
     notes = read_notes(settings.model_card_notes)
     with step(f"Loaded {settings.data_path}"):
         raw, prepared = load_and_prepare(settings)
-    schema = Schema.model_validate(prepared.schema)
+    schema = prepared.schema
     cleaning = prepared.cleaning
     console.print(
         f"  {cleaning.rows_in:,} rows in, {cleaning.duplicates_dropped} duplicates and "
@@ -146,7 +146,7 @@ def train(settings: Settings) -> dict:
     X_train, X_test, y_train, y_test = split
     groups = count_group_sides(prepared, split)
     fitted = fit_and_evaluate(
-        settings, prepared.schema, schema.task, X_train, X_test, y_train, y_test, groups=groups
+        settings, schema, schema.task, X_train, X_test, y_train, y_test, groups=groups
     )
     figures = settings.reports_dir / "figures"
     with step("Wrote plots and the data report"):
@@ -238,7 +238,7 @@ class Fitted:
 
 
 def fit_and_evaluate(
-    settings: Settings, schema: dict, task: str, X_train, X_test, y_train, y_test, groups=None
+    settings: Settings, schema: Schema, task: str, X_train, X_test, y_train, y_test, groups=None
 ):
     """Cross-validate against a baseline (the gate to pass), then fit and score on the test split.
     `groups`: the training rows' groups, kept apart by the folds."""
