@@ -27,7 +27,9 @@ S = TypeVar("S", bound=BaseSettings)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", protected_namespaces=(), frozen=True
+    )
 
     # Data: the sample written by `make data`, or your own CSV (local path or s3://bucket/key).
     data_path: str = "{{ 'data/raw/customers.csv' if cookiecutter.task == 'classification' else 'data/raw/used_cars.csv' }}"
@@ -64,7 +66,8 @@ class Settings(BaseSettings):
     experiment_name: str = PROJECT
     # Registered model name. `make train DATA=... TARGET=...` (another data set) registers
     # under a name derived from the file, target and columns, unless MODEL_NAME is set.
-    model_name: str = PROJECT_MODEL_NAME
+    # None: a name derived from the data set (what `make train DATA=... TARGET=...` uses).
+    model_name: str | None = PROJECT_MODEL_NAME
     # A model must beat the dummy baseline's cross-validated score by this much.
     baseline_margin: float = Field(0.02, allow_inf_nan=False)
     # Promotion gate: the held-out score (ROC-AUC or R²) a new champion must reach.

@@ -127,7 +127,7 @@ def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(
     # Another data set (here: one column fewer) gets a registered name and folder of its own.
     other = sample_frame.drop(columns=[sample_frame.columns[1]])
     other.to_csv(tmp_path / "other.csv", index=False)
-    other_settings = make_settings(tmp_path, data_path=str(tmp_path / "other.csv"), model_name="")
+    other_settings = make_settings(tmp_path, data_path=str(tmp_path / "other.csv"), model_name=None)
 
     # An export that fails after the gate said yes: the alias moves back, nothing half-written.
     def disk_full(*args):
@@ -151,7 +151,7 @@ def test_retrain_ties_and_another_data_set_never_replaces_the_served_model(
 def test_data_on_the_command_line_is_another_data_set(monkeypatch):
     monkeypatch.delenv("MODEL_NAME", raising=False)
     assert settings_from_command_line().model_name == PROJECT_MODEL_NAME
-    assert settings_from_command_line(data_path="other.csv", target="y").model_name == ""
+    assert settings_from_command_line(data_path="other.csv", target="y").model_name is None
     monkeypatch.setenv("MODEL_NAME", "mine")
     assert settings_from_command_line(data_path="other.csv").model_name == "mine"
 

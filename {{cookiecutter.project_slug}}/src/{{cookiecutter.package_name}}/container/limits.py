@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ContainerLimits(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="CONTAINER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="CONTAINER_", extra="ignore", frozen=True
+    )
 
     # k8s/base/deployment.yaml: limits.memory 256Mi, for one worker (the image's WORKERS=1).
     memory_mb: int = Field(256, ge=64)

@@ -26,7 +26,9 @@ PUSH_RECORD = Path("build/push.json")
 
 
 class PushSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="DEPLOY_", extra="ignore", frozen=True
+    )
 
     registry: str = "{{ 'ecr' if cookiecutter.deploy_target in ['aws', 'both'] else '' }}"
 

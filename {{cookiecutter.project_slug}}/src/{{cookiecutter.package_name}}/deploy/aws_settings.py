@@ -9,7 +9,9 @@ from .settings import DeploySettings
 class AwsSettings(DeploySettings):
     # .env only: the practice VM's settings (.practice-vm/deploy.env) are for the ssh target,
     # so an AWS deploy never ships to the practice VM.
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="DEPLOY_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="DEPLOY_", extra="ignore", frozen=True
+    )
     # Credentials come from your AWS config or AWS_PROFILE; the region from here or AWS_REGION.
     aws_region: str = ""
     instance_type: str = "t3.medium"

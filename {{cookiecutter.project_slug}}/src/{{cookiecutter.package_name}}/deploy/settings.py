@@ -18,6 +18,7 @@ class DeploySettings(BaseSettings):
         env_prefix="DEPLOY_",
         extra="ignore",
         populate_by_name=True,
+        frozen=True,
     )
 
     target: str = "{{ 'aws' if cookiecutter.deploy_target == 'aws' else 'ssh' }}"

@@ -9,7 +9,9 @@ from ..config import PROJECT
 
 
 class KubeSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_prefix="K8S_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_prefix="K8S_", extra="ignore", frozen=True
+    )
 
     # The Kubernetes version the manifests are validated against: your cluster's.
     version: str = "1.33.0"

@@ -462,7 +462,7 @@ def settings_from_command_line(**overrides) -> Settings:
     settings = load_settings(**given)
     other_data = "data_path" in given or "target" in given
     if other_data and settings.model_name == PROJECT_MODEL_NAME:
-        settings.model_name = ""
+        return settings.model_copy(update={"model_name": None})  # settings are frozen
     return settings
 
 

@@ -8,7 +8,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class MonitorSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MONITOR_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", env_file=".env", extra="ignore", frozen=True
+    )
 
     # A feature drifted when both hold: its PSI reaches psi_threshold (the size of the
     # shift: 0.1 moderate, 0.2 large) and the chi-squared test's p-value is below

@@ -34,6 +34,7 @@ class ServeSettings(BaseSettings):
         protected_namespaces=(),
         hide_input_in_errors=True,
         secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+        frozen=True,
     )
 
     # A bundle folder, or models:/<name>@champion, models:/<name>/<version>, runs:/<run_id>

@@ -13,7 +13,7 @@ from ...config import PROJECT, load
 
 
 class CollectSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     # Seconds between two requests to the site (robots.txt's Crawl-delay wins when longer).
     collect_delay_s: float = Field(1.0, ge=0, allow_inf_nan=False)
