@@ -63,3 +63,36 @@ def test_env_example_names_no_setting_that_nothing_reads():
     # AWS_REGION: boto3's own variable, named beside DEPLOY_AWS_REGION as its fallback.
     stale = set(documented()) - read - {"AWS_REGION"}
     assert not stale, f"no settings class reads {sorted(stale)}"
+
+
+def test_one_thing_has_one_name_whichever_part_reads_it():
+    """Two parts reading the same setting (a field of the same name and default) read it under
+    one variable: REPORTS_DIR for training and the monitor, DEPLOY_APP for deploys and pods."""
+    names: dict[tuple[str, str], set[str]] = {}
+    for kind in settings_classes():
+        for field_name, field in kind.model_fields.items():
+            alias = field.validation_alias
+            if isinstance(alias, AliasChoices):
+                alias = alias.choices[0]
+            prefix = kind.model_config.get("env_prefix", "")
+            env = alias.upper() if isinstance(alias, str) else f"{prefix}{field_name}".upper()
+            names.setdefault((field_name, repr(field.default)), set()).add(env)
+    assert {key: found for key, found in names.items() if len(found) > 1} == {}
+
+
+def test_an_old_name_is_refused_not_ignored(tmp_path, monkeypatch):
+    from {{ cookiecutter.package_name }}.config import SettingsProblem, load
+    from {{ cookiecutter.package_name }}.monitor.settings import MonitorSettings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("MONITOR_REPORTS_DIR=elsewhere\n")
+    try:
+        load(MonitorSettings)
+    except SettingsProblem as problem:
+        message = str(problem)
+    else:
+        raise AssertionError("MONITOR_REPORTS_DIR was ignored without a word")
+    assert message.startswith("MONITOR_REPORTS_DIR (in .env) is no longer read")
+    assert "Rename MONITOR_REPORTS_DIR= to REPORTS_DIR=" in message
+    (tmp_path / ".env").write_text("REPORTS_DIR=elsewhere\n")
+    assert load(MonitorSettings).reports_dir == Path("elsewhere")

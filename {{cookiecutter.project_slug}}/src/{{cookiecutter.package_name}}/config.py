@@ -8,10 +8,10 @@ name in capitals (for example `CV_FOLDS=3 make train`). The command line
 import importlib.util
 import os
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from dotenv import dotenv_values
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from .errors import BadInput
@@ -111,6 +111,20 @@ def where_set(name: str, env_file: Path = Path(".env")) -> str | None:
     return "in the environment" if name in os.environ else None
 
 
+def renamed(old: str, new: str, why: str) -> Any:
+    """A settings class's check that refuses a setting's old name, which pydantic-settings would
+    ignore without a word (a value that silently changes nothing). Use as a class attribute:
+    `_renamed = renamed("MONITOR_REPORTS_DIR", "REPORTS_DIR", "one folder for every report")`."""
+
+    def refuse(cls: type, data: Any) -> Any:
+        where = where_set(old)
+        if where:
+            raise ValueError(f"{old} ({where}) is no longer read: {why}. Rename {old}= to {new}=")
+        return data
+
+    return model_validator(mode="before")(refuse)
+
+
 def settings_class(name: str) -> type[BaseSettings] | None:
     """The settings class a ValidationError's title names (every one subclasses BaseSettings)."""
     pending = list(BaseSettings.__subclasses__())
@@ -148,7 +162,9 @@ def settings_problem(error: ValidationError | SettingsError) -> SettingsProblem 
     if kind is None:
         return None
     problems = "; ".join(
-        f"{env_name(kind, problem['loc'])}: {problem['msg']}" if problem["loc"] else problem["msg"]
+        f"{env_name(kind, problem['loc'])}: {problem['msg']}"
+        if problem["loc"]
+        else problem["msg"].removeprefix("Value error, ")  # a check of the whole class
         for problem in error.errors(include_url=False)
     )
     return SettingsProblem(f"{problems}. Fix it in .env or the environment.")

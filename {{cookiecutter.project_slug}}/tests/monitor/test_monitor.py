@@ -42,7 +42,7 @@ def monitor(
         | {
             "MODEL_URI": str(bundle_dir),
             "LOG_DIR": str(log_dir),
-            "MONITOR_REPORTS_DIR": str(cwd / "reports"),
+            "REPORTS_DIR": str(cwd / "reports"),
             "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
         }
         | env
@@ -178,7 +178,7 @@ def test_thresholds_come_from_settings(bundle_dir, tmp_path):
         ("MONITOR_ROWS", "abc", "MONITOR_ROWS: Input should be a valid integer"),
         ("MONITOR_ROWS", "50", "MONITOR_ROWS (50) is below MONITOR_MIN_ROWS (100)"),
         ("MONITOR_P_VALUE", "2", "MONITOR_P_VALUE: Input should be less than 1"),
-        ("MONITOR_REPORTS_DIR", "a file", "set MONITOR_REPORTS_DIR to a folder you can write"),
+        ("REPORTS_DIR", "a file", "set REPORTS_DIR to a folder you can write"),
     ],
 )
 def test_a_bad_setting_exits_2_with_one_line(bundle_dir, tmp_path, setting, value, expected):

@@ -112,7 +112,7 @@ def monitor(bundle_dir: Path, log_dir: Path, cwd: Path, *args: str):
     env = os.environ | {
         "MODEL_URI": str(bundle_dir),
         "LOG_DIR": str(log_dir),
-        "MONITOR_REPORTS_DIR": str(cwd / "reports"),
+        "REPORTS_DIR": str(cwd / "reports"),
         "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])),
     }
     return subprocess.run(

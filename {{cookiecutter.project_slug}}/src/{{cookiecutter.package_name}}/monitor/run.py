@@ -67,7 +67,7 @@ def save_report(results, rows: LogRows, bundle: Bundle, settings: MonitorSetting
     except OSError as error:
         raise MonitorError(
             f"Cannot write the report in {settings.reports_dir}/ ({error.strerror}): set "
-            "MONITOR_REPORTS_DIR to a folder you can write."
+            "REPORTS_DIR to a folder you can write."
         ) from None
 
 

@@ -6,10 +6,12 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..config import renamed
+
 
 class MonitorSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MONITOR_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="MONITOR_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
     )
 
     # A feature drifted when both hold: its PSI reaches psi_threshold (the size of the
@@ -22,7 +24,9 @@ class MonitorSettings(BaseSettings):
     # Compare the most recent rows; only these are held in memory (the plot over time
     # shows an even sample of as many rows over the whole log).
     rows: int = Field(5000, ge=10)
-    reports_dir: Path = Path("reports")
+    # The same REPORTS_DIR as training's reports: one folder for every report.
+    reports_dir: Path = Field(Path("reports"), validation_alias="REPORTS_DIR")
+    _renamed = renamed("MONITOR_REPORTS_DIR", "REPORTS_DIR", "one folder holds every report")
     # Where a log fetched from the deployed host is copied to.
     fetched_dir: Path = Path("build/monitor/requests")
 
