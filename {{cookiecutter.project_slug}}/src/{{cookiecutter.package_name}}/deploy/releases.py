@@ -82,6 +82,16 @@ class Releases:
             else None
         )
 
+    def existing(self, name: str) -> dict:
+        """inspect() for a container this command just started or listed."""
+        container = self.inspect(name)
+        if container is None:
+            raise DeployError(
+                f"Container {name} went from the host while this command ran "
+                "(someone else removed it?). Run `make status`, then the command again."
+            )
+        return container
+
     def release_id(self, image_id: str) -> str:
         """The image and every run setting: change any of them and it is a new release."""
         s = self.settings
@@ -303,7 +313,7 @@ class Releases:
         # Keep the release we left as "previous": a second rollback rolls forward again.
         self.docker("rename", swap, self.previous)
         self.console.print(
-            f"[green]Rolled back:[/] live is {self.release_of(self.inspect(self.live))}"
+            f"[green]Rolled back:[/] live is {self.release_of(self.existing(self.live))}"
         )
 
     def status(self) -> list[dict]:
@@ -339,7 +349,7 @@ class Releases:
             "sh", "-c", f"ls {shlex.quote(self.folder())}/*.key 2>/dev/null || true"
         )
         for container in ids:
-            name = self.inspect(container)["Name"].lstrip("/")
+            name = self.existing(container)["Name"].lstrip("/")
             self.remove(container)
             removed.append(f"container {name}")
         removed += self.remove_shipped_images()
