@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import typer
+
 sys.path.insert(0, str(Path.cwd() / "src"))
 
 from {{ cookiecutter.package_name }}.container.__main__ import build, engine
@@ -66,5 +68,10 @@ def main() -> int:
     return 0
 
 
+def command() -> None:
+    """Build this project's image and MLflow's for the same model; compare their sizes."""
+    raise typer.Exit(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(command)

@@ -24,17 +24,19 @@ Python client is used and the report says so. Everything runs on 127.0.0.1, boun
     python bench/bench_serve.py [--duration 5] [--rounds 3] [--quick] [--image TAG] [--peers]
 """
 
-import argparse
 import json
 import os
 import signal
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Annotated
 
 import targets
+import typer
 from answers import check_answers
 from load import WRK_MISSING, has_wrk, load
 from report import print_report, summarize
@@ -43,6 +45,9 @@ BATCH_ROWS = 100
 BATCH_CONNECTIONS = 4
 TUNED = "coldstart tuned (LOG_LEVEL=warning)"
 TWO_WORKERS = "coldstart WORKERS=2"
+PROJECT = "{{ cookiecutter.project_slug }}"
+DEFAULT_BUNDLE = Path("models") / PROJECT
+IMAGE = f"e.g. {PROJECT}:latest"
 
 
 def in_process(bundle: Path, quick: bool) -> dict:
@@ -163,39 +168,50 @@ def access_lines(server) -> int:
         return sum(" uvicorn.access: " in line for line in written)
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=5, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (medians)")
-    parser.add_argument("--quick", action="store_true", help="1 s per point, one round")
-    parser.add_argument("--workers", type=int, default=1)
-    # One argument a line (trailing commas): the project's name makes these lines long or short.
-    parser.add_argument(
-        "--bundle",
-        type=Path,
-        default=Path("models/{{ cookiecutter.project_slug }}"),
-    )
-    parser.add_argument(
-        "--image",
-        help="also measure this image, e.g. {{ cookiecutter.project_slug }}:latest",
-    )
-    parser.add_argument("--skip-mlflow", action="store_true", help="leave out mlflow models serve")
-    parser.add_argument("--peers", action="store_true", help="also BentoML and LitServe")
-    parser.add_argument(
-        "--peers-python",
-        type=Path,
-        default=Path("build/bench-venv/bin/python"),
-        help="the Python of the venv that has bentoml and litserve (make bench-peers makes it)",
-    )
-    parser.add_argument("--output", type=Path, default=Path("reports/bench.json"))
-    args = parser.parse_args()
-    if args.quick:
-        args.duration, args.rounds = 1, 1
-    return args
+@dataclass(frozen=True)
+class Options:
+    """What `make bench` asked for (the command line below, typed)."""
+
+    duration: float
+    rounds: int
+    workers: int
+    bundle: Path
+    image: str | None
+    skip_mlflow: bool
+    peers: bool
+    peers_python: Path
+    output: Path
+    quick: bool
 
 
-def main() -> int:
-    args = parse_args()
+def command(
+    duration: Annotated[float, typer.Option(help="seconds per measurement")] = 5,
+    rounds: Annotated[int, typer.Option(help="alternating rounds (medians)")] = 3,
+    quick: Annotated[bool, typer.Option("--quick", help="1 s per point, one round")] = False,
+    workers: Annotated[int, typer.Option(help="workers of the image and mlflow")] = 1,
+    bundle: Annotated[Path, typer.Option(help="the model bundle to serve")] = DEFAULT_BUNDLE,
+    image: Annotated[str | None, typer.Option(help=f"also measure this image ({IMAGE})")] = None,
+    skip_mlflow: Annotated[
+        bool, typer.Option("--skip-mlflow", help="leave out mlflow models serve")
+    ] = False,
+    peers: Annotated[bool, typer.Option("--peers", help="also BentoML and LitServe")] = False,
+    peers_python: Annotated[
+        Path, typer.Option(help="the venv Python with bentoml and litserve (make bench-peers)")
+    ] = Path("build/bench-venv/bin/python"),
+    output: Annotated[Path, typer.Option(help="where the JSON report goes")] = Path(
+        "reports/bench.json"
+    ),
+) -> None:
+    """Benchmark the service against its stack's floor and the servers a user would pick."""
+    if quick:
+        duration, rounds = 1, 1
+    options = Options(
+        duration, rounds, workers, bundle, image, skip_mlflow, peers, peers_python, output, quick
+    )
+    raise typer.Exit(main(options))
+
+
+def main(args: Options) -> int:
     # Stopped (a timeout, a CI runner): stop the servers too, as after a Ctrl-C. Each runs in a
     # session of its own (targets.start_process), so no signal to this one reaches them.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -235,4 +251,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(command)

@@ -15,7 +15,6 @@ waited for), from the operating system's own accounting.
 20,000 to save a minute and a half of CI); its time is then no measure of the target.
 """
 
-import argparse
 import functools
 import os
 import statistics
@@ -24,9 +23,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
+import typer
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 TARGETS = {"sample": 15.0, "long": 120.0, "wide": 30.0}
@@ -82,12 +83,16 @@ def report(name: str, seconds: float, peak: float, code: int, note: str = "", ju
     )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--skip-large", action="store_true", help="only the sample data set")
-    parser.add_argument("--long-rows", type=int, default=200_000, help="rows of the long file")
-    args = parser.parse_args()
+def command(
+    runs: Annotated[int, typer.Option(help="make train runs on the sample (median)")] = 3,
+    skip_large: Annotated[bool, typer.Option("--skip-large", help="only the sample")] = False,
+    long_rows: Annotated[int, typer.Option(help="rows of the long file")] = 200_000,
+) -> None:
+    """Time `make train` on the sample, a long file and a wide one, against their targets."""
+    raise typer.Exit(main(runs, skip_large, long_rows))
+
+
+def main(runs: int, skip_large: bool, long_rows: int) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as folder:
         data = Path(folder) / "sample.csv"
         subprocess.run(
@@ -98,7 +103,7 @@ def main() -> int:
             "MODELS_DIR": f"{folder}/models",
             "REPORTS_DIR": f"{folder}/reports",
         }
-        runs = [timed_train(env, data, None) for _ in range(args.runs)]
+        runs = [timed_train(env, data, None) for _ in range(runs)]
         if any(code != 0 for _, _, code, _ in runs):
             print(next(out for _, _, code, out in runs if code), file=sys.stderr)
             return 1
@@ -109,10 +114,10 @@ def main() -> int:
             f"make train: median {median:.1f} s over {len(times)} runs on {os.cpu_count()} cores, "
             f"peak memory {peak:,.0f} MiB ({verdict} the {TARGETS['sample']:.0f} s target)"
         )
-        if args.skip_large:
+        if skip_large:
             return 0
         for name, make in (
-            ("long", functools.partial(long_file, rows=args.long_rows)),
+            ("long", functools.partial(long_file, rows=long_rows)),
             ("wide", wide_file),
         ):
             path = Path(folder) / f"{name}.csv"
@@ -123,12 +128,12 @@ def main() -> int:
                 return 1
             said = output.strip().splitlines()[-1:] or [""]  # the error is the last line
             note = "; refused: " + said[0].removeprefix("error: ")[:120] if code else ""
-            full_size = name != "long" or args.long_rows == 200_000
+            full_size = name != "long" or long_rows == 200_000
             if not full_size:
-                note = f": {args.long_rows:,} rows, the target is for 200,000"
+                note = f": {long_rows:,} rows, the target is for 200,000"
             report(name, seconds, peak, code, note, judged=full_size)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    typer.run(command)

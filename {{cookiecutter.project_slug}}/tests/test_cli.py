@@ -126,6 +126,16 @@ def test_every_make_facing_command_goes_through_cli_run():
             assert "argparse" not in code, path
 
 
+def test_the_benchmarks_take_their_options_in_the_same_style():
+    """make bench's scripts are typer commands too: one way to spell an option and --help."""
+    scripts = sorted((ROOT / "bench").glob("bench_*.py"))
+    assert scripts
+    for path in scripts:
+        code = path.read_text()
+        assert "argparse" not in code, path
+        assert "typer.run(command)" in code.split('if __name__ == "__main__":', 1)[1], path
+
+
 def make_help() -> str:
     make = subprocess.run(["make", "--version"], capture_output=True)
     if make.returncode != 0:
