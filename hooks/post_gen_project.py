@@ -102,6 +102,17 @@ def keep_sample_for_task() -> None:
             generator.unlink()
 
 
+def write_settings_page() -> None:
+    """docs/settings.md from the .env.example this bake kept (its options' settings only),
+    by the project's own settings_doc.py (standard library), which `make settings-doc` reruns."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("settings_doc", SRC / "settings_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write(Path.cwd())
+
+
 def git(*args: str) -> None:
     subprocess.run(["git", *args], check=True, capture_output=True, text=True)
 
@@ -146,6 +157,7 @@ if __name__ == "__main__":
     remove_kubernetes_files()
     remove_xgboost_files()
     keep_sample_for_task()
+    write_settings_page()
     init_git_repository()
     print_next_steps()
     sys.exit(0)

@@ -26,6 +26,7 @@ BASE_FILES = {
     "docs/data.md", "docs/collect.md", "docs/training.md", "docs/serving.md",
     "docs/container.md", "docs/deploy.md", "docs/monitoring.md", "docs/benchmarks.md",
     "docs/checks.md", "docs/updating.md", "docs/troubleshooting.md", "tests/test_docs.py",
+    "docs/settings.md", f"{PKG}/settings_doc.py",
     ".github/workflows/ci.yml",
     "bench/bench_image.py", "bench/bench_serve.py", "bench/bench_train.py",
     "bench/bare_asgi.py", "bench/load.py", "bench/report.py", "bench/targets.py",

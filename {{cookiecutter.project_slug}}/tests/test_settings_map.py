@@ -96,3 +96,37 @@ def test_an_old_name_is_refused_not_ignored(tmp_path, monkeypatch):
     assert "Rename MONITOR_REPORTS_DIR= to REPORTS_DIR=" in message
     (tmp_path / ".env").write_text("REPORTS_DIR=elsewhere\n")
     assert load(MonitorSettings).reports_dir == Path("elsewhere")
+
+
+SETTINGS_PAGE = ENV_EXAMPLE.parent / "docs" / "settings.md"
+
+
+def test_the_settings_page_is_what_env_example_says():
+    from {{ cookiecutter.package_name }} import settings_doc
+
+    written = settings_doc.page(ENV_EXAMPLE.read_text())
+    assert SETTINGS_PAGE.read_text() == written, "docs/settings.md is stale: run make settings-doc"
+
+
+def test_the_settings_page_has_a_row_for_every_setting_a_class_reads_and_no_other():
+    rows = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", SETTINGS_PAGE.read_text(), re.M))
+    read = set().union(*(env_names(kind) for kind in settings_classes()))
+    assert sorted(read - rows) == [], "settings a class reads that the page leaves out"
+    # AWS_REGION (aws bakes): boto3's own variable, documented beside DEPLOY_AWS_REGION.
+    assert sorted(rows - read - {"AWS_REGION"}) == [], "rows for settings nothing reads"
+    assert rows == set(documented())
+
+
+def test_make_settings_doc_writes_a_table_row_per_setting_under_its_part(tmp_path):
+    from {{ cookiecutter.package_name }} import settings_doc
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / ".env.example").write_text(
+        "# --- Serving (src/app/serve/settings.py) ---\n"
+        "# PORT=8000          # where it listens | not a pipe\n"
+        "# Leave a setting out to get its default.\n"
+    )
+    page = settings_doc.write(tmp_path).read_text()
+    assert "## Serving\n\nRead by src/app/serve/settings.py.\n" in page
+    assert "| `PORT` | `8000` | where it listens \\| not a pipe |" in page
+    assert page.rstrip().endswith("Leave a setting out to get its default.")
