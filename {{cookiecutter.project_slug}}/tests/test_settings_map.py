@@ -6,7 +6,8 @@ import pkgutil
 import re
 from pathlib import Path
 
-from pydantic import AliasChoices
+import pytest
+from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings
 
 import {{ cookiecutter.package_name }}
@@ -130,3 +131,12 @@ def test_make_settings_doc_writes_a_table_row_per_setting_under_its_part(tmp_pat
     assert "## Serving\n\nRead by src/app/serve/settings.py.\n" in page
     assert "| `PORT` | `8000` | where it listens \\| not a pipe |" in page
     assert page.rstrip().endswith("Leave a setting out to get its default.")
+
+
+def test_every_settings_class_is_frozen_so_no_setting_is_changed_as_a_signal():
+    thawed = [kind.__name__ for kind in settings_classes() if not kind.model_config.get("frozen")]
+    assert thawed == [], "settings are read once and never changed: add frozen=True"
+    from {{ cookiecutter.package_name }}.config import Settings
+
+    with pytest.raises(ValidationError, match="frozen"):
+        Settings().seed = 1  # type: ignore[misc]
