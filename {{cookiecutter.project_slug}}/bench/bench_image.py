@@ -20,6 +20,7 @@ import typer
 sys.path.insert(0, str(Path.cwd() / "src"))
 
 from {{ cookiecutter.package_name }}.container.__main__ import build, engine
+from {{ cookiecutter.package_name }}.container.images import BUNDLE
 
 TARGET_RATIO = 1 / 3
 
@@ -56,7 +57,7 @@ def main() -> int:
     started = time.monotonic()
     ours = client.images.get(build(client)).attrs["Size"] / 1e6
     # build() copied the bundle MODEL_URI names (default: this data set's champion) here.
-    metadata = json.loads(Path("build/bundle/metadata.json").read_text())
+    metadata = json.loads((BUNDLE / "metadata.json").read_text())
     ours_seconds = time.monotonic() - started
     theirs, theirs_seconds = mlflow_image(client, metadata)
     ratio = ours / theirs

@@ -49,3 +49,27 @@ def test_the_package_shows_the_five_stages_and_one_contract():
     for door in (package / "serve" / "internals", package / "model" / "onnx"):
         doc = (door / "__init__.py").read_text(encoding="utf-8")
         assert "never" in doc and "Skip on a first reading" in doc, door
+
+
+def string_constants(folder: Path) -> list[tuple[str, str]]:
+    """(module, value) for every string literal in the package's code, docstrings included."""
+    import ast
+
+    found = []
+    for module in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found.append((str(module.relative_to(folder)), node.value))
+    return found
+
+
+def test_the_project_name_and_each_build_path_are_written_once():
+    """One place to change each: config.PROJECT, and each build/ path beside its command."""
+    from {{ cookiecutter.package_name }}.config import PROJECT as NAME
+
+    package = PROJECT / "src" / "{{ cookiecutter.package_name }}"
+    constants = string_constants(package)
+    assert [module for module, value in constants if value == NAME] == ["config.py"]
+    build_paths = [value for _, value in constants if re.fullmatch(r"build/[\w./-]+", value)]
+    repeated = sorted({path for path in build_paths if build_paths.count(path) > 1})
+    assert repeated == [], f"written more than once (name each in one module): {repeated}"

@@ -23,15 +23,13 @@ from ..contract.bundle import Bundle, UntrustedBundle
 from ..serve.internals.model_source import resolve_bundle
 from ..serve.settings import ServeSettings
 from .errors import ContainerError
-from .images import PROJECT_IMAGE, image_name, last_built, record_build
+from .images import BUNDLE, PROJECT_IMAGE, image_name, last_built, record_build
 from .key_file import CONTAINER_KEY_FILE, KEY_FILE, key_options
 from .limits import ContainerLimits
 from .requirements import write_requirements
 
 # `make docker-run`'s container (one at a time, whichever model it serves).
 CONTAINER_NAME = PROJECT_IMAGE
-# The bundle the image carries: a copy of the one MODEL_URI names (what `make serve` serves).
-BUNDLE = Path("build/bundle")
 CONTAINER_PORT = 8000
 
 

@@ -13,7 +13,11 @@ from pathlib import Path
 from ..config import PROJECT
 
 PROJECT_IMAGE = PROJECT
-BUILT = Path("build/image.json")
+# What the image commands write under build/, named here once for every command that reads it.
+BUILT = Path("build/image.json")  # the image built last
+# The bundle the image carries: a copy of the one MODEL_URI names (what `make serve` serves).
+BUNDLE = Path("build/bundle")
+PUSH_RECORD = Path("build/push.json")  # what `make push` pushed, which `make k8s` deploys
 
 
 def image_name(model_name: str) -> str:

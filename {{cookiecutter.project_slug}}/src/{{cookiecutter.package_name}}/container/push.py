@@ -9,7 +9,6 @@ if missing, logged in with boto3). Either way the repository is the image's own 
 """
 
 import json
-from pathlib import Path
 
 import docker
 import typer
@@ -18,11 +17,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .. import cli
 from .errors import PushError
-from .images import image_name
+from .images import BUNDLE, PUSH_RECORD, image_name
 
 # The bundle `make docker-build` staged into the image: its version names the image.
-BUNDLE = Path("build/bundle")
-PUSH_RECORD = Path("build/push.json")
 
 
 class PushSettings(BaseSettings):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import PROJECT
+from ..container.images import BUNDLE
 from .errors import KubeError
 
 MIB = 1024 * 1024
@@ -124,7 +125,7 @@ def measure_image(image: str | None = None) -> str:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url, container)
-        usage = measure(container, url, Path("build/bundle"))  # the bundle the image carries
+        usage = measure(container, url, BUNDLE)  # the bundle the image carries
     finally:
         container.remove(force=True)
     return (

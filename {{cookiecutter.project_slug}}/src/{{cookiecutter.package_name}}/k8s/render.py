@@ -22,12 +22,12 @@ from kubernetes_validate.utils import (
 from kubernetes_validate.utils import validate as validate_resource
 
 from ..config import PROJECT
+from ..container.images import PUSH_RECORD
 from .errors import KubeError
 
 OVERLAYS = ("cpu", "gpu")
 K8S_DIR = Path("k8s")
 BUILD_DIR = Path("build/k8s")
-PUSH_RECORD = Path("build/push.json")
 # The image name the base Deployment uses as a placeholder (kustomize replaces it).
 PLACEHOLDER = PROJECT
 
