@@ -189,3 +189,27 @@ def test_make_help_into_a_pipe_is_plain_text_with_the_settings_in_force():
     assert "http://127.0.0.1:8123" in said
     described = [line for line in said.splitlines() if line.startswith("  ")]
     assert described and all(len(line.split(maxsplit=1)) == 2 for line in described)
+
+
+def test_port_and_host_in_env_move_every_command_that_uses_them_and_the_environment_wins(
+    tmp_path,
+):
+    """make passes HOST and PORT on to serve, predict, docker-run and tunnel: the values it
+    passes are those the service would read itself (.env under the environment)."""
+    make_help()  # skips where make is missing
+    (tmp_path / ".env").write_text('PORT="8123"   # my port\nHOST=0.0.0.0\n')
+    env = {key: value for key, value in os.environ.items() if key not in ("PORT", "HOST")}
+
+    def dry_run(*args: str, **extra: str) -> str:
+        command = ["make", "--no-print-directory", "-n", "-f", str(ROOT / "Makefile"), *args]
+        done = subprocess.run(
+            command, cwd=tmp_path, capture_output=True, text=True, env=env | extra, check=True
+        )
+        return done.stdout
+
+    assert "HOST=0.0.0.0 PORT=8123" in dry_run("serve")
+    assert "--url http://0.0.0.0:8123" in dry_run("predict")
+    assert "PORT=9001" in dry_run("serve", PORT="9001")  # the environment wins over .env
+    assert "PORT=9002" in dry_run("serve", "PORT=9002")  # and the command line over both
+    (tmp_path / ".env").unlink()
+    assert "HOST=127.0.0.1 PORT=8000" in dry_run("serve")

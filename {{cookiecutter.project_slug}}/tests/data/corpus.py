@@ -693,4 +693,16 @@ def refused_settings() -> list[Case]:
             settings={"GROUP_COLUMN": "storm"},
             error="GROUP_COLUMN=storm is not a column of the file",
         ),
+        Case(
+            "DROP_COLUMNS naming a column the file lacks (a typo would keep a leak)",
+            to_csv(colours),
+            settings={"DROP_COLUMNS": '["colur"]'},
+            error="DROP_COLUMNS names 'colur', which",
+        ),
+        Case(
+            "FEATURE_COLUMNS naming a column the file lacks",
+            to_csv(colours),
+            settings={"FEATURE_COLUMNS": '["colour", "weight"]'},
+            error="FEATURE_COLUMNS names 'weight', which",
+        ),
     ]

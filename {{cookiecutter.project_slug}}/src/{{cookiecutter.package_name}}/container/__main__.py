@@ -129,8 +129,23 @@ def run(client: docker.DockerClient, image: str, port: int, name: str | None = N
     if key is not None:
         user = client.images.get(image).attrs["Config"].get("User") or ""
         options |= key_options(key.get_secret_value(), user)
+    container = create_container(client, image, port, name, options, with_key=key is not None)
+    start_container(container, image, port)
+    if key is not None:
+        check_key_readable(container)
+    return container
+
+
+def create_container(
+    client: docker.DockerClient,
+    image: str,
+    port: int,
+    name: str | None,
+    options: dict,
+    with_key: bool,
+):
     try:
-        container = client.containers.create(
+        return client.containers.create(
             image,
             name=name,
             ports={f"{CONTAINER_PORT}/tcp": ("127.0.0.1", port)},
@@ -142,12 +157,16 @@ def run(client: docker.DockerClient, image: str, port: int, name: str | None = N
         problem = str(error.explanation or error)
         hint = (
             f": the engine must see {KEY_FILE.resolve()} (a Docker engine on this computer)"
-            if key is not None and "bind source path" in problem
+            if with_key and "bind source path" in problem
             else ""
         )
         raise ContainerError(
             f"Docker could not create a container of {image} ({problem}){hint}"
         ) from None
+
+
+def start_container(container, image: str, port: int) -> None:
+    """Start a created container; one Docker refuses to start is removed, not left behind."""
     try:
         container.start()
     except APIError as error:
@@ -156,9 +175,6 @@ def run(client: docker.DockerClient, image: str, port: int, name: str | None = N
         busy = "port is already allocated" in problem or "address already in use" in problem
         hint = f": 127.0.0.1:{port} is taken; free it, or pass PORT=" if busy else ""
         raise ContainerError(f"Docker could not start {image} ({problem}){hint}") from None
-    if key is not None:
-        check_key_readable(container)
-    return container
 
 
 def check_key_readable(container) -> None:

@@ -612,6 +612,25 @@ def date(name, values, missing, date_format, options) -> tuple[Decision, pd.Seri
     return Decision(name, "date", why, done, True, details), cleaned
 
 
+def check_named_columns(frame: pd.DataFrame, options: Options, source: str) -> None:
+    """A column setting naming a column the file lacks is a typo, never ignored: a misspelt
+    DROP_COLUMNS entry would keep a leak in the model without a word."""
+    settings = {
+        "CATEGORICAL_COLUMNS": options.categorical,
+        "NUMERIC_COLUMNS": options.numeric,
+        "DROP_COLUMNS": options.drop,
+        "FEATURE_COLUMNS": options.features,
+    }
+    for setting, names in settings.items():
+        unknown = [name for name in names if name not in frame.columns]
+        if unknown:
+            columns = ", ".join(repr(c) for c in frame.columns)
+            raise DataError(
+                f"{setting} names {', '.join(map(repr, unknown))}, which {source} does not have "
+                f"(names match exactly). Its columns are: {columns}. Fix {setting} in .env."
+            )
+
+
 def check_target(frame: pd.DataFrame, target: str, source: str) -> None:
     if target not in frame.columns:
         columns = ", ".join(repr(c) for c in frame.columns)

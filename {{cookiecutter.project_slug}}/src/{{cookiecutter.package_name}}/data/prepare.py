@@ -12,7 +12,14 @@ import pandas as pd
 
 from ..contract.bundle import Schema
 from ..contract.values import category_text
-from .decisions import Options, check_target, check_width, decide_columns, decide_target
+from .decisions import (
+    Options,
+    check_named_columns,
+    check_target,
+    check_width,
+    decide_columns,
+    decide_target,
+)
 from .load import DataError
 from .schema import Cleaning, build_schema
 
@@ -41,6 +48,7 @@ def prepare(
     """`overrides` are Options fields, e.g. prepare(frame, "label", drop=["notes"])."""
     options = options or Options(**overrides)
     check_target(frame, target, source)
+    check_named_columns(frame, options, source)
     check_width(frame, target, options, source)
     cleaning = Cleaning(rows_in=len(frame), csv=frame.attrs.get("csv", {}))
     options = replace(options, decimal=cleaning.csv.get("decimal", options.decimal))

@@ -76,12 +76,17 @@ def build_schema(
         schema["group"] = {"column": cleaning.group_column, "groups": decision.details["groups"]}
     if task == "classification":
         schema["classes"] = sorted(y.unique().tolist())
-    identity = {
-        "target": y.name,
+    schema["fingerprint"] = fingerprint(y.name, task, columns, cleaning.group_column)
+    return Schema.model_validate(schema)  # typed from here on, as serving reads it
+
+
+def fingerprint(target, task: str, columns: list[dict], group_column: str | None) -> str:
+    """What makes two runs' scores comparable: the same target, task, features and grouping."""
+    identity: dict = {
+        "target": target,
         "task": task,
         "features": [(c["name"], c["kind"]) for c in columns],
     }
-    if cleaning.group_column:  # scored on unseen groups: never compared with a score on seen ones
-        identity["group"] = cleaning.group_column
-    schema["fingerprint"] = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:12]
-    return Schema.model_validate(schema)  # typed from here on, as serving reads it
+    if group_column:  # scored on unseen groups: never compared with a score on seen ones
+        identity["group"] = group_column
+    return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:12]
