@@ -213,3 +213,24 @@ def test_port_and_host_in_env_move_every_command_that_uses_them_and_the_environm
     assert "PORT=9002" in dry_run("serve", "PORT=9002")  # and the command line over both
     (tmp_path / ".env").unlink()
     assert "HOST=127.0.0.1 PORT=8000" in dry_run("serve")
+
+
+def test_a_taken_port_is_one_line_before_the_model_loads(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", f"{PACKAGE}.serve"],
+            cwd=tmp_path,  # no model here: it must not get that far
+            env=os.environ | {"PORT": str(port), "HOST": "127.0.0.1", "LOG_LEVEL": "warning"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"error: Cannot listen on 127.0.0.1:{port}")
+    assert f"make serve PORT={port + 1}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

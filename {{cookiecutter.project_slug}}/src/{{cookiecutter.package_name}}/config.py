@@ -7,6 +7,7 @@ name in capitals (for example `CV_FOLDS=3 make train`). The command line
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -149,15 +150,36 @@ def env_name(kind: type[BaseSettings], location: tuple) -> str:
     return f"{kind.model_config.get('env_prefix', '')}{location[0]}".upper()
 
 
-def settings_problem(error: ValidationError | SettingsError) -> SettingsProblem | None:
+# pydantic-settings' words for a list setting that is not JSON, and where it read it.
+NOT_JSON = re.compile(r'field "(\w+)" from source "(\w+)"')
+SOURCES = {"DotEnvSettingsSource": "in .env", "EnvSettingsSource": "in the environment"}
+
+
+def not_a_json_list(error: SettingsError, kind: type[BaseSettings] | None) -> SettingsProblem:
+    """NUMERIC_COLUMNS=Area: named as written in .env, and how to write it."""
+    found = NOT_JSON.search(str(error))
+    if found is None:
+        return SettingsProblem(
+            f"{error}. List settings are JSON lists, e.g. NUMERIC_COLUMNS='[\"Area\"]'."
+        )
+    field, source = found.groups()
+    name = env_name(kind, (field,)) if kind else field.upper()
+    where = SOURCES.get(source, f"from {source}")
+    return SettingsProblem(
+        f'{name} ({where}) is not a JSON list: write it as {name}=\'["a column", "another"]\'. '
+        "Fix it in .env or the environment."
+    )
+
+
+def settings_problem(
+    error: ValidationError | SettingsError, kind: type[BaseSettings] | None = None
+) -> SettingsProblem | None:
     """One line for everything a settings class refused; None when no settings class did.
 
     Never the value itself: API_KEY must not reach a terminal or a log.
     """
     if isinstance(error, SettingsError):  # a list setting that is not JSON
-        return SettingsProblem(
-            f"{error}. List settings are JSON lists, e.g. NUMERIC_COLUMNS='[\"Area\"]'."
-        )
+        return not_a_json_list(error, kind)
     kind = settings_class(error.title)
     if kind is None:
         return None
@@ -175,7 +197,7 @@ def load(kind: type[S], **overrides) -> S:
     try:
         return kind(**overrides)
     except (ValidationError, SettingsError) as error:
-        problem = settings_problem(error)
+        problem = settings_problem(error, kind)
         if problem is None:
             raise
         raise problem from None

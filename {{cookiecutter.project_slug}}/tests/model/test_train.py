@@ -92,7 +92,7 @@ def test_command_line_error_exits_non_zero_with_the_fix(tmp_path):
         ("CV_FOLDS=abc", "CV_FOLDS"),
         ("CV_FOLDS=1", "CV_FOLDS"),
         ("TASK=Regression", "TASK"),
-        ("NUMERIC_COLUMNS=Area", "NUMERIC_COLUMNS='[\"Area\"]'"),
+        ("NUMERIC_COLUMNS=Area", "NUMERIC_COLUMNS (in .env) is not a JSON list: write it as"),
         ("PROMOTION_FLOOR=nan", "PROMOTION_FLOOR"),  # NaN: no score would ever beat it
     ],
 )
@@ -107,6 +107,20 @@ def test_a_bad_setting_in_env_is_one_line_and_exit_2(tmp_path, line, named):
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.startswith("error:")
     assert named in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("option, named", [("--model", "MODEL"), ("--task", "TASK")])
+def test_a_bad_model_or_task_on_the_command_line_is_the_same_one_line(tmp_path, option, named):
+    """`make train MODEL=nope` passes --model: the settings' one line, not typer's usage box."""
+    result = subprocess.run(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}.model.train", option, "nope"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: {named}: ") and "Usage" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 @pytest.mark.slow

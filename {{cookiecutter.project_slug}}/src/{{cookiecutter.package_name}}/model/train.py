@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__, cli
-from ..config import PROJECT_MODEL_NAME, ModelKind, Settings, Task, load_settings
+from ..config import PROJECT_MODEL_NAME, Settings, load_settings
 from ..contract.bundle import (
     Metadata,
     Schema,
@@ -470,8 +470,10 @@ def settings_from_command_line(**overrides) -> Settings:
 def main(
     data: Annotated[str | None, typer.Option(help="CSV file or s3://bucket/key.csv")] = None,
     target: Annotated[str | None, typer.Option(help="Column to predict")] = None,
-    model: Annotated[ModelKind | None, typer.Option(help="Model to train")] = None,
-    task: Annotated[Task | None, typer.Option(help="Override the inferred task")] = None,
+    # Plain text, checked by the settings: a bad MODEL= is the same one line from make, .env
+    # or the environment (typer's own check would print a usage box instead).
+    model: Annotated[str | None, typer.Option(help="Model to train (MODEL)")] = None,
+    task: Annotated[str | None, typer.Option(help="Override the inferred task (TASK)")] = None,
 ) -> None:
     # A bad setting or data set: exit 2; a TrainingError: exit 1 (cli.run says it in one line).
     settings = settings_from_command_line(data_path=data, target=target, model=model, task=task)

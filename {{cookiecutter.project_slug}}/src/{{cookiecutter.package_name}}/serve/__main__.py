@@ -28,6 +28,30 @@ def announce(settings) -> None:
         log.info("Serving MODEL_URI=%s", settings.model_uri)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """A taken port is one line now, before the model loads, not uvicorn's log line after it."""
+    import errno
+    import socket
+
+    from ..config import SettingsProblem
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fix = (
+                "another program listens there (an earlier make serve?): stop it, or serve "
+                f"on another port: make serve PORT={port + 1} (and make predict PORT={port + 1})"
+                if error.errno == errno.EADDRINUSE
+                else "check HOST and PORT in .env or the environment"
+            )
+            raise SettingsProblem(
+                f"Cannot listen on {host}:{port} ({error.strerror}): {fix}."
+            ) from None
+
+
 def connection_limits(settings) -> dict:
     """uvicorn's options that keep a slow or idle client from holding a connection for ever."""
     from .internals.limits import HeaderDeadlineProtocol
@@ -53,6 +77,7 @@ def main() -> None:
     configure(settings.log_level)
     # Never the API key: a SecretStr prints as stars, and is left out all the same.
     log.debug("Settings: %s", settings.model_dump(exclude={"api_key"}))
+    check_port_free(settings.host, settings.port)
     announce(settings)
     own_metrics_dir = None
     if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
