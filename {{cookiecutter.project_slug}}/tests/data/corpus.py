@@ -426,6 +426,7 @@ def corpus() -> list[Case]:
         + encoding_cases()
         + group_cases()
         + refused_settings()
+        + misshapen_files()
     )
 
 
@@ -704,5 +705,28 @@ def refused_settings() -> list[Case]:
             to_csv(colours),
             settings={"FEATURE_COLUMNS": '["colour", "weight"]'},
             error="FEATURE_COLUMNS names 'weight', which",
+        ),
+    ]
+
+
+def misshapen_files() -> list[Case]:
+    """Files pandas would read wrongly, or explain in its own words: each refused in ours."""
+    header, row = "price,colour,size", "{},red,{}"
+    rows = [row.format(i, i % 7) for i in range(60)]
+    return [
+        Case(
+            "one data row (too few rows, not 'no feature columns')",
+            f"{header}\n{rows[0]}\n".encode(),
+            error="Only 1 usable row after cleaning",
+        ),
+        Case(
+            "the first data row has an extra field (pandas would shift every column)",
+            "\n".join([header, rows[0] + ",extra", *rows[1:]]).encode(),
+            error="the first data row has 4 fields but the header names 3 columns",
+        ),
+        Case(
+            "a later row has an extra field (one line, the fix for it)",
+            "\n".join([header, *rows[:9], rows[9] + ",extra", *rows[10:]]).encode(),
+            error="Expected 3 fields in line 11, saw 4). Quote the values",
         ),
     ]

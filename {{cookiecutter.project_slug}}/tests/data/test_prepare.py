@@ -25,6 +25,11 @@ def test_missing_file_names_the_file(tmp_path):
         read_csv(str(tmp_path / "nope.csv"))
 
 
+def test_a_folder_is_named_as_a_folder_with_the_fix(tmp_path):
+    with pytest.raises(DataError, match=r"is a folder, not a file: name the CSV in it, e.g. DATA="):
+        read_csv(str(tmp_path))
+
+
 def test_empty_file(tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match="is empty"):

@@ -39,6 +39,12 @@ BOMS = {
 }
 
 
+WIDER_ROW_FIX = (
+    "Quote the values that contain the delimiter, remove a trailing delimiter, or name the "
+    "missing column(s) in the header row."
+)
+
+
 def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     """Read `location`: a local path or `s3://bucket/key.csv`.
 
@@ -53,6 +59,7 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     text, detected = _decode(raw, location, encoding)
     delimiter = _sniff_delimiter(text)
     _check_header(text, delimiter, location)
+    _check_first_row(text, delimiter, location)
     semicolon = delimiter == ";"
     try:
         frame = pd.read_csv(
@@ -65,9 +72,9 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
             skipinitialspace=True,
         )
     except pd.errors.ParserError as error:
-        raise DataError(
-            f"'{location}' is not a readable CSV ({error}). Save it as UTF-8 CSV with a header."
-        ) from error
+        problem = " ".join(str(error).split())  # pandas' message ends in a newline
+        fix = WIDER_ROW_FIX if "fields" in problem else "Save it as UTF-8 CSV with a header."
+        raise DataError(f"'{location}' is not a readable CSV ({problem}). {fix}") from error
     if frame.empty:
         raise DataError(f"Data file '{location}' has a header but no rows. Add data rows.")
     decimal = decimal_mark(frame) if semicolon else "."
@@ -124,6 +131,11 @@ def _read_bytes(location: str) -> bytes:
         raw = _read_s3(location)
     else:
         path = Path(location)
+        if path.is_dir():
+            raise DataError(
+                f"'{location}' is a folder, not a file: name the CSV in it, e.g. "
+                f"DATA={location.rstrip('/')}/<file>.csv."
+            )
         if not path.is_file():
             hint = (
                 " Run `make data` to write the sample data set." if "data/raw" in location else ""
@@ -270,6 +282,17 @@ def _check_header(text: str, delimiter: str, location: str) -> None:
         raise DataError(
             f"'{location}' has the same column name more than once: {listed}. "
             "Rename or remove the repeated column(s) in the file's header row."
+        )
+
+
+def _check_first_row(text: str, delimiter: str, location: str) -> None:
+    """pandas takes a first data row's extra fields as an index: every column read shifted."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    header, first = next(rows, []), next(rows, [])
+    if len(first) > len(header):
+        raise DataError(
+            f"'{location}': the first data row has {len(first)} fields but the header names "
+            f"{len(header)} columns, so every column would be read shifted. {WIDER_ROW_FIX}"
         )
 
 

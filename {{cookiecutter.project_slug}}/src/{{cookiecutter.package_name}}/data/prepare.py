@@ -60,6 +60,7 @@ def prepare(
     cleaning.missing_target_dropped = len(frame) - len(labelled)
     deduplicated = labelled.drop_duplicates()
     cleaning.duplicates_dropped = len(labelled) - len(deduplicated)
+    check_enough_rows(len(deduplicated), cv_folds)  # before columns are judged on too few
 
     cleaning.decisions, features = decide_columns(deduplicated, target, options)
     cleaning.excluded = {d.column: f"{d.kind}: {d.why}" for d in cleaning.decisions if not d.used}
@@ -68,16 +69,20 @@ def prepare(
     y = y.astype("float64") if task == "regression" else y
     if task == "classification":
         check_classes(y, target, cv_folds)
-    if len(y) < 2 * cv_folds:
-        raise DataError(
-            f"Only {len(y)} usable rows after cleaning: too few for {cv_folds}-fold cross-validation "
-            "and a test split. Add rows, or lower CV_FOLDS."
-        )
+    check_enough_rows(len(y), cv_folds)
     groups = group_of_each_row(deduplicated, cleaning, cv_folds)
     schema = build_schema(features, y, task, cleaning, options.min_category_count)
     return Prepared(
         features.reset_index(drop=True), y.reset_index(drop=True), schema, cleaning, groups
     )
+
+
+def check_enough_rows(rows: int, cv_folds: int) -> None:
+    if rows < 2 * cv_folds:
+        raise DataError(
+            f"Only {rows} usable row{'' if rows == 1 else 's'} after cleaning: too few for "
+            f"{cv_folds}-fold cross-validation and a test split. Add rows, or lower CV_FOLDS."
+        )
 
 
 def group_of_each_row(rows: pd.DataFrame, cleaning: Cleaning, cv_folds: int) -> pd.Series | None:
@@ -112,7 +117,8 @@ def check_classes(y: pd.Series, target: str, cv_folds: int) -> None:
         )
     if counts.min() < cv_folds:
         raise DataError(
-            f"Class {label(counts.idxmin())!r} of target {target!r} has only {counts.min()} rows, fewer than "
+            f"Class {label(counts.idxmin())!r} of target {target!r} has only {counts.min()} "
+            f"row{'' if counts.min() == 1 else 's'}, fewer than "
             f"the {cv_folds} cross-validation folds. Collect more, or lower CV_FOLDS."
         )
 
