@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -396,10 +397,12 @@ def log_run(settings, raw, schema: Schema, fitted: Fitted, plots, report, onnx_s
     )
     mlflow.set_tag("coldstart.device", f"{device} ({why})")
     mlflow.log_metrics(fitted.metrics)
-    mlflow.log_input(
-        pandas_dataset.from_pandas(raw, source=settings.data_path, targets=schema.target),
-        context="training",
-    )
+    with warnings.catch_warnings():
+        # MLflow's own notes about itself on every run ("the source can be interpreted in
+        # multiple ways", pandas 4's keyword-only arguments): nothing a learner can act on.
+        warnings.simplefilter("ignore")
+        dataset = pandas_dataset.from_pandas(raw, source=settings.data_path, targets=schema.target)
+    mlflow.log_input(dataset, context="training")
     for path in plots:
         mlflow.log_artifact(str(path), "plots")
     mlflow.log_artifacts(str(report.parent), "data_report")
