@@ -58,6 +58,8 @@ EXERCISED = {
     "drift-demo": "test_monitor_deployed::test_make_monitor_fetches_the_deployed_log_and_reports",
     # The generated project's tests/test_clean.py runs `make clean` on a used project's layout.
     "clean": "test_generated::test_generated_test_suite_passes",
+    # tests/test_cli.py runs `make settings-doc` on an .env.example of its own.
+    "settings-doc": "test_generated::test_generated_test_suite_passes",
     # tests/test_audit.py runs `make audit`'s module against a vulnerability server on 127.0.0.1.
     "audit": "test_generated::test_generated_test_suite_passes",
     # tests/data/test_collect.py runs `make collect` against its own server, then `make train`.

@@ -234,3 +234,22 @@ def test_a_taken_port_is_one_line_before_the_model_loads(tmp_path):
     assert done.stderr.startswith(f"error: Cannot listen on 127.0.0.1:{port}")
     assert f"make serve PORT={port + 1}" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_make_settings_doc_writes_the_page_from_env_example(tmp_path):
+    make_help()  # skips where make is missing
+    (tmp_path / "docs").mkdir()
+    (tmp_path / ".env.example").write_text(
+        "# --- Serving (serve/settings.py) ---\n# PORT=8000  # where\n"
+    )
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), "settings-doc"],
+        cwd=tmp_path,
+        env=os.environ | {"PY": sys.executable, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Wrote docs/settings.md" in done.stdout
+    assert "| `PORT` | `8000` | where |" in (tmp_path / "docs" / "settings.md").read_text()

@@ -68,4 +68,5 @@ def write(root: Path = ROOT) -> Path:
 if __name__ == "__main__":
     from . import cli  # pydantic: not for the hook, which imports this file alone
 
-    cli.run(lambda: print(f"Wrote {write().relative_to(ROOT)}"))
+    # The project `make` runs in (its folder), as every make-facing command reads .env there.
+    cli.run(lambda: print(f"Wrote {write(Path.cwd()).relative_to(Path.cwd())}"))
