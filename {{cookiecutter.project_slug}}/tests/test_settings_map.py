@@ -11,11 +11,10 @@ from pydantic import AliasChoices, ValidationError
 from pydantic_settings import BaseSettings
 
 import {{ cookiecutter.package_name }}
+from {{ cookiecutter.package_name }} import settings_doc
 
 PACKAGE = "{{ cookiecutter.package_name }}"
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
-# `# NAME=value   # what it means`: a setting, its example value and its comment.
-SETTING_LINE = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*?)\s+# (\S.*)$")
 
 
 def settings_classes() -> list[type[BaseSettings]]:
@@ -43,7 +42,7 @@ def env_names(kind: type[BaseSettings]) -> set[str]:
 
 def documented() -> dict[str, str]:
     lines = ENV_EXAMPLE.read_text().splitlines()
-    return {m.group(1): m.group(3) for m in map(SETTING_LINE.match, lines) if m}
+    return {m.group(1): m.group(3) for m in map(settings_doc.SETTING.match, lines) if m}
 
 
 def test_every_setting_of_every_settings_class_is_in_env_example_with_a_comment():
@@ -103,8 +102,6 @@ SETTINGS_PAGE = ENV_EXAMPLE.parent / "docs" / "settings.md"
 
 
 def test_the_settings_page_is_what_env_example_says():
-    from {{ cookiecutter.package_name }} import settings_doc
-
     written = settings_doc.page(ENV_EXAMPLE.read_text())
     assert SETTINGS_PAGE.read_text() == written, "docs/settings.md is stale: run make settings-doc"
 
@@ -119,8 +116,6 @@ def test_the_settings_page_has_a_row_for_every_setting_a_class_reads_and_no_othe
 
 
 def test_make_settings_doc_writes_a_table_row_per_setting_under_its_part(tmp_path):
-    from {{ cookiecutter.package_name }} import settings_doc
-
     (tmp_path / "docs").mkdir()
     (tmp_path / ".env.example").write_text(
         "# --- Serving (src/app/serve/settings.py) ---\n"

@@ -12,7 +12,6 @@ Standard library only: the template's post-gen hook runs it when the project is 
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
 SECTION = re.compile(r"^# --- (.+?) ---$")
 # `# NAME=value   # what it means`, as tests/test_settings_map.py reads it.
 SETTING = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*?)\s+# (\S.*)$")
@@ -59,7 +58,7 @@ def page(env_example: str) -> str:
     return "\n".join(parts)
 
 
-def write(root: Path = ROOT) -> Path:
+def write(root: Path) -> Path:
     target = root / "docs" / "settings.md"
     target.write_text(page((root / ".env.example").read_text()))
     return target

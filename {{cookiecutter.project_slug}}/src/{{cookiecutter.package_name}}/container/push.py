@@ -19,8 +19,6 @@ from .. import cli
 from .errors import PushError
 from .images import BUNDLE, PUSH_RECORD, image_name
 
-# The bundle `make docker-build` staged into the image: its version names the image.
-
 
 class PushSettings(BaseSettings):
     model_config = SettingsConfigDict(

@@ -59,7 +59,6 @@ def read_csv(location: str, encoding: str | None = None) -> pd.DataFrame:
     text, detected = _decode(raw, location, encoding)
     delimiter = _sniff_delimiter(text)
     _check_header(text, delimiter, location)
-    _check_first_row(text, delimiter, location)
     semicolon = delimiter == ";"
     try:
         frame = pd.read_csv(
@@ -268,8 +267,15 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _check_header(text: str, delimiter: str, location: str) -> None:
-    """pandas silently renames a repeated header to 'age.1'; we refuse it instead."""
-    header = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), [])
+    """The header and the first row, as pandas would misread them: refused instead."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    header, first = next(rows, []), next(rows, [])
+    _refuse_repeated_names(header, location)
+    _refuse_a_wider_first_row(header, first, location)
+
+
+def _refuse_repeated_names(header: list[str], location: str) -> None:
+    """pandas silently renames a repeated header to 'age.1'."""
     positions: dict[str, list[int]] = {}
     for position, name in enumerate(header, start=1):
         if name.strip():  # blank headers (trailing commas) are read as 'Unnamed: n'
@@ -285,10 +291,8 @@ def _check_header(text: str, delimiter: str, location: str) -> None:
         )
 
 
-def _check_first_row(text: str, delimiter: str, location: str) -> None:
+def _refuse_a_wider_first_row(header: list[str], first: list[str], location: str) -> None:
     """pandas takes a first data row's extra fields as an index: every column read shifted."""
-    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
-    header, first = next(rows, []), next(rows, [])
     if len(first) > len(header):
         raise DataError(
             f"'{location}': the first data row has {len(first)} fields but the header names "

@@ -69,7 +69,6 @@ def prepare(
     y = y.astype("float64") if task == "regression" else y
     if task == "classification":
         check_classes(y, target, cv_folds)
-    check_enough_rows(len(y), cv_folds)
     groups = group_of_each_row(deduplicated, cleaning, cv_folds)
     schema = build_schema(features, y, task, cleaning, options.min_category_count)
     return Prepared(

@@ -4,8 +4,8 @@ serve/app.py is the FastAPI app (its routes, error answers and docs); what it ca
 makes it fast, bounded and observable without changing one answer it gives. One thing to
 know when you debug: the fast lane answers a plain, valid prediction before FastAPI sees
 it, through the same answers.py, so a breakpoint in app.py's predict() stops only for the
-requests it hands on (put it in answers.py to stop for every one). Each module names the test that pins it
-(same answers, same errors) and the benchmark that measures it (`make bench`):
+requests it hands on (put it in answers.py to stop for every one). Each module names the
+test that pins it (same answers, same errors) and the benchmark that measures it (`make bench`):
 
     fast_lane.py      a valid /predict answered without FastAPI's per-request work
                       (tests/serve/test_fast_lane.py; bench/bench_serve.py)
